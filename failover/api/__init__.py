@@ -1,0 +1,45 @@
+"""The daemon's HTTP face: REST API under /api/v1, liveness, readiness, the public page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from failover.api.auth import denied_middleware
+from failover.api.context import CONTEXT, ApiContext
+from failover.api.problems import problem_middleware
+from failover.api.routes import routes
+
+__all__ = ["ApiContext", "create_app"]
+
+
+def create_app(ctx: ApiContext, max_body: int) -> web.Application:
+    app = web.Application(
+        middlewares=[problem_middleware, denied_middleware], client_max_size=max_body
+    )
+    app[CONTEXT] = ctx
+    app.add_routes(routes)
+    app.router.add_get("/status", _status_redirect)
+    app.router.add_get("/status/{path:.*}", _public_file)
+    return app
+
+
+async def _status_redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/status/")
+
+
+async def _public_file(request: web.Request) -> web.StreamResponse:
+    """The feed channel's static files: the public page survives on any web server too."""
+    root = request.app[CONTEXT].public_dir()
+    if root is None:
+        raise web.HTTPNotFound(text="no feed channel is configured")
+    rel = request.match_info["path"] or "index.html"
+    path = (root / rel).resolve()
+    if not _inside(path, root.resolve()) or not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=30"})
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents

@@ -1,0 +1,200 @@
+"""REST handlers of /api/v1 and the liveness/readiness endpoints."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from failover.api.auth import require
+from failover.api.context import CONTEXT, ApiContext
+from failover.api.problems import invalid, problem
+from failover.api.views import channel_json, event_json, message_json, queue_json
+from failover.errors import InvalidInput
+from failover.model import Forced, Role
+
+routes = web.RouteTableDef()
+
+
+def _ctx(request: web.Request) -> ApiContext:
+    return request.app[CONTEXT]
+
+
+def _int(
+    request: web.Request, name: str, default: int | None, lo: int = 1, hi: int = 1000
+) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InvalidInput(name, "must be an integer") from None
+    if not lo <= value <= hi:
+        raise InvalidInput(name, f"must be between {lo} and {hi}")
+    return value
+
+
+def _time(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(name, "must be an ISO 8601 time, e.g. 2026-01-31T09:00:00Z") from None
+    if value.tzinfo is None:
+        raise InvalidInput(name, "must include a time zone (Z or +01:00)")
+    return value
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise InvalidInput("body", "send JSON with Content-Type: application/json")
+    try:
+        body = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InvalidInput("body", "is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("body", "must be a JSON object")
+    return body
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    why = await _ctx(request).ready()
+    if why is None:
+        return web.json_response({"status": "ready"})
+    return web.json_response({"status": "not ready", "reason": why}, status=503)
+
+
+@routes.post("/api/v1/messages")
+async def create_message(request: web.Request) -> web.Response:
+    token = await require(request, Role.PUBLISHER)
+    body = await _json_body(request)
+    ctx = _ctx(request)
+    message, created = await ctx.intake().submit(
+        body, actor=f"token:{token.name}", idempotency_key=request.headers.get("Idempotency-Key")
+    )
+    deliveries = await ctx.store.deliveries(message.id)
+    return web.json_response(
+        message_json(message, deliveries),
+        status=201 if created else 200,
+        headers={"Location": f"/api/v1/messages/{message.id}"},
+    )
+
+
+@routes.get("/api/v1/messages")
+async def list_messages(request: web.Request) -> web.Response:
+    await require(request, Role.VIEWER)
+    ctx = _ctx(request)
+    limit = _int(request, "limit", 50, hi=500) or 50
+    before = _int(request, "before", None, hi=2**62)
+    messages = await ctx.store.messages(
+        limit=limit, before=before, route=request.query.get("route")
+    )
+    items = [message_json(m, await ctx.store.deliveries(m.id)) for m in messages]
+    state = request.query.get("state")
+    if state:
+        items = [i for i in items if i["state"] == state]
+    next_before = messages[-1].id if len(messages) == limit else None
+    return web.json_response({"items": items, "next_before": next_before})
+
+
+@routes.get("/api/v1/messages/{id:\\d+}")
+async def show_message(request: web.Request) -> web.Response:
+    await require(request, Role.VIEWER)
+    ctx = _ctx(request)
+    message_id = int(request.match_info["id"])
+    message = await ctx.store.message(message_id)
+    if message is None:
+        return problem(404, "Not found", f"no message {message_id}")
+    deliveries = await ctx.store.deliveries(message_id)
+    body = message_json(message, deliveries)
+    for d, dj in zip(deliveries, body["deliveries"], strict=True):
+        dj["history"] = [
+            {
+                "number": a.number,
+                "at": a.started_at.isoformat(),
+                "outcome": a.outcome,
+                "error": a.error,
+                "status": a.status,
+            }
+            for a in await ctx.store.attempts(d.id)
+        ]
+    return web.json_response(body)
+
+
+@routes.post("/api/v1/messages/{id:\\d+}/cancel")
+async def cancel_message(request: web.Request) -> web.Response:
+    token = await require(request, Role.PUBLISHER)
+    ctx = _ctx(request)
+    message = await ctx.intake().cancel(int(request.match_info["id"]), f"token:{token.name}")
+    return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
+
+
+@routes.get("/api/v1/channels")
+async def list_channels(request: web.Request) -> web.Response:
+    await require(request, Role.VIEWER)
+    ctx = _ctx(request)
+    states = await ctx.store.channel_states()
+    return web.json_response(
+        {"items": [channel_json(c, states.get(c.name)) for c in ctx.channels().all()]}
+    )
+
+
+@routes.post("/api/v1/channels/{name}/force")
+async def force_channel(request: web.Request) -> web.Response:
+    token = await require(request, Role.OPERATOR)
+    ctx = _ctx(request)
+    name = request.match_info["name"]
+    live = ctx.channels().get(name)
+    if live is None:
+        return problem(404, "Not found", f"no channel {name!r}")
+    body = await _json_body(request)
+    raw = body.get("state")
+    try:
+        forced = Forced(str(raw))
+    except ValueError:
+        return invalid("state", 'must be "down", "up" or "auto"')
+    state = await ctx.force(name, forced, f"token:{token.name}")
+    return web.json_response(channel_json(live, state))
+
+
+@routes.get("/api/v1/events")
+async def list_events(request: web.Request) -> web.Response:
+    await require(request, Role.VIEWER)
+    ctx = _ctx(request)
+    events = await ctx.store.events(
+        limit=_int(request, "limit", 100, hi=1000) or 100,
+        channel=request.query.get("channel"),
+        message_id=_int(request, "message_id", None, hi=2**62),
+        since=_time(request, "since"),
+        until=_time(request, "until"),
+    )
+    return web.json_response({"items": [event_json(e) for e in events]})
+
+
+@routes.get("/api/v1/status")
+async def status(request: web.Request) -> web.Response:
+    await require(request, Role.VIEWER)
+    ctx = _ctx(request)
+    now = ctx.clock.now()
+    states = await ctx.store.channel_states()
+    return web.json_response(
+        {
+            "channels": [channel_json(c, states.get(c.name)) for c in ctx.channels().all()],
+            "queue": queue_json(await ctx.store.queue_stats(now), now),
+            "default_route": ctx.config().default_route,
+            "routes": {
+                name: {"mode": r.mode, "tiers": r.tiers} for name, r in ctx.config().routes.items()
+            },
+        }
+    )

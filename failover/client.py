@@ -1,0 +1,63 @@
+"""A small client for the daemon's REST API, used by the CLI (works from any host)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+
+class ApiError(Exception):
+    """The daemon answered with a problem, or could not be reached (``status`` 0)."""
+
+    def __init__(self, status: int, title: str, detail: str = "", field: str | None = None) -> None:
+        super().__init__(f"{title}: {detail}" if detail else title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.field = field
+
+
+@dataclass
+class Client:
+    url: str
+    token: str | None
+    timeout: float = 30.0
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        hdrs = dict(headers or {})
+        if self.token:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        url = self.url.rstrip("/") + path
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
+                session.request(method, url, json=body, headers=hdrs, params=params) as resp,
+            ):
+                text = await resp.text()
+                data = json.loads(text) if text else {}
+                if resp.status >= 400:
+                    raise ApiError(
+                        resp.status,
+                        data.get("title", resp.reason or "error"),
+                        data.get("detail", ""),
+                        data.get("field"),
+                    )
+                return data if isinstance(data, dict) else {"items": data}
+        except aiohttp.ClientConnectionError as exc:
+            raise ApiError(0, "daemon unreachable", f"{url}: {exc}") from None
+        except TimeoutError:
+            raise ApiError(
+                0, "daemon unreachable", f"{url}: no answer within {self.timeout:g}s"
+            ) from None
+        except json.JSONDecodeError:
+            raise ApiError(502, "bad answer", f"{url} did not answer JSON") from None

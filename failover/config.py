@@ -1,0 +1,404 @@
+"""The TOML config, validated into typed models, with errors that name the key path and line.
+
+Channel keys the core owns (``type``, ``enabled``, ``concurrency``, ``retry``, ``health``)
+are validated here; every other key of ``[channels.NAME]`` belongs to the adapter and is
+validated by its ``Options`` model. Secret references are resolved on load; a channel whose
+secrets are missing is kept, marked unavailable, and reported — never silently dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from channels.base import ChannelOptions
+from channels.registry import UnknownChannelType, adapter_class
+from failover.durations import Duration
+from failover.errors import ConfigError
+from failover.secret_refs import MissingSecret, is_reference, resolve
+
+CORE_CHANNEL_KEYS = frozenset({"type", "enabled", "concurrency", "retry", "health"})
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RetryConfig(_Strict):
+    """The retry budget of one channel: attempts and total time, backoff shape."""
+
+    max_attempts: int = Field(8, ge=1, le=1000)
+    max_elapsed: Duration = 3600.0
+    initial: Duration = 2.0
+    max_backoff: Duration = 300.0
+    jitter: Duration = 1.0
+
+
+class ProbeConfig(_Strict):
+    kind: Literal["http", "statuspage", "adapter"]
+    url: str | None = None
+    interval: Duration = 5.0
+    timeout: Duration = 3.0
+    expect_status: int = 200
+    body_contains: str | None = None
+    component: str | None = None  # statuspage: one component's status instead of the page's
+
+
+class HealthConfig(_Strict):
+    """Thresholds and hysteresis of a channel's health state machine."""
+
+    probes: list[ProbeConfig] = []
+    down_after: int = Field(3, ge=1)  # consecutive failures (probes or sends) to go down
+    up_after: int = Field(2, ge=1)  # consecutive successes to come back up
+    cooldown: Duration = 30.0  # time down before a half-open trial
+    error_rate: float = Field(0.5, gt=0, le=1)  # or this share of failed sends in the window
+    window: Duration = 60.0
+    min_samples: int = Field(4, ge=1)
+
+
+class RouteConfig(_Strict):
+    mode: Literal["failover", "broadcast"] = "failover"
+    tiers: list[list[str]]
+    fit: Literal["thread", "truncate", "reject"] = "thread"
+    lateness: Duration = 900.0  # how late a scheduled post may still go out
+    late: Literal["miss", "send"] = "miss"  # past ``lateness``: mark missed, or send paced
+    late_spacing: Duration = 60.0  # min. gap between two late sends on one channel
+    failback: Literal["none", "backfill"] = "none"
+    failback_max_age: Duration | None = None
+    default_expiry: Duration | None = None  # messages without expires_at get this
+
+    @field_validator("tiers")
+    @classmethod
+    def _tiers(cls, tiers: list[list[str]]) -> list[list[str]]:
+        if not tiers or any(not tier for tier in tiers):
+            raise ValueError("a route needs at least one tier, and no tier may be empty")
+        seen: set[str] = set()
+        for tier in tiers:
+            for name in tier:
+                if name in seen:
+                    raise ValueError(f"channel {name!r} appears twice in the route")
+                seen.add(name)
+        return tiers
+
+
+class ApiConfig(_Strict):
+    listen: str = "127.0.0.1:8080"
+    public_url: str | None = None  # how people reach this daemon (status page links)
+    max_body: int = Field(10 * 1024 * 1024, ge=1024)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError('expected "host:port", e.g. "127.0.0.1:8080"')
+        return value
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class LogConfig(_Strict):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "text", "json"] = "auto"
+
+
+class _TopLevel(_Strict):
+    state_dir: str | None = None
+    store: str = "sqlite"
+    default_route: str | None = None
+    claim_lease: Duration = 120.0
+    shutdown_grace: Duration = 10.0
+    api: ApiConfig = ApiConfig()
+    log: LogConfig = LogConfig()
+    retry: RetryConfig = RetryConfig()
+    channels: dict[str, dict[str, Any]] = {}
+    routes: dict[str, RouteConfig] = {}
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    name: str
+    type: str
+    options: ChannelOptions | None  # None when the options could not be validated
+    enabled: bool = True
+    concurrency: int = 4
+    retry: RetryConfig = field(default_factory=RetryConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
+    missing: tuple[str, ...] = ()  # why the channel cannot be used (missing secrets)
+
+    @property
+    def available(self) -> bool:
+        return self.enabled and not self.missing and self.options is not None
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path | None
+    state_dir: Path
+    store: str
+    api: ApiConfig
+    log: LogConfig
+    claim_lease: float
+    shutdown_grace: float
+    channels: dict[str, ChannelConfig]
+    routes: dict[str, RouteConfig]
+    default_route: str
+
+    @property
+    def database_path(self) -> Path:
+        if self.store.startswith("sqlite:///"):
+            return Path(self.store.removeprefix("sqlite://"))
+        return self.state_dir / "failover.db"
+
+    def masked(self) -> dict[str, Any]:
+        """The resolved config as plain data with every secret masked (for check-config)."""
+        return {
+            "state_dir": str(self.state_dir),
+            "store": _mask_dsn(self.store),
+            "api": self.api.model_dump(),
+            "default_route": self.default_route,
+            "channels": {
+                name: {
+                    "type": ch.type,
+                    "available": ch.available,
+                    "missing": list(ch.missing),
+                    "concurrency": ch.concurrency,
+                    "options": ch.options.model_dump(mode="json") if ch.options else None,
+                }
+                for name, ch in self.channels.items()
+            },
+            "routes": {name: r.model_dump() for name, r in self.routes.items()},
+        }
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; raise ConfigError listing every problem found."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read config file: {exc.strerror}"], str(path)) from None
+    return parse_config(text, source=path, env=os.environ if env is None else env)
+
+
+def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str]) -> Config:
+    where = str(source) if source else None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"not valid TOML: {exc}"], where) from None
+    locate = _Locator(text)
+    try:
+        top = _TopLevel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, (), locate), where) from None
+
+    problems: list[str] = []
+    channels: dict[str, ChannelConfig] = {}
+    for name, table in top.channels.items():
+        channel = _channel(name, table, top.retry, env, locate, problems)
+        if channel is not None:
+            channels[name] = channel
+    for rname, route in top.routes.items():
+        for tier in route.tiers:
+            for cname in tier:
+                if cname not in top.channels:
+                    problems.append(
+                        f"routes.{rname}.tiers{locate.line('routes', rname, 'tiers')}: "
+                        f"unknown channel {cname!r}"
+                    )
+    if not top.routes:
+        problems.append("routes: at least one route is needed, e.g. [routes.default]")
+    default_route = top.default_route or ("default" if "default" in top.routes else "")
+    if not default_route and top.routes:
+        default_route = next(iter(top.routes))
+    if top.default_route and top.default_route not in top.routes:
+        problems.append(f"default_route: no route named {top.default_route!r}")
+    if problems:
+        raise ConfigError(problems, where)
+
+    base = source.parent if source else Path.cwd()
+    state = top.state_dir or env.get("STATE_DIRECTORY") or "state"
+    return Config(
+        source=source,
+        state_dir=(base / state).resolve(),
+        store=top.store,
+        api=top.api,
+        log=top.log,
+        claim_lease=top.claim_lease,
+        shutdown_grace=top.shutdown_grace,
+        channels=channels,
+        routes=dict(top.routes),
+        default_route=default_route,
+    )
+
+
+def _channel(
+    name: str,
+    table: dict[str, Any],
+    default_retry: RetryConfig,
+    env: Mapping[str, str],
+    locate: _Locator,
+    problems: list[str],
+) -> ChannelConfig | None:
+    prefix = ("channels", name)
+    ctype = table.get("type")
+    if not isinstance(ctype, str):
+        problems.append(
+            f"channels.{name}.type{locate.line(*prefix)}: missing (every channel needs a type)"
+        )
+        return None
+    try:
+        cls = adapter_class(ctype)
+    except UnknownChannelType as exc:
+        problems.append(f"channels.{name}.type{locate.line(*prefix, 'type')}: {exc}")
+        return None
+    except ImportError as exc:
+        problems.append(f"channels.{name}.type: adapter {ctype!r} cannot be loaded: {exc}")
+        return None
+
+    core = {k: v for k, v in table.items() if k in CORE_CHANNEL_KEYS and k != "type"}
+    try:
+        core_model = _ChannelCore.model_validate(
+            {**core, "retry": {**default_retry.model_dump(), **core.get("retry", {})}}
+        )
+    except ValidationError as exc:
+        problems.extend(_describe(exc, prefix, locate))
+        return None
+
+    missing: list[str] = []
+    options_raw: dict[str, Any] = {}
+    secret_fields = _secret_fields(cls.Options)
+    for key, value in table.items():
+        if key in CORE_CHANNEL_KEYS:
+            continue
+        options_raw[key] = _resolve_refs(
+            value, f"channels.{name}.{key}", key in secret_fields, env, locate, missing, problems
+        )
+    options: ChannelOptions | None = None
+    if not missing:
+        try:
+            options = cls.Options.model_validate(options_raw)
+        except ValidationError as exc:
+            problems.extend(_describe(exc, prefix, locate))
+            return None
+    return ChannelConfig(
+        name=name,
+        type=ctype,
+        options=options,
+        enabled=core_model.enabled,
+        concurrency=core_model.concurrency,
+        retry=core_model.retry,
+        health=core_model.health,
+        missing=tuple(missing),
+    )
+
+
+class _ChannelCore(_Strict):
+    enabled: bool = True
+    concurrency: int = Field(4, ge=1, le=256)
+    retry: RetryConfig = RetryConfig()
+    health: HealthConfig = HealthConfig()
+
+
+def _resolve_refs(
+    value: Any,
+    key: str,
+    secret: bool,
+    env: Mapping[str, str],
+    locate: _Locator,
+    missing: list[str],
+    problems: list[str],
+) -> Any:
+    if isinstance(value, list):
+        return [
+            _resolve_refs(v, f"{key}[{i}]", secret, env, locate, missing, problems)
+            for i, v in enumerate(value)
+        ]
+    if not isinstance(value, str):
+        return value
+    if not is_reference(value):
+        if secret:
+            problems.append(
+                f"{key}{locate.line(*key.split('[', maxsplit=1)[0].split('.'))}: secrets must not be written "
+                'in the config; use a reference: "${ENV_VAR}", "file:/path" or "credential:NAME"'
+            )
+        return value
+    try:
+        return resolve(value, env)
+    except MissingSecret as exc:
+        missing.append(f"{key}: {exc}")
+        return None
+
+
+def _secret_fields(model: type[BaseModel]) -> set[str]:
+    def has_secret(tp: Any) -> bool:
+        return tp is SecretStr or any(has_secret(a) for a in get_args(tp))
+
+    return {name for name, f in model.model_fields.items() if has_secret(f.annotation)}
+
+
+def _describe(exc: ValidationError, prefix: tuple[str, ...], locate: _Locator) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = [*prefix, *(str(p) for p in err["loc"])]
+        path = ".".join(loc)
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "missing (this key is required)"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see config.example.toml)"
+        out.append(f"{path}{locate.line(*loc)}: {msg}")
+    return out
+
+
+def _mask_dsn(dsn: str) -> str:
+    if "://" in dsn and "@" in dsn:
+        scheme, rest = dsn.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return dsn
+
+
+class _Locator:
+    """Finds the line of a key path in the TOML text (tomllib keeps no positions)."""
+
+    def __init__(self, text: str) -> None:
+        self.lines = text.splitlines()
+
+    def line(self, *path: str) -> str:
+        """ " (line N)" for the deepest part of ``path`` found, or "" if none."""
+        path = tuple(p for p in path if not p.isdigit())
+        for depth in range(len(path), 0, -1):
+            n = self._find(path[:depth])
+            if n:
+                return f" (line {n})"
+        return ""
+
+    def _find(self, path: tuple[str, ...]) -> int | None:
+        table: tuple[str, ...] = ()
+        for i, raw in enumerate(self.lines, 1):
+            s = raw.strip()
+            if s.startswith("["):
+                table = tuple(p.strip().strip('"') for p in s.strip("[]").split("."))
+                if table == path:
+                    return i
+                continue
+            if "=" in s and not s.startswith("#"):
+                key = tuple(p.strip().strip('"') for p in s.split("=", 1)[0].split("."))
+                if table + key == path:
+                    return i
+        return None

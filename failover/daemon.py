@@ -1,0 +1,315 @@
+"""Wiring and lifecycle: open the store, the channels and the API; run; reload; stop.
+
+SIGTERM/SIGINT stop claiming, give in-flight sends ``shutdown_grace`` seconds and release
+the rest for the next start. SIGHUP reloads the config; an invalid one is refused and the
+running config stays. State lives in the store, so a restart resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from aiohttp import web
+
+from failover import __version__
+from failover.adapters import ChannelSet, close_channels
+from failover.api import ApiContext, create_app
+from failover.clock import Clock, SystemClock
+from failover.config import Config, load_config
+from failover.dispatcher import Dispatcher
+from failover.errors import ConfigError, FailoverError
+from failover.intake import Intake
+from failover.logs import register_secrets
+from failover.model import ChannelState, Forced, Health
+from failover.notify import Notifier
+from failover.scheduler import Scheduler
+from failover.store import Store, open_store
+from failover.store.base import NewEvent
+
+log = logging.getLogger("failover.daemon")
+
+
+class Daemon:
+    def __init__(
+        self, config: Config, *, clock: Clock | None = None, notifier: Notifier | None = None
+    ) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.notifier = notifier or Notifier()
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.store: Store = open_store(config, exclusive=True)
+        self.channels = ChannelSet({})
+        self.states: dict[str, ChannelState] = {}
+        self.media_dir = config.state_dir / "media"
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._runner: web.AppRunner | None = None
+        self._last_loop_tick = self.clock.monotonic()
+        self.dispatcher: Dispatcher
+        self.scheduler: Scheduler
+        self.intake: Intake
+
+    # -- start ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        await self.store.open()
+        # Exclusive SQLite: any claim left in the file is from a daemon that died. Hand the
+        # deliveries back (marked uncertain, so adapters reconcile before re-posting).
+        released = await self.store.release_claims(None, self.clock.now())
+        if released:
+            log.warning(
+                "recovered %d deliveries that were in flight when the last run ended", len(released)
+            )
+        self.channels, _ = await ChannelSet.open(cfg)
+        for live in self.channels.all():
+            if live.problem:
+                log.error("channel %s is UNAVAILABLE: %s", live.name, live.problem)
+        self.states = await self.store.channel_states()
+        self.dispatcher = Dispatcher(
+            store=self.store,
+            clock=self.clock,
+            owner=self.owner,
+            config=cfg,
+            channels=self.channels,
+            media_dir=self.media_dir,
+            unusable=self.unusable,
+        )
+        self.scheduler = Scheduler(
+            self.store,
+            self.dispatcher,
+            self.clock,
+            owner=self.owner,
+            lease=cfg.claim_lease,
+            concurrency=self._concurrency,
+            claimable=self._claimable,
+        )
+        self.intake = self._make_intake()
+        await self._start_api()
+        self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
+        self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+        await self.store.add_events(
+            [NewEvent("daemon.started", actor=self.owner, detail={"version": __version__})],
+            self.clock.now(),
+        )
+        self.notifier.send(READY=1, STATUS=await self.status_line())
+        log.info(
+            "failover %s ready: API on http://%s",
+            __version__,
+            cfg.api.listen,
+            extra={"event": "daemon.started"},
+        )
+
+    def _make_intake(self) -> Intake:
+        return Intake(
+            store=self.store,
+            clock=self.clock,
+            config=self.config,
+            channels=self.channels,
+            media_dir=self.media_dir,
+            unusable=self.unusable,
+            on_accepted=self.scheduler.wake,
+        )
+
+    async def _start_api(self) -> None:
+        ctx = ApiContext(
+            store=self.store,
+            clock=self.clock,
+            config=lambda: self.config,
+            channels=lambda: self.channels,
+            intake=lambda: self.intake,
+            public_dir=self.public_dir,
+            ready=self.ready,
+            force=self.force,
+        )
+        app = create_app(ctx, self.config.api.max_body)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(
+            self._runner, self.config.api.host, self.config.api.port, reuse_address=True
+        )
+        await site.start()
+
+    # -- what the rest asks of the daemon --------------------------------------------------------
+
+    def unusable(self, name: str) -> str | None:
+        """Why ``name`` cannot take new messages now, or None when it can."""
+        live = self.channels.get(name)
+        if live is None:
+            return "not configured"
+        if live.adapter is None:
+            return live.problem or "unavailable"
+        state = self.states.get(name)
+        if state is not None and state.effective is Health.DOWN:
+            return f"down since {state.since.isoformat() if state.since else '?'}: {state.reason or 'forced'}"
+        return None
+
+    def _concurrency(self, name: str) -> int:
+        ch = self.config.channels.get(name)
+        return ch.concurrency if ch else 1
+
+    def _claimable(self, name: str) -> bool:
+        state = self.states.get(name)
+        return not (state is not None and state.forced is Forced.DOWN)
+
+    def public_dir(self) -> Path | None:
+        for live in self.channels.all():
+            if live.config.type == "feed" and live.adapter is not None:
+                directory = getattr(live.adapter, "directory", None)
+                if isinstance(directory, Path):
+                    return directory
+        return None
+
+    async def ready(self) -> str | None:
+        try:
+            await self.store.ping()
+        except FailoverError as exc:
+            return str(exc)
+        stalled = self.clock.monotonic() - self._last_loop_tick
+        if stalled > 10:
+            return f"event loop stalled for {stalled:.0f}s"
+        return None
+
+    async def force(self, name: str, forced: Forced, actor: str) -> ChannelState:
+        now = self.clock.now()
+        current = self.states.get(name, ChannelState(name))
+        state = replace(
+            current,
+            forced=forced,
+            forced_by=actor if forced is not Forced.AUTO else None,
+            since=now,
+            reason=f"forced {forced.value} by {actor}"
+            if forced is not Forced.AUTO
+            else current.reason,
+        )
+        event = NewEvent(
+            "channel.forced", actor=actor, channel=name, detail={"state": forced.value}
+        )
+        await self.store.set_channel_state(state, [event], now)
+        self.states[name] = state
+        log.warning(
+            "channel %s forced %s by %s",
+            name,
+            forced.value,
+            actor,
+            extra={"event": "channel.forced", "channel": name, "actor": actor},
+        )
+        self.scheduler.wake()
+        return state
+
+    async def status_line(self) -> str:
+        q = await self.store.queue_stats(self.clock.now())
+        down = [n for n in self.channels.names() if self.unusable(n)]
+        return f"queue {q.pending} pending, {q.sending} sending; unavailable: {', '.join(down) or 'none'}"
+
+    async def _heartbeat(self) -> None:
+        """Proves the loop turns (readiness, systemd watchdog) and refreshes the status line."""
+        interval = self.notifier.watchdog_interval() or 5.0
+        while True:
+            self._last_loop_tick = self.clock.monotonic()
+            if self.notifier.enabled:
+                self.notifier.send(WATCHDOG=1, STATUS=await self.status_line())
+            await asyncio.sleep(min(interval, 5.0))
+
+    # -- reload and stop -----------------------------------------------------------------------
+
+    async def reload(self) -> bool:
+        """Re-read the config file; keep the running config if the new one is invalid."""
+        if self.config.source is None:
+            return False
+        self.notifier.send(RELOADING=1)
+        try:
+            new = load_config(self.config.source)
+            for key in ("state_dir", "store"):
+                if getattr(new, key) != getattr(self.config, key):
+                    raise ConfigError([f"{key}: cannot change on reload; restart the daemon"])
+        except ConfigError as exc:
+            log.error(
+                "reload refused, the running config stays: %s",
+                exc,
+                extra={"event": "config.reload_refused"},
+            )
+            await self.store.add_events(
+                [NewEvent("config.reload_refused", detail={"problems": exc.problems})],
+                self.clock.now(),
+            )
+            self.notifier.send(READY=1, STATUS="reload refused: " + "; ".join(exc.problems)[:200])
+            return False
+        register_secrets(_secret_values(new))
+        channels, retired = await ChannelSet.open(new, reuse=self.channels)
+        self.config = new
+        self.channels = channels
+        self.dispatcher.config = new
+        self.dispatcher.channels = channels
+        self.intake = self._make_intake()
+        self.scheduler.lease = new.claim_lease
+        self.scheduler.wake()
+        # Adapters replaced by the reload may still be sending: close them a little later.
+        asyncio.get_running_loop().call_later(
+            new.shutdown_grace + 1, lambda: asyncio.ensure_future(close_channels(retired))
+        )
+        await self.store.add_events(
+            [NewEvent("config.reloaded", detail={"channels": channels.names()})], self.clock.now()
+        )
+        log.info("config reloaded", extra={"event": "config.reloaded"})
+        self.notifier.send(READY=1, STATUS=await self.status_line())
+        return True
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Start, serve until SIGTERM/SIGINT, then stop cleanly. SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            await self.stop()
+
+    async def stop(self) -> None:
+        self.notifier.send(STOPPING=1)
+        log.info("stopping", extra={"event": "daemon.stopping"})
+        if hasattr(self, "scheduler"):
+            await self.scheduler.stop(self.config.shutdown_grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        await self.channels.close()
+        with contextlib.suppress(FailoverError):
+            await self.store.add_events(
+                [NewEvent("daemon.stopped", actor=self.owner)], self.clock.now()
+            )
+        await self.store.close()
+        self.notifier.close()
+
+
+def _secret_values(config: Config) -> list[str]:
+    from pydantic import SecretStr
+
+    values: list[str] = []
+    for ch in config.channels.values():
+        if ch.options is None:
+            continue
+        for name in type(ch.options).model_fields:
+            value = getattr(ch.options, name)
+            items = value if isinstance(value, list) else [value]
+            values += [v.get_secret_value() for v in items if isinstance(v, SecretStr)]
+    return values

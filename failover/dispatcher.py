@@ -1,0 +1,466 @@
+"""Sends one claimed delivery through its adapter and records what happened.
+
+This is where an adapter's error becomes a decision (``retry.decide``), where expiry,
+lateness and cancellation are enforced at the last moment before calling a platform, and
+where a delivery lost for good is rerouted to the route's next tier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from channels.base import (
+    ChannelError,
+    Media,
+    PermanentError,
+    Post,
+    RateLimitedError,
+    Receipt,
+    TransientError,
+)
+from failover import router
+from failover.adapters import ChannelSet
+from failover.clock import Clock
+from failover.config import Config
+from failover.fitting import compose, fit
+from failover.model import ChannelState, Delivery, DeliveryState, Message
+from failover.retry import decide
+from failover.store.base import NewEvent, Outcome, Store
+
+log = logging.getLogger("failover.dispatch")
+
+# Called after every attempt: (channel, ok, error or None). The health engine listens here.
+AttemptListener = Callable[[str, bool, BaseException | None], None]
+
+
+@dataclass
+class Dispatcher:
+    store: Store
+    clock: Clock
+    owner: str
+    config: Config
+    channels: ChannelSet
+    media_dir: Path
+    listeners: list[AttemptListener] = field(default_factory=list)
+    unusable: router.Usability = lambda _name: None
+    _late_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def dispatch(self, delivery: Delivery) -> Delivery | None:
+        """Handle one claimed delivery to its end for now (sent, rescheduled or final)."""
+        message = await self.store.message(delivery.message_id)
+        if message is None:  # cannot happen with foreign keys; be loud if it does
+            log.error("delivery %s has no message %s", delivery.id, delivery.message_id)
+            return None
+        now = self.clock.now()
+        if message.cancelled_at is not None:
+            return await self._close(delivery, DeliveryState.CANCELLED, "message cancelled", now)
+        if message.expires_at is not None and now >= message.expires_at:
+            return await self._close(
+                delivery, DeliveryState.EXPIRED, "expired before it could be sent", now
+            )
+        if delivery.attempts == 0:
+            held = await self._lateness(delivery, message, now)
+            if held is not None:
+                return held
+        return await self._attempt(delivery, message)
+
+    # -- lateness ------------------------------------------------------------------------------
+
+    async def _lateness(
+        self, delivery: Delivery, message: Message, now: datetime
+    ) -> Delivery | None:
+        """Apply the route's policy to a first send found long after its time."""
+        route = self.config.routes.get(message.route)
+        if route is None:
+            return None
+        intended = message.scheduled_at or message.created_at
+        late_by = (now - intended).total_seconds()
+        if late_by <= route.lateness:
+            return None
+        if route.late == "miss":
+            return await self._close(
+                delivery,
+                DeliveryState.MISSED,
+                f"found {late_by:.0f}s late (lateness {route.lateness:g}s)",
+                now,
+            )
+        # "send": late posts go out one by one, ``late_spacing`` apart per channel.
+        lock = self._late_locks.setdefault(delivery.channel, asyncio.Lock())
+        async with lock:
+            states = await self.store.channel_states()
+            state = states.get(delivery.channel, ChannelState(delivery.channel))
+            slot = max(now, state.late_cursor or now)
+            cursor = slot + timedelta(seconds=route.late_spacing)
+            await self.store.set_channel_state(_replace_cursor(state, cursor), [], now)
+        if slot > now:
+            return await self._finish(
+                delivery,
+                Outcome(
+                    state=DeliveryState.PENDING,
+                    due_at=slot,
+                    started_at=None,
+                    finished_at=now,
+                    attempt_outcome="late",
+                    error=f"late by {late_by:.0f}s: paced to {slot.isoformat()}",
+                    uncertain=delivery.uncertain,
+                    progress=delivery.progress,
+                    receipt=delivery.receipt,
+                    attempted=False,
+                ),
+                [],
+            )
+        return None
+
+    # -- the attempt ---------------------------------------------------------------------------
+
+    async def _attempt(self, delivery: Delivery, message: Message) -> Delivery | None:
+        live = self.channels.get(delivery.channel)
+        started = self.clock.now()
+        progress: dict[str, Any] = dict(delivery.progress)
+        receipt: dict[str, Any] = dict(delivery.receipt)
+        try:
+            if live is None or live.adapter is None:
+                reason = live.problem if live else "channel is not in the config any more"
+                raise _Unavailable(f"channel {delivery.channel} is unavailable: {reason}")
+            adapter = live.adapter
+            route = self.config.routes.get(message.route)
+            policy = route.fit if route else "thread"
+            text = compose(message, delivery.channel, adapter.limits)
+            parts = fit(text, adapter.limits, policy, self._full_text_url(message))
+            media = self._media(message)
+            root, parent = await self._thread(message, delivery.channel)
+            done: list[dict[str, Any]] = list(progress.get("parts", []))
+            timeout = max(5.0, self.config.claim_lease / 2)
+            for index in range(len(done), len(parts)):
+                previous = _receipt(done[-1]) if done else parent
+                post = Post(
+                    message_id=message.id,
+                    key=_key(message, delivery.channel, index, len(parts)),
+                    text=parts[index],
+                    created_at=message.created_at,
+                    title=message.title,
+                    link=message.link,
+                    media=media if index == 0 else (),
+                    content_warning=message.content_warning,
+                    language=message.language,
+                    reply_to=previous,
+                    thread_root=(root or (_receipt(done[0]) if done else None)),
+                    part=index + 1,
+                    parts=len(parts),
+                    uncertain=delivery.uncertain and index == len(done),
+                    progress=progress.get("adapter", {}),
+                    full_text_url=self._full_text_url(message),
+                )
+                try:
+                    async with asyncio.timeout(timeout):
+                        got = await adapter.send(post)
+                except TimeoutError:
+                    raise TransientError(
+                        f"no answer within {timeout:g}s", maybe_delivered=True
+                    ) from None
+                done.append(_receipt_dict(got))
+                progress = {"parts": done}
+                if index + 1 < len(parts):
+                    await self.store.save_progress(
+                        delivery.id, self.owner, progress, receipt, self.clock.now()
+                    )
+        except ChannelError as exc:
+            if exc.progress:
+                progress["adapter"] = dict(exc.progress)
+            return await self._failed(delivery, message, exc, started, progress, receipt)
+        except _Unavailable as exc:
+            return await self._failed(delivery, message, exc, started, progress, receipt)
+        except Exception as exc:
+            log.exception("adapter %s crashed on delivery %s", delivery.channel, delivery.id)
+            return await self._failed(delivery, message, exc, started, progress, receipt)
+
+        first = done[0]
+        now = self.clock.now()
+        for listener in self.listeners:
+            listener(delivery.channel, True, None)
+        outcome = Outcome(
+            state=DeliveryState.DELIVERED,
+            due_at=delivery.due_at,
+            started_at=started,
+            finished_at=now,
+            attempt_outcome="delivered",
+            remote_id=first.get("remote_id"),
+            url=first.get("url"),
+            receipt={"parts": done},
+            progress={},
+            uncertain=False,
+        )
+        event = NewEvent(
+            "delivery.delivered",
+            channel=delivery.channel,
+            message_id=message.id,
+            delivery_id=delivery.id,
+            detail={
+                "url": first.get("url"),
+                "remote_id": first.get("remote_id"),
+                "parts": len(done),
+                "attempts": delivery.attempts + 1,
+                "note": first.get("note"),
+            },
+        )
+        log.info(
+            "delivered message %s on %s",
+            message.id,
+            delivery.channel,
+            extra={
+                "event": "delivery.delivered",
+                "message_id": message.id,
+                "channel": delivery.channel,
+                "url": first.get("url"),
+                "attempts": delivery.attempts + 1,
+            },
+        )
+        return await self._finish(delivery, outcome, [event])
+
+    async def _failed(
+        self,
+        delivery: Delivery,
+        message: Message,
+        exc: BaseException,
+        started: datetime,
+        progress: dict[str, Any],
+        receipt: dict[str, Any],
+    ) -> Delivery | None:
+        now = self.clock.now()
+        for listener in self.listeners:
+            listener(delivery.channel, False, exc)
+        channel_config = self.config.channels.get(delivery.channel)
+        policy = channel_config.retry if channel_config else None
+        reason = exc.reason if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
+        kind = _kind(exc)
+        if policy is None or isinstance(exc, _Unavailable):
+            decision_retry_at, why = None, "channel unavailable"
+        else:
+            d = decide(
+                exc,
+                attempts=delivery.attempts + 1,
+                first_attempt_at=delivery.first_attempt_at or started,
+                now=now,
+                policy=policy,
+            )
+            decision_retry_at, why = d.retry_at, d.reason
+        maybe = isinstance(exc, TransientError) and exc.maybe_delivered
+        status = exc.status if isinstance(exc, ChannelError) else None
+        if decision_retry_at is not None:
+            outcome = Outcome(
+                state=DeliveryState.PENDING,
+                due_at=decision_retry_at,
+                started_at=started,
+                finished_at=now,
+                attempt_outcome=kind,
+                error=reason,
+                status=status,
+                progress=progress,
+                receipt=receipt,
+                uncertain=delivery.uncertain or maybe,
+            )
+            log.warning(
+                "message %s on %s: %s (%s)",
+                message.id,
+                delivery.channel,
+                reason,
+                why,
+                extra={
+                    "event": "delivery.retry",
+                    "message_id": message.id,
+                    "channel": delivery.channel,
+                },
+            )
+            return await self._finish(delivery, outcome, [])
+        final = DeliveryState.FAILED if kind == "permanent" else DeliveryState.DEAD
+        outcome = Outcome(
+            state=final,
+            due_at=delivery.due_at,
+            started_at=started,
+            finished_at=now,
+            attempt_outcome=kind,
+            error=f"{reason} ({why})",
+            status=status,
+            progress=progress,
+            receipt=receipt,
+            uncertain=delivery.uncertain or maybe,
+        )
+        event = NewEvent(
+            f"delivery.{final.value}",
+            channel=delivery.channel,
+            message_id=message.id,
+            delivery_id=delivery.id,
+            detail={"error": reason, "why": why, "attempts": delivery.attempts + 1},
+        )
+        log.error(
+            "message %s on %s %s: %s",
+            message.id,
+            delivery.channel,
+            final.value,
+            reason,
+            extra={"event": event.kind, "message_id": message.id, "channel": delivery.channel},
+        )
+        finished = await self._finish(delivery, outcome, [event])
+        if finished is not None:
+            await self.reroute(message, finished, f"{delivery.channel} {final.value}: {reason}")
+        return finished
+
+    async def reroute(self, message: Message, lost: Delivery, reason: str) -> list[Delivery]:
+        """Send ``message`` to the next tier of its route in place of ``lost``."""
+        route = self.config.routes.get(message.route)
+        if route is None:
+            return []
+        existing = await self.store.deliveries(message.id)
+        now = self.clock.now()
+        planned = router.next_tier(route, existing, lost, now, self.unusable)
+        if not planned:
+            return []
+        events = [
+            NewEvent(
+                "message.rerouted",
+                message_id=message.id,
+                channel=lost.channel,
+                detail={
+                    "from": lost.channel,
+                    "to": [d.channel for d in planned if d.state is DeliveryState.PENDING],
+                    "skipped": [d.channel for d in planned if d.state is DeliveryState.SKIPPED],
+                    "reason": reason,
+                },
+            )
+        ]
+        added = await self.store.add_deliveries(message.id, planned, events, now)
+        log.warning(
+            "message %s rerouted from %s to %s",
+            message.id,
+            lost.channel,
+            [d.channel for d in added],
+            extra={"event": "message.rerouted", "message_id": message.id},
+        )
+        return added
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _close(
+        self, delivery: Delivery, state: DeliveryState, why: str, now: datetime
+    ) -> Delivery | None:
+        event = NewEvent(
+            f"delivery.{state.value}",
+            channel=delivery.channel,
+            message_id=delivery.message_id,
+            delivery_id=delivery.id,
+            detail={"why": why},
+        )
+        log.info(
+            "message %s on %s %s: %s",
+            delivery.message_id,
+            delivery.channel,
+            state.value,
+            why,
+            extra={
+                "event": event.kind,
+                "message_id": delivery.message_id,
+                "channel": delivery.channel,
+            },
+        )
+        return await self._finish(
+            delivery,
+            Outcome(
+                state=state,
+                due_at=delivery.due_at,
+                started_at=None,
+                finished_at=now,
+                attempt_outcome=state.value,
+                error=why,
+                uncertain=delivery.uncertain,
+                progress=delivery.progress,
+                receipt=delivery.receipt,
+                attempted=False,
+            ),
+            [event],
+        )
+
+    async def _finish(
+        self, delivery: Delivery, outcome: Outcome, events: list[NewEvent]
+    ) -> Delivery | None:
+        result = await self.store.finish(delivery.id, self.owner, outcome, events, self.clock.now())
+        if result is None:
+            log.warning("lost the claim on delivery %s before recording its outcome", delivery.id)
+        return result
+
+    async def _thread(
+        self, message: Message, channel: str
+    ) -> tuple[Receipt | None, Receipt | None]:
+        """(first post, latest post) of the message's thread on ``channel``, if any."""
+        if message.thread_id is None or message.thread_id == message.id:
+            return None, None
+        earlier = await self.store.thread_receipts(message.thread_id, channel, exclude=message.id)
+        earlier = [d for d in earlier if d.message_id < message.id]
+        if not earlier:
+            return None, None
+        first_parts = earlier[0].receipt.get("parts") or [{}]
+        last_parts = earlier[-1].receipt.get("parts") or [{}]
+        return _receipt(first_parts[0]), _receipt(last_parts[-1])
+
+    def _media(self, message: Message) -> tuple[Media, ...]:
+        out = []
+        for image in message.images:
+            data = (self.media_dir / image.sha256).read_bytes()
+            out.append(
+                Media(
+                    data=data,
+                    content_type=image.content_type,
+                    alt=image.alt,
+                    filename=image.sha256[:16],
+                )
+            )
+        return tuple(out)
+
+    def _full_text_url(self, message: Message) -> str | None:
+        base = self.config.api.public_url
+        return f"{base.rstrip('/')}/status/#item-{message.id}" if base else None
+
+
+class _Unavailable(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, RateLimitedError):
+        return "rate_limited"
+    if isinstance(exc, TransientError):
+        return "transient"
+    if isinstance(exc, PermanentError | _Unavailable):
+        return "permanent"
+    return "error"
+
+
+def _key(message: Message, channel: str, index: int, parts: int) -> str:
+    """Stable per (message, channel, part), and distinct across databases (created_at)."""
+    raw = f"{message.id}:{message.created_at.timestamp():.6f}:{channel}:{index}:{parts}"
+    return "fo-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def _receipt(d: dict[str, Any]) -> Receipt:
+    return Receipt(
+        remote_id=d.get("remote_id"),
+        url=d.get("url"),
+        extra=d.get("extra") or {},
+        note=d.get("note"),
+    )
+
+
+def _receipt_dict(r: Receipt) -> dict[str, Any]:
+    return {"remote_id": r.remote_id, "url": r.url, "extra": dict(r.extra), "note": r.note}
+
+
+def _replace_cursor(state: ChannelState, cursor: datetime) -> ChannelState:
+    return replace(state, late_cursor=cursor)

@@ -1,0 +1,211 @@
+"""Accepting a message: validate what a client sent, route it, store it durably.
+
+Shared by the REST API and the CLI (through the API). A message is acknowledged only once
+``Store.create_message`` has committed; nothing is stored when validation fails.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from failover import router
+from failover.adapters import ChannelSet
+from failover.clock import Clock
+from failover.config import Config
+from failover.errors import Conflict, InvalidInput, NotFound
+from failover.fitting import TooLong, compose, fit
+from failover.model import DeliveryState, ImageRef, Message, NewMessage
+from failover.store.base import NewEvent, Store
+
+MAX_TEXT = 100_000
+MAX_IMAGES = 4
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+
+
+class ImageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    data: str = Field(description="base64 of the image bytes")
+    content_type: str
+    alt: str = Field("", max_length=1500)
+
+    @field_validator("content_type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        if value not in IMAGE_TYPES:
+            raise ValueError(f"unsupported image type; use one of {', '.join(sorted(IMAGE_TYPES))}")
+        return value
+
+
+class MessageIn(BaseModel):
+    """A message as the API and CLI accept it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: str = Field(min_length=1, max_length=MAX_TEXT)
+    title: str | None = Field(None, max_length=300)
+    link: str | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
+    images: list[ImageIn] = Field([], max_length=MAX_IMAGES)
+    content_warning: str | None = Field(None, max_length=500)
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    overrides: dict[str, str] = {}
+    route: str | None = None
+    scheduled_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+    thread: int | None = Field(None, ge=1)
+
+
+@dataclass
+class Intake:
+    store: Store
+    clock: Clock
+    config: Config
+    channels: ChannelSet
+    media_dir: Path
+    unusable: router.Usability
+    on_accepted: Callable[[], None] = lambda: None
+
+    async def submit(
+        self, payload: dict[str, Any], actor: str, idempotency_key: str | None = None
+    ) -> tuple[Message, bool]:
+        """Validate, route and store; return (message, created). Raises InvalidInput."""
+        request_hash = hashlib.sha256(
+            json.dumps(payload, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        if idempotency_key is not None:
+            if not 1 <= len(idempotency_key) <= 200:
+                raise InvalidInput("Idempotency-Key", "must be 1 to 200 characters")
+            earlier = await self.store.message_by_key(idempotency_key)
+            if earlier is not None:
+                return await self._replay(earlier, request_hash)
+        try:
+            data = MessageIn.model_validate(payload)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "body"
+            raise InvalidInput(field, err["msg"].removeprefix("Value error, ")) from None
+        now = self.clock.now()
+        route_name = data.route or self.config.default_route
+        route = self.config.routes.get(route_name)
+        if route is None:
+            raise InvalidInput(
+                "route", f"no route named {route_name!r}; known: {', '.join(self.config.routes)}"
+            )
+        for name in data.overrides:
+            if name not in self.config.channels:
+                raise InvalidInput(f"overrides.{name}", "no channel with this name")
+        expires_at = data.expires_at
+        if expires_at is None and route.default_expiry is not None:
+            expires_at = (data.scheduled_at or now) + timedelta(seconds=route.default_expiry)
+        if expires_at is not None:
+            if expires_at <= now:
+                raise InvalidInput("expires_at", "is in the past")
+            if data.scheduled_at is not None and expires_at <= data.scheduled_at:
+                raise InvalidInput("expires_at", "must be after scheduled_at")
+        thread_id = await self._thread(data.thread)
+        images = tuple(self._save_image(i, img) for i, img in enumerate(data.images))
+        new = NewMessage(
+            text=data.text,
+            route=route_name,
+            created_by=actor,
+            title=data.title,
+            link=data.link,
+            images=images,
+            content_warning=data.content_warning,
+            language=data.language,
+            overrides=data.overrides,
+            scheduled_at=data.scheduled_at,
+            expires_at=expires_at,
+            thread=thread_id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+        )
+        due = max(now, data.scheduled_at) if data.scheduled_at else now
+        planned = router.plan(route, due, self.unusable)
+        if route.fit == "reject":
+            self._check_fits(new, [d.channel for d in planned if d.state is DeliveryState.PENDING])
+        events = [
+            NewEvent(
+                "message.accepted",
+                actor=actor,
+                detail={
+                    "route": route_name,
+                    "channels": [d.channel for d in planned if d.state is DeliveryState.PENDING],
+                    "skipped": {
+                        d.channel: d.note for d in planned if d.state is DeliveryState.SKIPPED
+                    },
+                    "scheduled_at": data.scheduled_at.isoformat() if data.scheduled_at else None,
+                },
+            )
+        ]
+        message, created = await self.store.create_message(new, planned, events, now)
+        if not created:
+            return await self._replay(message, request_hash)
+        self.on_accepted()
+        return message, True
+
+    async def _replay(self, earlier: Message, request_hash: str) -> tuple[Message, bool]:
+        if earlier.request_hash is not None and earlier.request_hash != request_hash:
+            raise Conflict("this Idempotency-Key was used for a different request")
+        return earlier, False
+
+    async def _thread(self, thread: int | None) -> int | None:
+        if thread is None:
+            return None
+        parent = await self.store.message(thread)
+        if parent is None:
+            raise InvalidInput("thread", f"no message {thread} to continue")
+        return parent.thread_id or parent.id
+
+    def _check_fits(self, new: NewMessage, channels: list[str]) -> None:
+        for name in channels:
+            live = self.channels.get(name)
+            if live is None or live.adapter is None:
+                continue
+            try:
+                fit(compose(new, name, live.adapter.limits), live.adapter.limits, "reject", None)
+            except TooLong as exc:
+                raise InvalidInput(
+                    f"overrides.{name}" if name in new.overrides else "text",
+                    f"too long for channel {name}: {exc.detail}",
+                ) from None
+
+    def _save_image(self, index: int, image: ImageIn) -> ImageRef:
+        try:
+            data = base64.b64decode(image.data, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(f"images.{index}.data", "is not valid base64") from None
+        if not data:
+            raise InvalidInput(f"images.{index}.data", "is empty")
+        if len(data) > MAX_IMAGE_BYTES:
+            raise InvalidInput(f"images.{index}.data", f"is larger than {MAX_IMAGE_BYTES} bytes")
+        digest = hashlib.sha256(data).hexdigest()
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        path = self.media_dir / digest
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            with tmp.open("wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(path)
+        return ImageRef(
+            sha256=digest, content_type=image.content_type, alt=image.alt, size=len(data)
+        )
+
+    async def cancel(self, message_id: int, actor: str) -> Message:
+        await self.store.cancel_message(message_id, actor, self.clock.now())
+        message = await self.store.message(message_id)
+        if message is None:
+            raise NotFound(f"no message {message_id}")
+        return message

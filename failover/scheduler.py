@@ -1,0 +1,146 @@
+"""Wakes exactly when the next delivery is due, claims it, and runs it under a per-channel limit.
+
+No busy polling and no fixed sleep: after each pass the scheduler asks the store when the
+next thing becomes due (a scheduled time, a retry, an expiry, a lapsed claim) and waits for
+that moment or for ``wake()`` (a new message, a finished send, a reload), whichever is first.
+A cap on the wait lets other daemons' work and clock jumps be noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import timedelta
+
+from failover.clock import Clock
+from failover.dispatcher import Dispatcher
+from failover.model import Delivery
+from failover.store.base import Store
+
+log = logging.getLogger("failover.scheduler")
+
+MAX_IDLE_WAIT = 30.0  # seconds: upper bound on a wait, a safety net, not the mechanism
+SATURATED_WAIT = 1.0  # when due work waits only for a free slot, a finished send wakes us
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        dispatcher: Dispatcher,
+        clock: Clock,
+        *,
+        owner: str,
+        lease: float,
+        concurrency: Callable[[str], int],
+        claimable: Callable[[str], bool] = lambda _channel: True,
+    ) -> None:
+        self.store = store
+        self.dispatcher = dispatcher
+        self.clock = clock
+        self.owner = owner
+        self.lease = lease
+        self.concurrency = concurrency
+        self.claimable = claimable
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._inflight: dict[str, set[asyncio.Task[Delivery | None]]] = defaultdict(set)
+        self.passes = 0
+
+    def wake(self) -> None:
+        """Look for due work now (new message, finished send, changed health or config)."""
+        self._wake.set()
+
+    @property
+    def inflight(self) -> int:
+        return sum(len(tasks) for tasks in self._inflight.values())
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                timeout = await self._pass()
+            except Exception:
+                log.exception("scheduler pass failed; retrying shortly")
+                timeout = SATURATED_WAIT
+            if self._stopping:
+                break
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+
+    async def _pass(self) -> float:
+        """Claim and start what is due; return how long to wait before the next pass."""
+        self.passes += 1
+        now = self.clock.now()
+        await self.store.expire_due(now)
+        blocked = False  # due work we could not start now: no free slot, or channel held back
+        for channel, waiting in (await self.store.due_channels(now)).items():
+            if not self.claimable(channel):
+                blocked = True
+                continue
+            free = self.concurrency(channel) - len(self._inflight[channel])
+            if free <= 0:
+                blocked = True
+                continue
+            lease_until = now + timedelta(seconds=self.lease)
+            claimed = await self.store.claim_due(
+                channel, now, self.owner, lease_until, min(free, waiting)
+            )
+            for delivery in claimed:
+                self._start(delivery)
+            if waiting > free:
+                blocked = True
+        next_at = await self.store.next_due_at(self.owner)
+        if next_at is None:
+            return MAX_IDLE_WAIT
+        wait = (next_at - self.clock.now()).total_seconds()
+        if wait <= 0:
+            # Due work remains that we could not start: it waits for a slot (a finished send
+            # wakes us) or belongs to a channel that is held back (health will wake us).
+            return SATURATED_WAIT if blocked else 0.005
+        return min(wait, MAX_IDLE_WAIT)
+
+    def _start(self, delivery: Delivery) -> None:
+        task = asyncio.create_task(self._run_one(delivery), name=f"delivery-{delivery.id}")
+        self._inflight[delivery.channel].add(task)
+        task.add_done_callback(functools.partial(self._done, delivery.channel))
+
+    def _done(self, channel: str, task: asyncio.Task[Delivery | None]) -> None:
+        self._inflight[channel].discard(task)
+        self._wake.set()
+
+    async def _run_one(self, delivery: Delivery) -> Delivery | None:
+        try:
+            return await self.dispatcher.dispatch(delivery)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception(
+                "delivery %s failed unexpectedly; its claim will lapse and be retried", delivery.id
+            )
+            return None
+
+    async def stop(self, grace: float) -> int:
+        """Stop claiming; let in-flight sends finish within ``grace`` seconds; release the rest.
+
+        Returns how many deliveries were released unfinished.
+        """
+        self._stopping = True
+        self._wake.set()
+        tasks = [t for ts in self._inflight.values() for t in ts]
+        if tasks:
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+        released = await self.store.release_claims(self.owner, self.clock.now())
+        if released:
+            log.warning("released %d unfinished deliveries for the next start", len(released))
+        return len(released)

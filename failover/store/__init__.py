@@ -1,0 +1,20 @@
+"""Durable state behind one interface (``Store``), with an implementation per database."""
+
+from __future__ import annotations
+
+from failover.config import Config
+from failover.errors import StoreError
+from failover.store.base import NewDelivery, NewEvent, Outcome, QueueStats, Store
+
+__all__ = ["NewDelivery", "NewEvent", "Outcome", "QueueStats", "Store", "open_store"]
+
+
+def open_store(config: Config, *, exclusive: bool = False) -> Store:
+    """The store the config names (not yet opened): SQLite by default."""
+    if config.store == "sqlite" or config.store.startswith("sqlite:///"):
+        from failover.store.sqlite import SqliteStore
+
+        return SqliteStore(config.database_path, exclusive=exclusive)
+    if config.store.startswith(("postgresql://", "postgres://")):
+        raise StoreError("the PostgreSQL store is not available in this version yet")
+    raise StoreError(f'store: unsupported store {config.store!r}; use "sqlite" or "sqlite:///path"')

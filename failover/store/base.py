@@ -1,0 +1,234 @@
+"""The store interface: every piece of durable state goes through it.
+
+Implementations: ``SqliteStore`` (embedded default) and, for several daemons on one
+database, a PostgreSQL store. Work is claimed with an expiring lease, never with in-process
+locks, so a crashed daemon's claims are taken over once they expire. Every write that
+changes a delivery checks the claim owner (fencing), so a daemon whose lease has lapsed
+cannot overwrite the work of the one that took over.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from failover.model import (
+    Attempt,
+    ChannelState,
+    Delivery,
+    DeliveryState,
+    Event,
+    Message,
+    NewMessage,
+    Role,
+    Token,
+)
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    channel: str
+    tier: int
+    state: DeliveryState
+    due_at: datetime
+    note: str | None = None  # why, for skipped deliveries
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: str
+    actor: str | None = None
+    channel: str | None = None
+    message_id: int | None = None
+    delivery_id: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt ended, as the dispatcher records it."""
+
+    state: DeliveryState
+    due_at: datetime  # the next attempt's time when ``state`` is pending
+    started_at: datetime | None
+    finished_at: datetime
+    attempt_outcome: str  # delivered | transient | rate_limited | permanent | error | late
+    error: str | None = None
+    status: int | None = None
+    remote_id: str | None = None
+    url: str | None = None
+    receipt: dict[str, Any] = field(default_factory=dict)
+    progress: dict[str, Any] = field(default_factory=dict)
+    uncertain: bool = False
+    attempted: bool = True  # False when the platform was not called (missed, expired, paced)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    pending: int
+    due: int
+    sending: int
+    oldest_due_at: datetime | None
+
+
+class Store(abc.ABC):
+    """Durable state. Every method is one transaction; methods return only committed data."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (refusing a newer one)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreError unless the store answers a trivial query."""
+
+    # messages ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_message(
+        self,
+        new: NewMessage,
+        deliveries: Sequence[NewDelivery],
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> tuple[Message, bool]:
+        """Store a message and its first deliveries atomically; return (message, created).
+
+        With an idempotency key already used, return the earlier message and False.
+        """
+
+    @abc.abstractmethod
+    async def message(self, message_id: int) -> Message | None: ...
+
+    @abc.abstractmethod
+    async def message_by_key(self, key: str) -> Message | None: ...
+
+    @abc.abstractmethod
+    async def messages(
+        self, *, limit: int = 50, before: int | None = None, route: str | None = None
+    ) -> list[Message]: ...
+
+    @abc.abstractmethod
+    async def deliveries(self, message_id: int) -> list[Delivery]: ...
+
+    @abc.abstractmethod
+    async def delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    @abc.abstractmethod
+    async def attempts(self, delivery_id: int) -> list[Attempt]: ...
+
+    @abc.abstractmethod
+    async def cancel_message(self, message_id: int, actor: str, now: datetime) -> list[Delivery]:
+        """Cancel a message's pending deliveries; return them. NotFound/Conflict otherwise."""
+
+    @abc.abstractmethod
+    async def add_deliveries(
+        self,
+        message_id: int,
+        deliveries: Sequence[NewDelivery],
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> list[Delivery]:
+        """Add deliveries (rerouting); a channel the message already has is left alone."""
+
+    @abc.abstractmethod
+    async def thread_receipts(self, thread_id: int, channel: str, exclude: int) -> list[Delivery]:
+        """Delivered deliveries on ``channel`` of the thread's messages, oldest first."""
+
+    # claiming and outcomes -----------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def due_channels(self, now: datetime) -> dict[str, int]:
+        """Channels with claimable work now, and how much."""
+
+    @abc.abstractmethod
+    async def claim_due(
+        self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` due deliveries of ``channel`` (and expired claims of others)."""
+
+    @abc.abstractmethod
+    async def next_due_at(self, owner: str) -> datetime | None:
+        """When something next becomes claimable or expires (None: nothing waits)."""
+
+    @abc.abstractmethod
+    async def expire_due(self, now: datetime) -> list[Delivery]:
+        """Mark pending deliveries of messages past ``expires_at`` as expired."""
+
+    @abc.abstractmethod
+    async def finish(
+        self,
+        delivery_id: int,
+        owner: str,
+        outcome: Outcome,
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> Delivery | None:
+        """Record an attempt's outcome and release the claim; None if the claim was lost."""
+
+    @abc.abstractmethod
+    async def save_progress(
+        self,
+        delivery_id: int,
+        owner: str,
+        progress: dict[str, Any],
+        receipt: dict[str, Any],
+        now: datetime,
+    ) -> bool:
+        """Persist partial progress (parts posted, recipients done) of a claimed delivery."""
+
+    @abc.abstractmethod
+    async def release_claims(self, owner: str | None, now: datetime) -> list[Delivery]:
+        """Give back claims (all of them when ``owner`` is None) as pending and uncertain."""
+
+    @abc.abstractmethod
+    async def queue_stats(self, now: datetime) -> QueueStats: ...
+
+    # events and channel state --------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_events(self, events: Sequence[NewEvent], now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def events(
+        self,
+        *,
+        limit: int = 100,
+        channel: str | None = None,
+        message_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: int | None = None,
+    ) -> list[Event]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def channel_states(self) -> dict[str, ChannelState]: ...
+
+    @abc.abstractmethod
+    async def set_channel_state(
+        self, state: ChannelState, events: Sequence[NewEvent], now: datetime
+    ) -> None: ...
+
+    # tokens --------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def create_token(
+        self, name: str, role: Role, token_hash: str, created_by: str | None, now: datetime
+    ) -> Token: ...
+
+    @abc.abstractmethod
+    async def tokens(self) -> list[Token]: ...
+
+    @abc.abstractmethod
+    async def token_by_hash(self, token_hash: str, now: datetime) -> Token | None:
+        """The live token with this hash (its last use is recorded), or None."""
+
+    @abc.abstractmethod
+    async def revoke_token(self, token_id: int, now: datetime) -> bool: ...

@@ -1,0 +1,176 @@
+-- Named queries for the SQLite store, loaded by name (failover/store/queries.py).
+
+-- name: insert_message
+INSERT INTO messages (text, title, link, images, content_warning, language, overrides, route,
+                      created_by, created_at, scheduled_at, expires_at, thread_id,
+                      idempotency_key, request_hash)
+VALUES (:text, :title, :link, :images, :content_warning, :language, :overrides, :route,
+        :created_by, :created_at, :scheduled_at, :expires_at, :thread_id,
+        :idempotency_key, :request_hash)
+RETURNING *;
+
+-- name: set_own_thread
+UPDATE messages SET thread_id = id WHERE id = :id RETURNING *;
+
+-- name: message_by_id
+SELECT * FROM messages WHERE id = :id;
+
+-- name: message_by_idempotency_key
+SELECT * FROM messages WHERE idempotency_key = :key;
+
+-- name: list_messages
+SELECT * FROM messages
+WHERE (:before IS NULL OR id < :before)
+  AND (:route IS NULL OR route = :route)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: insert_delivery
+INSERT INTO deliveries (message_id, channel, tier, state, due_at, last_error, updated_at)
+VALUES (:message_id, :channel, :tier, :state, :due_at, :last_error, :now)
+ON CONFLICT (message_id, channel) DO NOTHING
+RETURNING *;
+
+-- name: deliveries_of_message
+SELECT * FROM deliveries WHERE message_id = :message_id ORDER BY tier, id;
+
+-- name: delivery_by_id
+SELECT * FROM deliveries WHERE id = :id;
+
+-- name: cancel_message
+UPDATE messages SET cancelled_at = :now WHERE id = :id AND cancelled_at IS NULL;
+
+-- name: cancel_pending_deliveries
+UPDATE deliveries SET state = 'cancelled', updated_at = :now
+WHERE message_id = :message_id AND state = 'pending'
+RETURNING *;
+
+-- name: due_channels
+SELECT channel, count(*) AS n FROM deliveries
+WHERE (state = 'pending' AND due_at <= :now)
+   OR (state = 'sending' AND claim_expires_at <= :now)
+GROUP BY channel;
+
+-- name: claim_due
+UPDATE deliveries
+SET state = 'sending',
+    uncertain = CASE WHEN state = 'sending' THEN 1 ELSE uncertain END,
+    claimed_by = :owner,
+    claim_expires_at = :lease_until,
+    updated_at = :now
+WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE channel = :channel
+      AND ((state = 'pending' AND due_at <= :now)
+        OR (state = 'sending' AND claim_expires_at <= :now))
+    ORDER BY due_at, id
+    LIMIT :limit)
+RETURNING *;
+
+-- name: next_due_at
+SELECT min(t) AS t FROM (
+    SELECT min(due_at) AS t FROM deliveries WHERE state = 'pending'
+    UNION ALL
+    SELECT min(claim_expires_at) FROM deliveries
+    WHERE state = 'sending' AND claimed_by IS NOT :owner
+    UNION ALL
+    SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
+    WHERE d.state = 'pending' AND m.expires_at IS NOT NULL);
+
+-- name: expire_due
+UPDATE deliveries SET state = 'expired', updated_at = :now,
+    last_error = 'expired before it could be sent'
+WHERE state = 'pending'
+  AND message_id IN (SELECT id FROM messages WHERE expires_at IS NOT NULL AND expires_at <= :now)
+RETURNING *;
+
+-- name: finish_delivery
+UPDATE deliveries
+SET state = :state,
+    due_at = :due_at,
+    attempts = attempts + :attempted,
+    first_attempt_at = coalesce(first_attempt_at, :started_at),
+    last_attempt_at = coalesce(:started_at, last_attempt_at),
+    last_error = :last_error,
+    remote_id = coalesce(:remote_id, remote_id),
+    url = coalesce(:url, url),
+    receipt = :receipt,
+    progress = :progress,
+    uncertain = :uncertain,
+    claimed_by = NULL,
+    claim_expires_at = NULL,
+    updated_at = :now
+WHERE id = :id AND state = 'sending' AND claimed_by = :owner
+RETURNING *;
+
+-- name: save_progress
+UPDATE deliveries SET progress = :progress, receipt = :receipt, updated_at = :now
+WHERE id = :id AND state = 'sending' AND claimed_by = :owner;
+
+-- name: release_claims
+UPDATE deliveries
+SET state = 'pending', uncertain = 1, claimed_by = NULL, claim_expires_at = NULL, updated_at = :now
+WHERE state = 'sending' AND (:owner IS NULL OR claimed_by = :owner)
+RETURNING *;
+
+-- name: insert_attempt
+INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, status)
+VALUES (:delivery_id, :number, :started_at, :finished_at, :outcome, :error, :status);
+
+-- name: attempts_of_delivery
+SELECT * FROM attempts WHERE delivery_id = :delivery_id ORDER BY number;
+
+-- name: thread_deliveries
+SELECT d.* FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE m.thread_id = :thread_id AND d.channel = :channel AND d.state = 'delivered'
+  AND d.message_id <> :exclude
+ORDER BY d.message_id;
+
+-- name: insert_event
+INSERT INTO events (at, kind, actor, channel, message_id, delivery_id, detail)
+VALUES (:at, :kind, :actor, :channel, :message_id, :delivery_id, :detail);
+
+-- name: list_events
+SELECT * FROM events
+WHERE (:channel IS NULL OR channel = :channel)
+  AND (:message_id IS NULL OR message_id = :message_id)
+  AND (:since IS NULL OR at >= :since)
+  AND (:until IS NULL OR at < :until)
+  AND (:after IS NULL OR id > :after)
+ORDER BY id DESC
+LIMIT :limit;
+
+-- name: channel_states
+SELECT * FROM channel_states;
+
+-- name: upsert_channel_state
+INSERT INTO channel_states (channel, health, forced, since, reason, forced_by, late_cursor)
+VALUES (:channel, :health, :forced, :since, :reason, :forced_by, :late_cursor)
+ON CONFLICT (channel) DO UPDATE SET
+    health = excluded.health, forced = excluded.forced, since = excluded.since,
+    reason = excluded.reason, forced_by = excluded.forced_by, late_cursor = excluded.late_cursor;
+
+-- name: queue_stats
+SELECT
+    sum(state = 'pending') AS pending,
+    sum(state = 'pending' AND due_at <= :now) AS due,
+    sum(state = 'sending') AS sending,
+    min(CASE WHEN state = 'pending' AND due_at <= :now THEN due_at END) AS oldest_due
+FROM deliveries WHERE state IN ('pending', 'sending');
+
+-- name: insert_token
+INSERT INTO tokens (name, role, hash, created_at, created_by)
+VALUES (:name, :role, :hash, :created_at, :created_by)
+RETURNING *;
+
+-- name: list_tokens
+SELECT * FROM tokens ORDER BY id;
+
+-- name: token_by_hash
+SELECT * FROM tokens WHERE hash = :hash;
+
+-- name: revoke_token
+UPDATE tokens SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
+
+-- name: touch_token
+UPDATE tokens SET last_used_at = :now WHERE id = :id;

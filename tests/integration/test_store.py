@@ -1,0 +1,165 @@
+"""The store interface's contract. Every backend must pass this same suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from failover.errors import Conflict, NotFound, StoreError
+from failover.model import ChannelState, DeliveryState, Forced, Health, NewMessage, Role
+from failover.store.base import NewDelivery, NewEvent, Outcome, Store
+from failover.store.sqlite import SqliteStore
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    s = SqliteStore(tmp_path / "db" / "failover.db", exclusive=True)
+    await s.open()
+    yield s
+    await s.close()
+
+
+def msg(text: str = "hello", key: str | None = None, **kw: object) -> NewMessage:
+    return NewMessage(text=text, route="default", created_by="test", idempotency_key=key, **kw)  # type: ignore[arg-type]
+
+
+def pending(channel: str, at: datetime = T0, tier: int = 0) -> NewDelivery:
+    return NewDelivery(channel, tier, DeliveryState.PENDING, at)
+
+
+async def test_create_and_read_back(store: Store) -> None:
+    m, created = await store.create_message(msg(), [pending("a"), pending("b")], [NewEvent("message.accepted")], T0)
+    assert created and m.id > 0 and m.thread_id == m.id
+    got = await store.message(m.id)
+    assert got == m
+    ds = await store.deliveries(m.id)
+    assert [(d.channel, d.state) for d in ds] == [("a", DeliveryState.PENDING), ("b", DeliveryState.PENDING)]
+    [event] = await store.events(message_id=m.id)
+    assert event.kind == "message.accepted" and event.message_id == m.id
+
+
+async def test_idempotency_key_returns_the_first_message(store: Store) -> None:
+    first, created = await store.create_message(msg(key="k1"), [pending("a")], [], T0)
+    again, created2 = await store.create_message(msg("other", key="k1"), [pending("a")], [], T0)
+    assert created and not created2 and again.id == first.id and again.text == "hello"
+    assert len(await store.messages()) == 1
+
+
+async def test_a_message_never_gets_a_channel_twice(store: Store) -> None:
+    m, _ = await store.create_message(msg(), [pending("a")], [], T0)
+    added = await store.add_deliveries(m.id, [pending("a", tier=1), pending("b", tier=1)], [], T0)
+    assert [d.channel for d in added] == ["b"]
+    assert sorted(d.channel for d in await store.deliveries(m.id)) == ["a", "b"]
+
+
+async def test_claims_respect_due_time_limit_and_owner(store: Store) -> None:
+    m, _ = await store.create_message(msg(), [pending("a"), pending("b", T0 + timedelta(minutes=5))], [], T0)
+    assert await store.due_channels(T0) == {"a": 1}
+    assert await store.next_due_at("me") == T0
+    claimed = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 10)
+    assert [d.channel for d in claimed] == ["a"] and claimed[0].state is DeliveryState.SENDING
+    assert await store.claim_due("a", T0, "other", T0 + timedelta(seconds=60), 10) == []
+    assert await store.next_due_at("me") == T0 + timedelta(minutes=5)
+    # The claim lapses: another daemon takes it over, flagged uncertain (it may have landed).
+    later = T0 + timedelta(seconds=61)
+    taken = await store.claim_due("a", later, "other", later + timedelta(seconds=60), 10)
+    assert len(taken) == 1 and taken[0].uncertain and taken[0].claimed_by == "other"
+    # The first owner's outcome is refused (fencing).
+    outcome = Outcome(DeliveryState.DELIVERED, T0, T0, T0, "delivered", remote_id="1")
+    assert await store.finish(claimed[0].id, "me", outcome, [], later) is None
+    done = await store.finish(claimed[0].id, "other", outcome, [], later)
+    assert done is not None and done.state is DeliveryState.DELIVERED and done.attempts == 1
+    assert done.remote_id == "1" and done.claimed_by is None
+
+
+async def test_retry_is_persisted_with_attempt_history(store: Store) -> None:
+    m, _ = await store.create_message(msg(), [pending("a")], [], T0)
+    [d] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    retry_at = T0 + timedelta(seconds=30)
+    out = Outcome(DeliveryState.PENDING, retry_at, T0, T0, "transient", error="503", status=503,
+                  progress={"adapter": {"done": [1]}}, uncertain=True)
+    d2 = await store.finish(d.id, "me", out, [], T0)
+    assert d2 is not None and d2.due_at == retry_at and d2.attempts == 1 and d2.uncertain
+    assert d2.progress == {"adapter": {"done": [1]}} and d2.last_error == "503"
+    assert await store.due_channels(T0) == {}
+    assert await store.due_channels(retry_at) == {"a": 1}
+    [a] = await store.attempts(d.id)
+    assert (a.number, a.outcome, a.status) == (1, "transient", 503)
+
+
+async def test_expiry(store: Store) -> None:
+    m, _ = await store.create_message(msg(expires_at=T0 + timedelta(minutes=1)), [pending("a", T0 + timedelta(hours=1))], [], T0)
+    assert await store.next_due_at("me") == T0 + timedelta(minutes=1)
+    assert await store.expire_due(T0) == []
+    [e] = await store.expire_due(T0 + timedelta(minutes=1))
+    assert e.state is DeliveryState.EXPIRED
+    assert (await store.deliveries(m.id))[0].state is DeliveryState.EXPIRED
+
+
+async def test_cancel(store: Store) -> None:
+    m, _ = await store.create_message(msg(), [pending("a"), pending("b")], [], T0)
+    [claimed] = await store.claim_due("b", T0, "me", T0 + timedelta(seconds=60), 1)
+    cancelled = await store.cancel_message(m.id, "alice", T0)
+    assert [d.channel for d in cancelled] == ["a"]
+    assert (await store.message(m.id)).cancelled_at == T0  # type: ignore[union-attr]
+    with pytest.raises(Conflict):
+        await store.cancel_message(m.id, "alice", T0)
+    with pytest.raises(NotFound):
+        await store.cancel_message(9999, "alice", T0)
+    assert claimed.state is DeliveryState.SENDING  # in flight: not cancellable
+
+
+async def test_release_claims_makes_them_pending_and_uncertain(store: Store) -> None:
+    await store.create_message(msg(), [pending("a")], [], T0)
+    await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    [r] = await store.release_claims("me", T0)
+    assert r.state is DeliveryState.PENDING and r.uncertain and r.claimed_by is None
+    stats = await store.queue_stats(T0)
+    assert (stats.pending, stats.due, stats.sending) == (1, 1, 0)
+
+
+async def test_threads(store: Store) -> None:
+    root, _ = await store.create_message(msg("incident"), [pending("a")], [], T0)
+    reply, _ = await store.create_message(msg("update", thread=root.id), [pending("a")], [], T0)
+    assert reply.thread_id == root.id
+    [d] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    out = Outcome(DeliveryState.DELIVERED, T0, T0, T0, "delivered", remote_id="r1",
+                  receipt={"parts": [{"remote_id": "r1"}]})
+    await store.finish(d.id, "me", out, [], T0)
+    [prev] = await store.thread_receipts(root.id, "a", exclude=reply.id)
+    assert prev.message_id == root.id and prev.receipt["parts"][0]["remote_id"] == "r1"
+
+
+async def test_channel_state_survives_reopen(store: Store, tmp_path: Path) -> None:
+    st = ChannelState("x", Health.DOWN, Forced.DOWN, T0, "forced down by alice", "alice")
+    await store.set_channel_state(st, [NewEvent("channel.forced", actor="alice", channel="x")], T0)
+    assert (await store.channel_states())["x"] == st
+    [e] = await store.events(channel="x")
+    assert e.actor == "alice"
+
+
+async def test_tokens(store: Store) -> None:
+    t = await store.create_token("ci", Role.PUBLISHER, "h" * 64, "admin", T0)
+    found = await store.token_by_hash("h" * 64, T0)
+    assert found is not None and found.role is Role.PUBLISHER and found.name == "ci"
+    assert await store.token_by_hash("x" * 64, T0) is None
+    assert await store.revoke_token(t.id, T0)
+    assert await store.token_by_hash("h" * 64, T0) is None
+    assert not await store.revoke_token(t.id, T0)
+
+
+async def test_sqlite_refuses_a_second_daemon_and_a_newer_schema(tmp_path: Path) -> None:
+    path = tmp_path / "f.db"
+    first = SqliteStore(path, exclusive=True)
+    await first.open()
+    with pytest.raises(StoreError, match="another failover daemon"):
+        await SqliteStore(path, exclusive=True).open()
+    await first._conn.execute("INSERT INTO schema_version (version) VALUES (999)")
+    await first.close()
+    with pytest.raises(StoreError, match="schema version 999, newer than this failover knows"):
+        await SqliteStore(path).open()

@@ -1,0 +1,115 @@
+"""Config validation: errors name the key path and line; secrets only by reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from failover.config import load_config, parse_config
+from failover.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
+
+BASE = """
+[channels.status]
+type = "feed"
+
+[routes.default]
+tiers = [["status"]]
+"""
+
+
+def problems(text: str, env: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, env=env or {})
+    return info.value.problems
+
+
+def test_example_config_is_valid_and_reports_missing_secret() -> None:
+    cfg = load_config(REPO / "config.example.toml", env={})
+    assert cfg.channels["status"].available
+    hook = cfg.channels["ops-webhook"]
+    assert not hook.available
+    assert hook.missing == ("channels.ops-webhook.secret: environment variable FAILOVER_WEBHOOK_SECRET is not set",)
+    cfg = load_config(REPO / "config.example.toml", env={"FAILOVER_WEBHOOK_SECRET": "s3cret-value"})
+    assert cfg.channels["ops-webhook"].available
+    assert "s3cret-value" not in str(cfg.masked())
+
+
+def test_duration_error_names_key_and_line() -> None:
+    text = BASE + '\n[channels.status.health]\ncooldown = "five seconds"\n'
+    [msg] = problems(text)
+    assert msg.startswith("channels.status.health.cooldown (line 10): expected a duration like")
+
+
+def test_missing_required_key() -> None:
+    text = '[channels.hook]\ntype = "webhook"\n\n[routes.default]\ntiers = [["hook"]]\n'
+    [msg] = problems(text)
+    assert msg == "channels.hook.url (line 1): missing (this key is required)"
+
+
+def test_wrong_type() -> None:
+    text = BASE.replace('type = "feed"', 'type = "feed"\nconcurrency = "many"')
+    [msg] = problems(text)
+    assert msg.startswith("channels.status.concurrency (line 4): Input should be a valid integer")
+
+
+def test_unknown_key_and_unknown_channel_type() -> None:
+    text = BASE.replace('type = "feed"', 'type = "feed"\ntitel = "typo"')
+    [msg] = problems(text)
+    assert msg.startswith("channels.status.titel (line 4): unknown key")
+    [msg] = problems(BASE.replace('"feed"', '"myspace"'))
+    assert msg.startswith("channels.status.type (line 3): unknown channel type 'myspace'")
+
+
+def test_literal_secret_is_refused() -> None:
+    text = '[channels.hook]\ntype = "webhook"\nurl = "http://x"\nsecret = "hunter22"\n\n[routes.default]\ntiers = [["hook"]]\n'
+    [msg] = problems(text)
+    assert msg.startswith("channels.hook.secret (line 4): secrets must not be written in the config")
+    assert "hunter22" not in msg
+
+
+def test_secret_references(tmp_path: Path) -> None:
+    secret_file = tmp_path / "hook.secret"
+    secret_file.write_text("from-file\n")
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "hook").write_text("from-credential")
+    for ref, env, expected in [
+        ("${HOOK}", {"HOOK": "from-env"}, "from-env"),
+        (f"file:{secret_file}", {}, "from-file"),
+        ("credential:hook", {"CREDENTIALS_DIRECTORY": str(creds)}, "from-credential"),
+    ]:
+        text = f'[channels.hook]\ntype = "webhook"\nurl = "http://x"\nsecret = "{ref}"\n\n[routes.default]\ntiers = [["hook"]]\n'
+        cfg = parse_config(text, env=env)
+        options = cfg.channels["hook"].options
+        assert options is not None
+        assert options.secret.get_secret_value() == expected  # type: ignore[attr-defined]
+
+
+def test_missing_file_secret_marks_channel_unavailable(tmp_path: Path) -> None:
+    text = f'[channels.hook]\ntype = "webhook"\nurl = "http://x"\nsecret = "file:{tmp_path}/nope"\n\n[routes.default]\ntiers = [["hook"]]\n'
+    cfg = parse_config(text, env={})
+    assert cfg.channels["hook"].missing == (f"channels.hook.secret: file:{tmp_path}/nope: no such file",)
+
+
+def test_route_errors() -> None:
+    [msg] = problems(BASE.replace('[["status"]]', '[["status"], ["nowhere"]]'))
+    assert msg == "routes.default.tiers (line 6): unknown channel 'nowhere'"
+    [msg] = problems(BASE.replace('[["status"]]', '[["status"], ["status"]]'))
+    assert "appears twice" in msg
+    [msg] = problems(BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nmode = "roundrobin"'))
+    assert msg.startswith("routes.default.mode (line 7): Input should be 'failover' or 'broadcast'")
+
+
+def test_toml_syntax_error_has_line() -> None:
+    [msg] = problems('[channels.status\ntype = "feed"\n')
+    assert msg.startswith("not valid TOML:") and "line 1" in msg
+
+
+def test_relative_state_dir_is_relative_to_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "failover.toml"
+    path.parent.mkdir()
+    path.write_text('state_dir = "var"\n' + BASE)
+    assert load_config(path, env={}).state_dir == tmp_path / "conf" / "var"
