@@ -23,7 +23,8 @@ from failover.durations import Duration
 from failover.errors import ConfigError
 from failover.secret_refs import MissingSecret, is_reference, resolve
 
-CORE_CHANNEL_KEYS = frozenset({"type", "enabled", "concurrency", "retry", "health"})
+CORE_CHANNEL_KEYS = frozenset({"type", "enabled", "concurrency", "retry", "health", "profile"})
+ALERTS_ROUTE = "_alerts"
 
 
 class _Strict(BaseModel):
@@ -62,6 +63,17 @@ class HealthConfig(_Strict):
     min_samples: int = Field(4, ge=1)
 
 
+class AnnounceConfig(_Strict):
+    """Messages posted automatically when the route's primary goes down and comes back.
+
+    Templates may use {channel}, {since}, {feed_url} and {profiles} (the fallback channels'
+    ``profile`` links). The recovery message goes out only if the outage message did.
+    """
+
+    down: str | None = None
+    up: str | None = None
+
+
 class RouteConfig(_Strict):
     mode: Literal["failover", "broadcast"] = "failover"
     tiers: list[list[str]]
@@ -71,7 +83,13 @@ class RouteConfig(_Strict):
     late_spacing: Duration = 60.0  # min. gap between two late sends on one channel
     failback: Literal["none", "backfill"] = "none"
     failback_max_age: Duration | None = None
+    failback_spacing: Duration = 5.0  # min. gap between two backfilled posts on the primary
     default_expiry: Duration | None = None  # messages without expires_at get this
+    announce: AnnounceConfig = AnnounceConfig()
+
+    @property
+    def primary(self) -> list[str]:
+        return self.tiers[0]
 
     @field_validator("tiers")
     @classmethod
@@ -109,6 +127,13 @@ class ApiConfig(_Strict):
         return int(self.listen.rpartition(":")[2])
 
 
+class AlertsConfig(_Strict):
+    """Operator alerts, through their own ordered fallback list of channels."""
+
+    channels: list[str] = []
+    on: list[Literal["health", "reroute", "dead"]] = ["health", "reroute", "dead"]
+
+
 class LogConfig(_Strict):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "text", "json"] = "auto"
@@ -123,6 +148,7 @@ class _TopLevel(_Strict):
     api: ApiConfig = ApiConfig()
     log: LogConfig = LogConfig()
     retry: RetryConfig = RetryConfig()
+    alerts: AlertsConfig = AlertsConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
 
@@ -137,6 +163,7 @@ class ChannelConfig:
     retry: RetryConfig = field(default_factory=RetryConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     missing: tuple[str, ...] = ()  # why the channel cannot be used (missing secrets)
+    profile: str | None = None  # the public profile people can follow there
 
     @property
     def available(self) -> bool:
@@ -155,6 +182,7 @@ class Config:
     channels: dict[str, ChannelConfig]
     routes: dict[str, RouteConfig]
     default_route: str
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def database_path(self) -> Path:
@@ -219,6 +247,13 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
                         f"routes.{rname}.tiers{locate.line('routes', rname, 'tiers')}: "
                         f"unknown channel {cname!r}"
                     )
+    for i, cname in enumerate(top.alerts.channels):
+        if cname not in top.channels:
+            problems.append(
+                f"alerts.channels[{i}]{locate.line('alerts', 'channels')}: unknown channel {cname!r}"
+            )
+    if ALERTS_ROUTE in top.routes:
+        problems.append(f"routes.{ALERTS_ROUTE}: this name is reserved for operator alerts")
     if not top.routes:
         problems.append("routes: at least one route is needed, e.g. [routes.default]")
     default_route = top.default_route or ("default" if "default" in top.routes else "")
@@ -240,9 +275,26 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         claim_lease=top.claim_lease,
         shutdown_grace=top.shutdown_grace,
         channels=channels,
-        routes=dict(top.routes),
+        routes=_with_alerts_route(top.routes, top.alerts),
         default_route=default_route,
+        alerts=top.alerts,
     )
+
+
+def _with_alerts_route(
+    routes: dict[str, RouteConfig], alerts: AlertsConfig
+) -> dict[str, RouteConfig]:
+    """Alerts travel as messages on a hidden failover route: one tier per alert channel."""
+    out = dict(routes)
+    if alerts.channels:
+        out[ALERTS_ROUTE] = RouteConfig(
+            mode="failover",
+            tiers=[[c] for c in alerts.channels],
+            fit="truncate",
+            late="send",
+            lateness=86400.0,
+        )
+    return out
 
 
 def _channel(
@@ -303,10 +355,12 @@ def _channel(
         retry=core_model.retry,
         health=core_model.health,
         missing=tuple(missing),
+        profile=core_model.profile,
     )
 
 
 class _ChannelCore(_Strict):
+    profile: str | None = None
     enabled: bool = True
     concurrency: int = Field(4, ge=1, le=256)
     retry: RetryConfig = RetryConfig()

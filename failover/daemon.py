@@ -25,10 +25,13 @@ from failover.api import ApiContext, create_app
 from failover.clock import Clock, SystemClock
 from failover.config import Config, load_config
 from failover.dispatcher import Dispatcher
+from failover.engine import Engine
 from failover.errors import ConfigError, FailoverError
+from failover.health import Transition
 from failover.intake import Intake
 from failover.logs import register_secrets
 from failover.model import ChannelState, Forced, Health
+from failover.monitor import HealthMonitor
 from failover.notify import Notifier
 from failover.scheduler import Scheduler
 from failover.store import Store, open_store
@@ -76,6 +79,15 @@ class Daemon:
             if live.problem:
                 log.error("channel %s is UNAVAILABLE: %s", live.name, live.problem)
         self.states = await self.store.channel_states()
+        self.engine = Engine(
+            store=self.store,
+            config=lambda: self.config,
+            dispatcher=lambda: self.dispatcher,
+            intake=lambda: self.intake,
+            wake=lambda: self.scheduler.wake(),  # noqa: PLW0108 - the scheduler comes later
+            feed_url=self.feed_url,
+        )
+        self.monitor = HealthMonitor(self.store, self.clock, self.states, self._on_transition)
         self.dispatcher = Dispatcher(
             store=self.store,
             clock=self.clock,
@@ -84,6 +96,8 @@ class Daemon:
             channels=self.channels,
             media_dir=self.media_dir,
             unusable=self.unusable,
+            listeners=[self.monitor.record_send],
+            on_lost=self.engine.delivery_lost,
         )
         self.scheduler = Scheduler(
             self.store,
@@ -96,6 +110,8 @@ class Daemon:
         )
         self.intake = self._make_intake()
         await self._start_api()
+        await self.monitor.start(cfg, self.channels)
+        await self._first_probe_round()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
         await self.store.add_events(
@@ -109,6 +125,29 @@ class Daemon:
             cfg.api.listen,
             extra={"event": "daemon.started"},
         )
+
+    async def _first_probe_round(self) -> None:
+        """READY means the first probe round is done: health is known, not guessed."""
+        probes = [p for ch in self.config.channels.values() for p in ch.health.probes]
+        if not probes:
+            return
+        limit = max(p.timeout for p in probes) + 2.0
+        try:
+            async with asyncio.timeout(limit):
+                await self.monitor.rounds_done.wait()
+        except TimeoutError:
+            log.warning("first probe round not finished after %.0fs; starting anyway", limit)
+
+    async def _on_transition(
+        self, channel: str, t: Transition, before: ChannelState, after: ChannelState
+    ) -> None:
+        await self.engine.on_change(channel, before, after, t)
+
+    def feed_url(self) -> str | None:
+        if self.public_dir() is None:
+            return None
+        base = self.config.api.public_url or f"http://{self.config.api.listen}"
+        return f"{base.rstrip('/')}/status/"
 
     def _make_intake(self) -> Intake:
         return Intake(
@@ -156,11 +195,27 @@ class Daemon:
 
     def _concurrency(self, name: str) -> int:
         ch = self.config.channels.get(name)
+        machine = self.monitor.machines.get(name)
+        state = self.states.get(name)
+        if (
+            machine is not None
+            and state is not None
+            and state.forced is Forced.AUTO
+            and (machine.on_probation or machine.health is Health.DOWN)
+        ):
+            return 1  # half-open or on probation: one trial send at a time
         return ch.concurrency if ch else 1
 
     def _claimable(self, name: str) -> bool:
+        """Deliveries left on a down channel (broadcast routes) wait; after the cool-down one
+        at a time is let through as the half-open trial."""
         state = self.states.get(name)
-        return not (state is not None and state.forced is Forced.DOWN)
+        if state is None or state.effective is not Health.DOWN:
+            return True
+        if state.forced is Forced.DOWN:
+            return False
+        machine = self.monitor.machines.get(name)
+        return machine is not None and machine._cooled(self.clock.now())
 
     def public_dir(self) -> Path | None:
         for live in self.channels.all():
@@ -253,6 +308,7 @@ class Daemon:
         self.dispatcher.channels = channels
         self.intake = self._make_intake()
         self.scheduler.lease = new.claim_lease
+        await self.monitor.configure(new, channels)
         self.scheduler.wake()
         # Adapters replaced by the reload may still be sending: close them a little later.
         asyncio.get_running_loop().call_later(
@@ -285,6 +341,8 @@ class Daemon:
         log.info("stopping", extra={"event": "daemon.stopping"})
         if hasattr(self, "scheduler"):
             await self.scheduler.stop(self.config.shutdown_grace)
+        if hasattr(self, "monitor"):
+            await self.monitor.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -38,6 +38,8 @@ log = logging.getLogger("failover.dispatch")
 
 # Called after every attempt: (channel, ok, error or None). The health engine listens here.
 AttemptListener = Callable[[str, bool, BaseException | None], None]
+# Called when a delivery is lost for good: (route, channel, message id, why).
+LossListener = Callable[[str, str, int, str], Awaitable[None]]
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Dispatcher:
     media_dir: Path
     listeners: list[AttemptListener] = field(default_factory=list)
     unusable: router.Usability = lambda _name: None
+    on_lost: LossListener | None = None
     _late_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def dispatch(self, delivery: Delivery) -> Delivery | None:
@@ -310,6 +313,8 @@ class Dispatcher:
         finished = await self._finish(delivery, outcome, [event])
         if finished is not None:
             await self.reroute(message, finished, f"{delivery.channel} {final.value}: {reason}")
+            if self.on_lost is not None and final is DeliveryState.DEAD:
+                await self.on_lost(message.route, delivery.channel, message.id, reason)
         return finished
 
     async def reroute(self, message: Message, lost: Delivery, reason: str) -> list[Delivery]:

@@ -46,6 +46,7 @@ class MessageState(enum.StrEnum):
     FAILED = "failed"  # none delivered and nothing left to try
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    MISSED = "missed"  # found too late, not sent (route's lateness policy)
 
 
 class RouteMode(enum.StrEnum):
@@ -238,6 +239,8 @@ def message_state(message: Message, deliveries: list[Delivery]) -> MessageState:
         return MessageState.PARTIAL
     if all(s is DeliveryState.EXPIRED for s in states):
         return MessageState.EXPIRED
+    if all(s is DeliveryState.MISSED for s in states):
+        return MessageState.MISSED
     if all(s is DeliveryState.CANCELLED for s in states):
         return MessageState.CANCELLED
     return MessageState.FAILED

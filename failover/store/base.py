@@ -141,6 +141,34 @@ class Store(abc.ABC):
     async def thread_receipts(self, thread_id: int, channel: str, exclude: int) -> list[Delivery]:
         """Delivered deliveries on ``channel`` of the thread's messages, oldest first."""
 
+    @abc.abstractmethod
+    async def pending_on(self, channel: str) -> list[Delivery]:
+        """Pending (unclaimed) deliveries of a channel, oldest due first."""
+
+    @abc.abstractmethod
+    async def skip_pending(
+        self, delivery_id: int, reason: str, events: Sequence[NewEvent], now: datetime
+    ) -> Delivery | None:
+        """Move a still-pending delivery to ``skipped`` (its channel went down); None if not pending."""
+
+    @abc.abstractmethod
+    async def skipped_since(
+        self, channel: str, since: datetime, min_created: datetime, now: datetime
+    ) -> list[Delivery]:
+        """Deliveries skipped because ``channel`` was down since ``since``, of live messages
+        created after ``min_created``, oldest message first (what a failback may backfill)."""
+
+    @abc.abstractmethod
+    async def revive_skipped(
+        self,
+        delivery_id: int,
+        due_at: datetime,
+        note: str,
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> Delivery | None:
+        """Turn a skipped delivery back into a pending one (failback backfill)."""
+
     # claiming and outcomes -----------------------------------------------------------------
 
     @abc.abstractmethod

@@ -276,6 +276,55 @@ class SqliteStore(Store):
         )
         return [_delivery(r) for r in rows]
 
+    async def pending_on(self, channel: str) -> list[Delivery]:
+        return [_delivery(r) for r in await self._all("pending_on_channel", channel=channel)]
+
+    async def skip_pending(
+        self, delivery_id: int, reason: str, events: Sequence[NewEvent], now: datetime
+    ) -> Delivery | None:
+        async with self._tx() as db:
+            rows = await _fetch(
+                db, "skip_pending", id=delivery_id, reason=reason, now=now.timestamp()
+            )
+            if not rows:
+                return None
+            await _insert_events(db, events, now)
+            return _delivery(rows[0])
+
+    async def skipped_since(
+        self, channel: str, since: datetime, min_created: datetime, now: datetime
+    ) -> list[Delivery]:
+        rows = await self._all(
+            "skipped_since",
+            channel=channel,
+            since=since.timestamp(),
+            min_created=min_created.timestamp(),
+            now=now.timestamp(),
+        )
+        return [_delivery(r) for r in rows]
+
+    async def revive_skipped(
+        self,
+        delivery_id: int,
+        due_at: datetime,
+        note: str,
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> Delivery | None:
+        async with self._tx() as db:
+            rows = await _fetch(
+                db,
+                "revive_skipped",
+                id=delivery_id,
+                due_at=due_at.timestamp(),
+                note=note,
+                now=now.timestamp(),
+            )
+            if not rows:
+                return None
+            await _insert_events(db, events, now)
+            return _delivery(rows[0])
+
     # claiming and outcomes -----------------------------------------------------------------
 
     async def due_channels(self, now: datetime) -> dict[str, int]:

@@ -174,3 +174,25 @@ UPDATE tokens SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL;
 
 -- name: touch_token
 UPDATE tokens SET last_used_at = :now WHERE id = :id;
+
+-- name: pending_on_channel
+SELECT * FROM deliveries WHERE channel = :channel AND state = 'pending' ORDER BY due_at, id;
+
+-- name: skip_pending
+UPDATE deliveries SET state = 'skipped', last_error = :reason, updated_at = :now
+WHERE id = :id AND state = 'pending'
+RETURNING *;
+
+-- name: skipped_since
+SELECT d.* FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE d.channel = :channel AND d.state = 'skipped' AND d.updated_at >= :since
+  AND d.last_error LIKE 'down%'
+  AND m.cancelled_at IS NULL
+  AND (m.expires_at IS NULL OR m.expires_at > :now)
+  AND m.created_at >= :min_created
+ORDER BY m.id;
+
+-- name: revive_skipped
+UPDATE deliveries SET state = 'pending', due_at = :due_at, last_error = :note, updated_at = :now
+WHERE id = :id AND state = 'skipped'
+RETURNING *;

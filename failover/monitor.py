@@ -1,0 +1,180 @@
+"""The health engine: runs each channel's probes, hears every send's outcome, and turns the
+state machine's transitions into stored channel states, events and the daemon's reactions.
+
+Transitions are applied one at a time, in order, by a single worker, so a reaction (reroute,
+failback, announcement) never races another for the same channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+
+import aiohttp
+
+from channels.base import PermanentError, RateLimitedError, TransientError
+from failover.adapters import ChannelSet
+from failover.clock import Clock
+from failover.config import Config, ProbeConfig
+from failover.health import HealthMachine, Observation, Transition
+from failover.model import ChannelState, Health
+from failover.probes import run_probe
+from failover.store.base import NewEvent, Store
+
+log = logging.getLogger("failover.health")
+
+# (channel, transition, state before, state after)
+Reaction = Callable[[str, Transition, ChannelState, ChannelState], Awaitable[None]]
+
+
+class HealthMonitor:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        states: dict[str, ChannelState],
+        react: Reaction,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.states = states  # shared with the daemon: the current state of every channel
+        self.react = react
+        self.machines: dict[str, HealthMachine] = {}
+        self._queue: asyncio.Queue[tuple[str, Observation]] = asyncio.Queue()
+        self._probe_tasks: list[asyncio.Task[None]] = []
+        self._worker: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._config: Config | None = None
+        self._channels: ChannelSet | None = None
+        self.rounds_done = asyncio.Event()  # set once every probe has run once
+
+    async def start(self, config: Config, channels: ChannelSet) -> None:
+        self._session = aiohttp.ClientSession(headers={"User-Agent": "failover-health"})
+        self._worker = asyncio.create_task(self._apply_loop(), name="health-worker")
+        await self.configure(config, channels)
+
+    async def configure(self, config: Config, channels: ChannelSet) -> None:
+        """(Re)start probes for the current config; machines keep their state across reloads."""
+        self._config, self._channels = config, channels
+        for task in self._probe_tasks:
+            task.cancel()
+        self._probe_tasks.clear()
+        first_round = []
+        for name, ch in config.channels.items():
+            machine = self.machines.get(name)
+            state = self.states.get(name, ChannelState(name))
+            if machine is None or machine.config != ch.health:
+                machine = HealthMachine(ch.health, state.health, state.since)
+                self.machines[name] = machine
+            for probe in ch.health.probes:
+                done = asyncio.Event()
+                first_round.append(done)
+                self._probe_tasks.append(
+                    asyncio.create_task(
+                        self._probe_loop(name, probe, done), name=f"probe-{name}-{probe.kind}"
+                    )
+                )
+        self.rounds_done.clear()
+        if first_round:
+            asyncio.create_task(self._all_done(first_round))  # noqa: RUF006 - short-lived
+        else:
+            self.rounds_done.set()
+
+    async def _all_done(self, events: list[asyncio.Event]) -> None:
+        await asyncio.gather(*(e.wait() for e in events))
+        await self._queue.join()
+        self.rounds_done.set()
+
+    async def stop(self) -> None:
+        for task in [*self._probe_tasks, *([self._worker] if self._worker else [])]:
+            task.cancel()
+        await asyncio.gather(
+            *self._probe_tasks, *([self._worker] if self._worker else []), return_exceptions=True
+        )
+        self._probe_tasks.clear()
+        if self._session is not None:
+            await self._session.close()
+
+    # -- signals -------------------------------------------------------------------------------
+
+    def record_send(self, channel: str, ok: bool, error: BaseException | None) -> None:
+        """Dispatcher listener: a real send's outcome is the strongest health signal."""
+        if ok:
+            self._queue.put_nowait((channel, Observation(True, "send")))
+            return
+        if isinstance(error, RateLimitedError):
+            return  # "not now" from a healthy platform
+        if isinstance(error, PermanentError):
+            if error.credentials:
+                self._queue.put_nowait(
+                    (channel, Observation(False, "send", error.reason, fatal=True))
+                )
+            return  # content refused: says nothing about the platform's health
+        detail = error.reason if isinstance(error, TransientError) else type(error).__name__
+        self._queue.put_nowait((channel, Observation(False, "send", detail)))
+
+    async def _probe_loop(self, channel: str, probe: ProbeConfig, first: asyncio.Event) -> None:
+        assert self._session is not None
+        while True:
+            started = self.clock.monotonic()
+            try:
+                live = self._channels.get(channel) if self._channels else None
+                obs = await run_probe(probe, self._session, live.adapter if live else None)
+                if obs is not None:
+                    self._queue.put_nowait((channel, obs))
+                    await self._queue.join()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("probe %s of %s crashed", probe.kind, channel)
+            first.set()
+            elapsed = self.clock.monotonic() - started
+            await asyncio.sleep(max(0.0, probe.interval - elapsed))
+
+    # -- transitions ---------------------------------------------------------------------------
+
+    async def _apply_loop(self) -> None:
+        while True:
+            channel, obs = await self._queue.get()
+            try:
+                machine = self.machines.get(channel)
+                if machine is not None:
+                    transition = machine.observe(obs, self.clock.now())
+                    if transition is not None:
+                        await self._apply(channel, transition)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("applying a health observation for %s failed", channel)
+            finally:
+                self._queue.task_done()
+
+    async def _apply(self, channel: str, t: Transition) -> None:
+        old = self.states.get(channel, ChannelState(channel))
+        state = old if t.stable else replace(old, health=t.after, since=t.at, reason=t.reason)
+        kind = "channel.stable" if t.stable else f"channel.{t.after.value}"
+        event = NewEvent(
+            kind,
+            channel=channel,
+            detail={"from": t.before.value, "to": t.after.value, "reason": t.reason},
+        )
+        await self.store.set_channel_state(state, [event], t.at)
+        self.states[channel] = state
+        level = logging.WARNING if t.after is not Health.UP else logging.INFO
+        log.log(
+            level,
+            "channel %s %s -> %s: %s",
+            channel,
+            t.before.value,
+            t.after.value,
+            t.reason,
+            extra={"event": kind, "channel": channel, "from": t.before.value, "to": t.after.value},
+        )
+        if state.forced.value == "auto":
+            await self.react(channel, t, old, state)
+
+    async def settle(self) -> None:
+        """Wait until every queued observation has been applied (tests, shutdown)."""
+        await self._queue.join()
