@@ -26,6 +26,7 @@ __all__ = [
     "Media",
     "PermanentError",
     "Post",
+    "RateBudget",
     "RateLimitedError",
     "Receipt",
     "TextRule",
@@ -122,6 +123,15 @@ class Media:
 
 
 @dataclass(frozen=True)
+class RateBudget:
+    """What the platform's rate-limit headers said after a request: ``remaining`` requests
+    until the window resets in ``reset_after`` seconds. The core paces the channel by it."""
+
+    remaining: int
+    reset_after: float
+
+
+@dataclass(frozen=True)
 class Receipt:
     """Proof of a post on the platform: its id and public URL where the platform has them.
 
@@ -133,6 +143,7 @@ class Receipt:
     url: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     note: str | None = None
+    budget: RateBudget | None = None  # the platform's rate-limit budget, if it reports one
 
 
 @dataclass(frozen=True)
@@ -163,10 +174,15 @@ class Post:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Outcome of an adapter's own health check (credentials and API reachable)."""
+    """Outcome of an adapter's own health check (credentials and API reachable).
+
+    ``credentials`` is True when the check failed because credentials are missing, invalid or
+    revoked: the channel then goes down at once and stays down until an operator acts.
+    """
 
     ok: bool
     detail: str = ""
+    credentials: bool = False
 
 
 # --- what an adapter declares ------------------------------------------------------------------

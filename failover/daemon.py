@@ -30,6 +30,7 @@ from failover.errors import ConfigError, FailoverError
 from failover.health import Transition
 from failover.intake import Intake
 from failover.logs import register_secrets
+from failover.metrics import Metrics
 from failover.model import ChannelState, Forced, Health
 from failover.monitor import HealthMonitor
 from failover.notify import Notifier
@@ -56,6 +57,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
         self._last_loop_tick = self.clock.monotonic()
+        self.metrics = Metrics()
         self.dispatcher: Dispatcher
         self.scheduler: Scheduler
         self.intake: Intake
@@ -87,7 +89,9 @@ class Daemon:
             wake=lambda: self.scheduler.wake(),  # noqa: PLW0108 - the scheduler comes later
             feed_url=self.feed_url,
         )
-        self.monitor = HealthMonitor(self.store, self.clock, self.states, self._on_transition)
+        self.monitor = HealthMonitor(
+            self.store, self.clock, self.states, self._on_transition, self.metrics
+        )
         self.dispatcher = Dispatcher(
             store=self.store,
             clock=self.clock,
@@ -98,6 +102,7 @@ class Daemon:
             unusable=self.unusable,
             listeners=[self.monitor.record_send],
             on_lost=self.engine.delivery_lost,
+            metrics=self.metrics,
         )
         self.scheduler = Scheduler(
             self.store,
@@ -107,6 +112,7 @@ class Daemon:
             lease=cfg.claim_lease,
             concurrency=self._concurrency,
             claimable=self._claimable,
+            pacer=self.dispatcher.pacer,
         )
         self.intake = self._make_intake()
         await self._start_api()
@@ -158,6 +164,7 @@ class Daemon:
             media_dir=self.media_dir,
             unusable=self.unusable,
             on_accepted=self.scheduler.wake,
+            metrics=self.metrics,
         )
 
     async def _start_api(self) -> None:
@@ -170,6 +177,7 @@ class Daemon:
             public_dir=self.public_dir,
             ready=self.ready,
             force=self.force,
+            metrics=self.render_metrics,
         )
         app = create_app(ctx, self.config.api.max_body)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -261,6 +269,14 @@ class Daemon:
         )
         self.scheduler.wake()
         return state
+
+    async def render_metrics(self) -> bytes:
+        now = self.clock.now()
+        q = await self.store.queue_stats(now)
+        self.metrics.set_queue(
+            q, (now - q.oldest_due_at).total_seconds() if q.oldest_due_at else 0.0
+        )
+        return self.metrics.render()
 
     async def status_line(self) -> str:
         q = await self.store.queue_stats(self.clock.now())

@@ -30,7 +30,9 @@ from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config
 from failover.fitting import compose, fit
+from failover.metrics import Metrics
 from failover.model import ChannelState, Delivery, DeliveryState, Message
+from failover.pacing import Pacer
 from failover.retry import decide
 from failover.store.base import NewEvent, Outcome, Store
 
@@ -53,6 +55,8 @@ class Dispatcher:
     listeners: list[AttemptListener] = field(default_factory=list)
     unusable: router.Usability = lambda _name: None
     on_lost: LossListener | None = None
+    pacer: Pacer = field(default_factory=Pacer)
+    metrics: Metrics = field(default_factory=Metrics)
     _late_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
     async def dispatch(self, delivery: Delivery) -> Delivery | None:
@@ -168,6 +172,13 @@ class Dispatcher:
                     raise TransientError(
                         f"no answer within {timeout:g}s", maybe_delivered=True
                     ) from None
+                if got.budget is not None:
+                    self.pacer.update(
+                        delivery.channel,
+                        got.budget.remaining,
+                        got.budget.reset_after,
+                        self.clock.now(),
+                    )
                 done.append(_receipt_dict(got))
                 progress = {"parts": done}
                 if index + 1 < len(parts):
@@ -188,6 +199,11 @@ class Dispatcher:
         now = self.clock.now()
         for listener in self.listeners:
             listener(delivery.channel, True, None)
+        self.metrics.attempts.labels(delivery.channel, "delivered").inc()
+        self.metrics.attempt_duration.labels(delivery.channel).observe(
+            (now - started).total_seconds()
+        )
+        self.metrics.deliveries.labels(delivery.channel, "delivered").inc()
         outcome = Outcome(
             state=DeliveryState.DELIVERED,
             due_at=delivery.due_at,
@@ -239,10 +255,16 @@ class Dispatcher:
         now = self.clock.now()
         for listener in self.listeners:
             listener(delivery.channel, False, exc)
+        if isinstance(exc, RateLimitedError):  # the whole channel waits, not just this post
+            self.pacer.update(delivery.channel, 0, exc.retry_after, now)
         channel_config = self.config.channels.get(delivery.channel)
         policy = channel_config.retry if channel_config else None
         reason = exc.reason if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
         kind = _kind(exc)
+        self.metrics.attempts.labels(delivery.channel, kind).inc()
+        self.metrics.attempt_duration.labels(delivery.channel).observe(
+            (now - started).total_seconds()
+        )
         if policy is None or isinstance(exc, _Unavailable):
             decision_retry_at, why = None, "channel unavailable"
         else:
@@ -283,6 +305,7 @@ class Dispatcher:
             )
             return await self._finish(delivery, outcome, [])
         final = DeliveryState.FAILED if kind == "permanent" else DeliveryState.DEAD
+        self.metrics.deliveries.labels(delivery.channel, final.value).inc()
         outcome = Outcome(
             state=final,
             due_at=delivery.due_at,
@@ -341,6 +364,8 @@ class Dispatcher:
             )
         ]
         added = await self.store.add_deliveries(message.id, planned, events, now)
+        if added:
+            self.metrics.failovers.labels(message.route, lost.channel).inc()
         log.warning(
             "message %s rerouted from %s to %s",
             message.id,

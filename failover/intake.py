@@ -25,6 +25,7 @@ from failover.clock import Clock
 from failover.config import Config
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.fitting import TooLong, compose, fit
+from failover.metrics import Metrics
 from failover.model import DeliveryState, ImageRef, Message, NewMessage
 from failover.store.base import NewEvent, Store
 
@@ -74,6 +75,7 @@ class Intake:
     media_dir: Path
     unusable: router.Usability
     on_accepted: Callable[[], None] = lambda: None
+    metrics: Metrics | None = None
 
     async def submit(
         self, payload: dict[str, Any], actor: str, idempotency_key: str | None = None
@@ -151,6 +153,8 @@ class Intake:
         message, created = await self.store.create_message(new, planned, events, now)
         if not created:
             return await self._replay(message, request_hash)
+        if self.metrics is not None:
+            self.metrics.accepted.labels(route_name).inc()
         self.on_accepted()
         return message, True
 

@@ -19,6 +19,7 @@ from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, ProbeConfig
 from failover.health import HealthMachine, Observation, Transition
+from failover.metrics import Metrics
 from failover.model import ChannelState, Health
 from failover.probes import run_probe
 from failover.store.base import NewEvent, Store
@@ -36,7 +37,9 @@ class HealthMonitor:
         clock: Clock,
         states: dict[str, ChannelState],
         react: Reaction,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.store = store
         self.clock = clock
         self.states = states  # shared with the daemon: the current state of every channel
@@ -68,6 +71,7 @@ class HealthMonitor:
             if machine is None or machine.config != ch.health:
                 machine = HealthMachine(ch.health, state.health, state.since)
                 self.machines[name] = machine
+            self.metrics.set_health(name, state.effective)
             for probe in ch.health.probes:
                 done = asyncio.Event()
                 first_round.append(done)
@@ -122,6 +126,11 @@ class HealthMonitor:
             try:
                 live = self._channels.get(channel) if self._channels else None
                 obs = await run_probe(probe, self._session, live.adapter if live else None)
+                self.metrics.probe_duration.labels(channel, probe.kind).observe(
+                    self.clock.monotonic() - started
+                )
+                if obs is not None and not obs.ok:
+                    self.metrics.probe_failures.labels(channel, probe.kind).inc()
                 if obs is not None:
                     self._queue.put_nowait((channel, obs))
                     await self._queue.join()
@@ -162,6 +171,7 @@ class HealthMonitor:
         )
         await self.store.set_channel_state(state, [event], t.at)
         self.states[channel] = state
+        self.metrics.set_health(channel, state.effective)
         level = logging.WARNING if t.after is not Health.UP else logging.INFO
         log.log(
             level,

@@ -18,6 +18,7 @@ from datetime import timedelta
 from failover.clock import Clock
 from failover.dispatcher import Dispatcher
 from failover.model import Delivery
+from failover.pacing import Pacer
 from failover.store.base import Store
 
 log = logging.getLogger("failover.scheduler")
@@ -37,6 +38,7 @@ class Scheduler:
         lease: float,
         concurrency: Callable[[str], int],
         claimable: Callable[[str], bool] = lambda _channel: True,
+        pacer: Pacer | None = None,
     ) -> None:
         self.store = store
         self.dispatcher = dispatcher
@@ -45,6 +47,7 @@ class Scheduler:
         self.lease = lease
         self.concurrency = concurrency
         self.claimable = claimable
+        self.pacer = pacer or Pacer()
         self._wake = asyncio.Event()
         self._stopping = False
         self._inflight: dict[str, set[asyncio.Task[Delivery | None]]] = defaultdict(set)
@@ -80,11 +83,18 @@ class Scheduler:
         now = self.clock.now()
         await self.store.expire_due(now)
         blocked = False  # due work we could not start now: no free slot, or channel held back
+        resume: list[float] = []  # when rate-limited channels may send again
         for channel, waiting in (await self.store.due_channels(now)).items():
             if not self.claimable(channel):
                 blocked = True
                 continue
             free = self.concurrency(channel) - len(self._inflight[channel])
+            allowance = self.pacer.allowance(channel, now)
+            if allowance is not None:
+                free = min(free, allowance)
+                at = self.pacer.resume_at(channel)
+                if allowance == 0 and at is not None:
+                    resume.append((at - now).total_seconds())
             if free <= 0:
                 blocked = True
                 continue
@@ -102,7 +112,9 @@ class Scheduler:
         wait = (next_at - self.clock.now()).total_seconds()
         if wait <= 0:
             # Due work remains that we could not start: it waits for a slot (a finished send
-            # wakes us) or belongs to a channel that is held back (health will wake us).
+            # wakes us), a rate-limit window's reset, or a held-back channel (health wakes us).
+            if resume:
+                return max(0.005, min(*resume, MAX_IDLE_WAIT))
             return SATURATED_WAIT if blocked else 0.005
         return min(wait, MAX_IDLE_WAIT)
 

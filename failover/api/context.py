@@ -26,6 +26,7 @@ class ApiContext:
     public_dir: Callable[[], Path | None]  # the feed channel's directory, served at /status/
     ready: Callable[[], Awaitable[str | None]]  # None when ready, else why not
     force: Callable[[str, Forced, str], Awaitable[ChannelState]]
+    metrics: Callable[[], Awaitable[bytes]]  # Prometheus text exposition
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("failover", ApiContext)

@@ -75,6 +75,15 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "not ready", "reason": why}, status=503)
 
 
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus scrape endpoint: no secrets, no message content; no token needed."""
+    body = await _ctx(request).metrics()
+    return web.Response(
+        body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"}
+    )
+
+
 @routes.post("/api/v1/messages")
 async def create_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
