@@ -8,7 +8,7 @@ below and the core's dispatcher decides what happens next. This module imports n
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -170,6 +170,11 @@ class Post:
     uncertain: bool = False  # an earlier attempt may have reached the platform: reconcile
     progress: Mapping[str, Any] = field(default_factory=dict)
     full_text_url: str | None = None  # the whole message on the owned feed page
+    # Long sends (an email to 10,000 recipients) report what they have done so far, e.g.
+    # ``{"done": 4000, "total": 10000}``; the core stores it on the delivery for the CLI/UI.
+    on_progress: Callable[[Mapping[str, Any]], Awaitable[None]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ class UnknownChannelType(LookupError):
 def known_types() -> list[str]:
     """All type names that can be configured, built-in first."""
     names = list(BUILTIN)
-    names += sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN)
+    names += sorted(
+        ep.name for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in BUILTIN
+    )
     return names
 
 

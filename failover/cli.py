@@ -150,6 +150,23 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("state", choices=["down", "up", "auto"])
     sp.set_defaults(func=cmd_force)
 
+    sp = remote(
+        "drill", "force a channel down for a while and report what was rerouted where, how fast"
+    )
+    sp.add_argument(
+        "--channel", required=True, help="the channel to take down (usually the primary)"
+    )
+    sp.add_argument(
+        "--for", dest="duration", default="60s", help='how long it stays down (default "60s")'
+    )
+    sp.add_argument(
+        "--route", help="route of the test message (default: the daemon's default route)"
+    )
+    sp.add_argument(
+        "--text", default="[drill] failover test — please ignore", help="the test message"
+    )
+    sp.set_defaults(func=cmd_drill)
+
     sp = remote("events", "the event timeline (newest first)")
     sp.add_argument("--channel")
     sp.add_argument("--limit", type=int, default=30)
@@ -493,6 +510,89 @@ def cmd_events(args: argparse.Namespace) -> int:
     ]
     print(_table(["id", "at", "event", "channel", "message", "actor", "detail"], rows))
     return EXIT_OK
+
+
+def cmd_drill(args: argparse.Namespace) -> int:
+    try:
+        duration = parse_duration(args.duration)
+    except ValueError as exc:
+        raise _InputError(f"--for: {exc}") from None
+    report = asyncio.run(_drill(_client(args), args.channel, duration, args.route, args.text))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print(
+            f"drill: {args.channel} forced down for {duration:g}s; test message {report['message_id']}"
+        )
+        print(_table(["step", "seconds"], [[k, f"{v:.3f}"] for k, v in report["steps"].items()]))
+        rows = [
+            [
+                d["channel"],
+                d["state"],
+                d["url"] or "",
+                "" if d["after_s"] is None else f"{d['after_s']:.3f}",
+            ]
+            for d in report["deliveries"]
+        ]
+        print(_table(["channel", "state", "post", "delivered after s"], rows))
+        print(
+            "result: "
+            + (
+                "PASS — the message reached a fallback"
+                if report["passed"]
+                else "FAIL — no fallback got it"
+            )
+        )
+    return EXIT_OK if report["passed"] else EXIT_FAIL
+
+
+async def _drill(
+    client: Client, channel: str, duration: float, route: str | None, text: str
+) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    steps: dict[str, float] = {}
+    await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "down"})
+    steps["force down"] = loop.time() - t0
+    try:
+        body: dict[str, Any] = {"text": text}
+        if route:
+            body["route"] = route
+        posted_at = loop.time()
+        msg = await client.request("POST", "/api/v1/messages", body=body)
+        steps["message accepted"] = loop.time() - posted_at
+        first_delivery: dict[str, float] = {}
+        deadline = t0 + max(duration, 5.0)
+        while loop.time() < deadline:
+            msg = await client.request("GET", f"/api/v1/messages/{msg['id']}")
+            for d in msg["deliveries"]:
+                if d["state"] == "delivered" and d["channel"] not in first_delivery:
+                    first_delivery[d["channel"]] = loop.time() - posted_at
+            if msg["deliveries"] and all(
+                d["state"] not in ("pending", "sending") for d in msg["deliveries"]
+            ):
+                break
+            await asyncio.sleep(0.05)
+        if first_delivery:
+            steps["first fallback delivery"] = min(first_delivery.values())
+        remaining = deadline - loop.time()
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+    finally:
+        restored_at = loop.time()
+        await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "auto"})
+        steps["restore to auto"] = loop.time() - restored_at
+    deliveries = [
+        {
+            "channel": d["channel"],
+            "state": d["state"],
+            "url": d["url"],
+            "after_s": first_delivery.get(d["channel"]),
+        }
+        for d in msg["deliveries"]
+    ]
+    passed = any(d["state"] == "delivered" and d["channel"] != channel for d in deliveries)
+    return {"message_id": msg["id"], "steps": steps, "deliveries": deliveries, "passed": passed}
 
 
 # --- helpers -----------------------------------------------------------------------------------

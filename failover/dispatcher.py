@@ -87,8 +87,9 @@ class Dispatcher:
         route = self.config.routes.get(message.route)
         if route is None:
             return None
-        intended = message.scheduled_at or message.created_at
-        late_by = (now - intended).total_seconds()
+        # Measured from the delivery's own due time: a slot given by pacing or by a backfill
+        # is when it was meant to go, so it is not late again when that slot comes.
+        late_by = (now - delivery.due_at).total_seconds()
         if late_by <= route.lateness:
             return None
         if route.late == "miss":
@@ -339,6 +340,15 @@ class Dispatcher:
             if self.on_lost is not None and final is DeliveryState.DEAD:
                 await self.on_lost(message.route, delivery.channel, message.id, reason)
         return finished
+
+    async def has_fallback(self, message: Message, delivery: Delivery) -> bool:
+        """Whether a later tier of the route could take ``delivery`` over right now."""
+        route = self.config.routes.get(message.route)
+        if route is None:
+            return False
+        existing = await self.store.deliveries(message.id)
+        planned = router.next_tier(route, existing, delivery, self.clock.now(), self.unusable)
+        return any(d.state is DeliveryState.PENDING for d in planned)
 
     async def reroute(self, message: Message, lost: Delivery, reason: str) -> list[Delivery]:
         """Send ``message`` to the next tier of its route in place of ``lost``."""

@@ -62,12 +62,17 @@ class Engine:
     async def reroute_pending(self, channel: str, reason: str) -> int:
         """Move pending deliveries on a down channel to their routes' next tier."""
         config = self.config()
-        moved = 0
+        moved = waiting = 0
         for delivery in await self.store.pending_on(channel):
             message = await self.store.message(delivery.message_id)
             route = config.routes.get(message.route) if message else None
             if message is None or route is None or route.mode != "failover":
                 continue  # broadcast deliveries wait for their channel
+            if not await self.dispatcher().has_fallback(message, delivery):
+                # No usable tier is left: the message waits for its channel (or its expiry)
+                # rather than being given up while every way out is closed.
+                waiting += 1
+                continue
             event = NewEvent(
                 "delivery.skipped",
                 channel=channel,
@@ -90,6 +95,13 @@ class Engine:
             )
             await self._alert(
                 "reroute", f"{moved} pending messages rerouted away from {channel}", channel
+            )
+        if waiting:
+            log.warning(
+                "%d pending messages on %s have no usable fallback and wait for it",
+                waiting,
+                channel,
+                extra={"event": "channel.waiting", "channel": channel, "count": waiting},
             )
         return moved
 

@@ -31,7 +31,9 @@ def test_example_config_is_valid_and_reports_missing_secret() -> None:
     assert cfg.channels["status"].available
     hook = cfg.channels["ops-webhook"]
     assert not hook.available
-    assert hook.missing == ("channels.ops-webhook.secret: environment variable FAILOVER_WEBHOOK_SECRET is not set",)
+    assert hook.missing == (
+        "channels.ops-webhook.secret: environment variable FAILOVER_WEBHOOK_SECRET is not set",
+    )
     cfg = load_config(REPO / "config.example.toml", env={"FAILOVER_WEBHOOK_SECRET": "s3cret-value"})
     assert cfg.channels["ops-webhook"].available
     assert "s3cret-value" not in str(cfg.masked())
@@ -40,7 +42,7 @@ def test_example_config_is_valid_and_reports_missing_secret() -> None:
 def test_duration_error_names_key_and_line() -> None:
     text = BASE + '\n[channels.status.health]\ncooldown = "five seconds"\n'
     [msg] = problems(text)
-    assert msg.startswith("channels.status.health.cooldown (line 10): expected a duration like")
+    assert msg.startswith("channels.status.health.cooldown (line 9): expected a duration like")
 
 
 def test_missing_required_key() -> None:
@@ -66,7 +68,9 @@ def test_unknown_key_and_unknown_channel_type() -> None:
 def test_literal_secret_is_refused() -> None:
     text = '[channels.hook]\ntype = "webhook"\nurl = "http://x"\nsecret = "hunter22"\n\n[routes.default]\ntiers = [["hook"]]\n'
     [msg] = problems(text)
-    assert msg.startswith("channels.hook.secret (line 4): secrets must not be written in the config")
+    assert msg.startswith(
+        "channels.hook.secret (line 4): secrets must not be written in the config"
+    )
     assert "hunter22" not in msg
 
 
@@ -91,7 +95,9 @@ def test_secret_references(tmp_path: Path) -> None:
 def test_missing_file_secret_marks_channel_unavailable(tmp_path: Path) -> None:
     text = f'[channels.hook]\ntype = "webhook"\nurl = "http://x"\nsecret = "file:{tmp_path}/nope"\n\n[routes.default]\ntiers = [["hook"]]\n'
     cfg = parse_config(text, env={})
-    assert cfg.channels["hook"].missing == (f"channels.hook.secret: file:{tmp_path}/nope: no such file",)
+    assert cfg.channels["hook"].missing == (
+        f"channels.hook.secret: file:{tmp_path}/nope: no such file",
+    )
 
 
 def test_route_errors() -> None:
@@ -99,7 +105,9 @@ def test_route_errors() -> None:
     assert msg == "routes.default.tiers (line 6): unknown channel 'nowhere'"
     [msg] = problems(BASE.replace('[["status"]]', '[["status"], ["status"]]'))
     assert "appears twice" in msg
-    [msg] = problems(BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nmode = "roundrobin"'))
+    [msg] = problems(
+        BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nmode = "roundrobin"')
+    )
     assert msg.startswith("routes.default.mode (line 7): Input should be 'failover' or 'broadcast'")
 
 

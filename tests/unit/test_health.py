@@ -17,7 +17,9 @@ SEND_OK = Observation(True, "send")
 SEND_BAD = Observation(False, "send", "503")
 
 
-def feed(m: HealthMachine, observations: list[Observation], start: datetime = T0, step: float = 1.0) -> list[Health]:
+def feed(
+    m: HealthMachine, observations: list[Observation], start: datetime = T0, step: float = 1.0
+) -> list[Health]:
     seen = []
     for i, obs in enumerate(observations):
         t = m.observe(obs, start + timedelta(seconds=i * step))
@@ -102,6 +104,8 @@ def test_revoked_credentials_go_down_at_once() -> None:
 
 def test_degraded_from_status_page_and_back() -> None:
     m = HealthMachine(CFG, Health.UP)
-    assert feed(m, [Observation(True, "probe:statuspage", "minor", degraded=True)]) == [Health.DEGRADED]
+    assert feed(m, [Observation(True, "probe:statuspage", "minor", degraded=True)]) == [
+        Health.DEGRADED
+    ]
     assert feed(m, [SEND_OK]) == []  # a good send does not clear the page's notice
     assert feed(m, [Observation(True, "probe:statuspage", "none")]) == [Health.UP]

@@ -13,7 +13,9 @@ POLICY = RetryConfig(max_attempts=5, max_elapsed=600, initial=2, max_backoff=60,
 
 
 def test_permanent_is_not_retried() -> None:
-    d = decide(PermanentError("401", status=401), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY)
+    d = decide(
+        PermanentError("401", status=401), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY
+    )
     assert d.give_up and "permanent" in d.reason
 
 

@@ -148,7 +148,11 @@ INSERT INTO channel_states (channel, health, forced, since, reason, forced_by, l
 VALUES (:channel, :health, :forced, :since, :reason, :forced_by, :late_cursor)
 ON CONFLICT (channel) DO UPDATE SET
     health = excluded.health, forced = excluded.forced, since = excluded.since,
-    reason = excluded.reason, forced_by = excluded.forced_by, late_cursor = excluded.late_cursor;
+    reason = excluded.reason, forced_by = excluded.forced_by,
+    -- the catch-up cursor only moves forward: a health write holding an older copy of the
+    -- row (or none) must not reopen slots the dispatcher already handed out
+    late_cursor = max(coalesce(excluded.late_cursor, channel_states.late_cursor),
+                      coalesce(channel_states.late_cursor, excluded.late_cursor));
 
 -- name: queue_stats
 SELECT

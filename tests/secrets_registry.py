@@ -1,0 +1,21 @@
+"""Test secrets and the log files the suite wrote, for the final no-secret-in-logs check."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+LOG_DIR: Path | None = None
+SECRETS: set[str] = set()
+
+
+def secret(value: str) -> str:
+    """Register ``value`` as a secret that must never appear in any log; returns it."""
+    SECRETS.add(value)
+    return value
+
+
+def log_file(name: str) -> Path:
+    """A path in the suite's log directory (for daemon subprocess output)."""
+    assert LOG_DIR is not None
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    return LOG_DIR / name
