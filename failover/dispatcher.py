@@ -277,6 +277,16 @@ class Dispatcher:
                 policy=policy,
             )
             decision_retry_at, why = d.retry_at, d.reason
+            if (
+                decision_retry_at is None
+                and kind != "permanent"
+                and (self.unusable(delivery.channel) or "").startswith("down")
+                and not await self.has_fallback(message, delivery)
+            ):
+                # Every way out is closed: the message waits for its channel instead of dying
+                # with it. The scheduler holds a down channel's work and lets one half-open
+                # trial through after the cool-down; expiry and cancel still apply.
+                decision_retry_at, why = now, "channel down and no fallback left: waiting for it"
         maybe = isinstance(exc, TransientError) and exc.maybe_delivered
         status = exc.status if isinstance(exc, ChannelError) else None
         if decision_retry_at is not None:

@@ -30,10 +30,15 @@ class Notifier:
         payload = "\n".join(f"{k}={v}" for k, v in fields.items()).encode()
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a reader that stopped reading must never stall the event loop.
+                self._sock = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+                )
             self._sock.sendto(payload, self.address)
         except OSError:
-            pass  # systemd gone or socket misconfigured: never take the daemon down for it
+            # systemd gone, socket misconfigured or its queue full: a lost status line is
+            # better than a daemon that blocks or dies for it.
+            pass
 
     def watchdog_interval(self) -> float | None:
         """Half of systemd's WatchdogSec for this process, in seconds, if it is on."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 LOG_DIR: Path | None = None
@@ -15,7 +16,12 @@ def secret(value: str) -> str:
 
 
 def log_file(name: str) -> Path:
-    """A path in the suite's log directory (for daemon subprocess output)."""
-    assert LOG_DIR is not None
+    """A path in the suite's log directory (for daemon subprocess output).
+
+    Outside pytest (the benchmarks reuse the test helpers) logs go to a temporary directory.
+    """
+    global LOG_DIR
+    if LOG_DIR is None:
+        LOG_DIR = Path(tempfile.mkdtemp(prefix="failover-logs-"))
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     return LOG_DIR / name
