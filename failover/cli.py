@@ -17,6 +17,7 @@ import json
 import mimetypes
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,6 +140,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sp = remote("show", "one message with its deliveries")
     sp.add_argument("id", type=int)
+    sp.add_argument(
+        "--watch", action="store_true", help="follow a sending message until it settles"
+    )
     sp.set_defaults(func=cmd_show)
 
     sp = remote("cancel", "cancel what is still pending of a message")
@@ -440,8 +444,28 @@ def cmd_messages(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress_line(m: dict[str, Any]) -> str:
+    parts = []
+    for d in m["deliveries"]:
+        p = d.get("progress")
+        if p and "total" in p:
+            parts.append(f"{d['channel']} {p.get('done', 0)}/{p['total']}")
+        else:
+            parts.append(f"{d['channel']} {d['state']}")
+    return f"message {m['id']} {m['state']}: " + ", ".join(parts)
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     m = _call(args, "GET", f"/api/v1/messages/{args.id}")
+    if args.watch and not args.json:
+        last = ""
+        while m["state"] in ("queued", "scheduled"):
+            line = _progress_line(m)
+            if line != last:
+                print(line, flush=True)
+                last = line
+            time.sleep(1.0)
+            m = _call(args, "GET", f"/api/v1/messages/{args.id}")
     if args.json:
         print(json.dumps(m))
         return EXIT_OK

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -165,6 +165,7 @@ class Dispatcher:
                     uncertain=delivery.uncertain and index == len(done),
                     progress=progress.get("adapter", {}),
                     full_text_url=self._full_text_url(message),
+                    on_progress=self._progress_saver(delivery, progress, receipt),
                 )
                 try:
                     async with asyncio.timeout(timeout):
@@ -471,6 +472,19 @@ class Dispatcher:
                 )
             )
         return tuple(out)
+
+    def _progress_saver(
+        self, delivery: Delivery, progress: dict[str, Any], receipt: dict[str, Any]
+    ) -> Callable[[Mapping[str, Any]], Awaitable[None]]:
+        """What a long send (a big mailing) calls to record how far it got, for the CLI/UI."""
+
+        async def save(live: Mapping[str, Any]) -> None:
+            snapshot = {**progress, "live": dict(live)}
+            await self.store.save_progress(
+                delivery.id, self.owner, snapshot, receipt, self.clock.now()
+            )
+
+        return save
 
     def _full_text_url(self, message: Message) -> str | None:
         base = self.config.api.public_url

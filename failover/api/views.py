@@ -54,6 +54,8 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "url": d.url,
         "uncertain": d.uncertain,
         "parts": len(d.receipt.get("parts", [])) or None,
+        # How far a long send got (e.g. {"done": 4000, "total": 10000} recipients).
+        "progress": d.progress.get("live") or None,
     }
 
 
