@@ -578,12 +578,14 @@ async def _drill(
     steps: dict[str, float] = {}
     await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "down"})
     steps["force down"] = loop.time() - t0
+    msg: dict[str, Any] | None = None
     try:
         body: dict[str, Any] = {"text": text}
         if route:
             body["route"] = route
         posted_at = loop.time()
         msg = await client.request("POST", "/api/v1/messages", body=body)
+        assert msg is not None
         steps["message accepted"] = loop.time() - posted_at
         first_delivery: dict[str, float] = {}
         deadline = t0 + max(duration, 5.0)
@@ -603,6 +605,13 @@ async def _drill(
         if remaining > 0:
             await asyncio.sleep(remaining)
     finally:
+        if msg is not None:
+            # The test message must not be backfilled to the primary when it comes back.
+            try:
+                await client.request("POST", f"/api/v1/messages/{msg['id']}/cancel")
+            except ApiError as exc:
+                if exc.status != 409:  # 409: nothing left pending, fine
+                    raise
         restored_at = loop.time()
         await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "auto"})
         steps["restore to auto"] = loop.time() - restored_at
