@@ -21,6 +21,7 @@ class Received:
     headers: dict[str, str]
     at: float  # arrival, epoch seconds
     status: int  # what the receiver answered
+    raw: bytes = b""  # the body as signed
 
 
 def _style() -> PeerStyle:
@@ -71,7 +72,9 @@ class WebhookReceiver:
         if self.secret is not None and not self._signed(request, raw):
             return web.json_response({"error": "bad signature"}, status=401)
         status, retry_after = self._failures.pop(0) if self._failures else (200, None)
-        self.received.append(Received(json.loads(raw), dict(request.headers), time.time(), status))
+        self.received.append(
+            Received(json.loads(raw), dict(request.headers), time.time(), status, raw)
+        )
         if status != 200:
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
             return web.json_response(
