@@ -10,6 +10,7 @@ as proof that the earlier attempt landed, not as a failure.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any, ClassVar, Literal
 
@@ -32,6 +33,9 @@ from channels.base import (
     TransientError,
 )
 from channels.text import x_weighted_length
+
+# oauthlib logs signature base strings with the access token at DEBUG: never let it.
+logging.getLogger("oauthlib").setLevel(logging.INFO)
 
 DUPLICATE = "duplicate content"
 Method = Literal["GET", "POST"]

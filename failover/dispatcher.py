@@ -243,7 +243,10 @@ class Dispatcher:
                 "attempts": delivery.attempts + 1,
             },
         )
-        return await self._finish(delivery, outcome, [event])
+        finished = await self._finish(delivery, outcome, [event])
+        if finished is not None:
+            await self._supersede(message, finished)
+        return finished
 
     async def _failed(
         self,
@@ -351,6 +354,26 @@ class Dispatcher:
             if self.on_lost is not None and final is DeliveryState.DEAD:
                 await self.on_lost(message.route, delivery.channel, message.id, reason)
         return finished
+
+    async def _supersede(self, message: Message, delivered: Delivery) -> None:
+        """A failover route needs one tier: once a tier has delivered, later tiers still
+        waiting (their channels down too) are not needed any more."""
+        route = self.config.routes.get(message.route)
+        if route is None or route.mode != "failover":
+            return
+        now = self.clock.now()
+        for d in await self.store.deliveries(message.id):
+            if d.tier <= delivered.tier or d.state is not DeliveryState.PENDING:
+                continue
+            why = f"superseded: delivered on {delivered.channel}"
+            event = NewEvent(
+                "delivery.skipped",
+                channel=d.channel,
+                message_id=message.id,
+                delivery_id=d.id,
+                detail={"reason": why},
+            )
+            await self.store.skip_pending(d.id, why, [event], now)
 
     async def has_fallback(self, message: Message, delivery: Delivery) -> bool:
         """Whether a later tier of the route could take ``delivery`` over right now."""

@@ -69,6 +69,9 @@ class HealthMachine:
         self.relapses = 0  # failed probations in a row: each doubles the cool-down
         self.last_send_failed = False
         self.sends: deque[tuple[datetime, bool]] = deque()
+        # Sources (e.g. the status page probe) currently reporting "degraded": only the same
+        # source saying "fine" again clears its notice, not another probe's success.
+        self.degraded_by: set[str] = set()
 
     @property
     def on_probation(self) -> bool:
@@ -89,7 +92,11 @@ class HealthMachine:
     # -- internals -----------------------------------------------------------------------------
 
     def _success(self, obs: Observation, now: datetime) -> Transition | None:
-        target = Health.DEGRADED if obs.degraded else Health.UP
+        if obs.degraded:
+            self.degraded_by.add(obs.source)
+        else:
+            self.degraded_by.discard(obs.source)
+        target = Health.DEGRADED if self.degraded_by else Health.UP
         if self.health is Health.DOWN:
             if not self._cooled(now):
                 return None  # no trial before the cool-down is over
@@ -118,6 +125,7 @@ class HealthMachine:
 
     def _failure(self, obs: Observation, now: datetime) -> Transition | None:
         self.successes = 0
+        self.degraded_by.discard(obs.source)
         if self.health is Health.DOWN:
             return None
         self.failures += 1

@@ -158,21 +158,22 @@ class PeerServer:
         write = self.style.is_write(request)
         if fault is Fault.NONE or (fault in (Fault.WRITES_FAIL, Fault.AMBIGUOUS) and not write):
             return await handler(request)
+        st = self.state  # read before consuming: the last of ``times`` heals the switch
         self._consume()
         if fault in (Fault.HTML_5XX, Fault.WRITES_FAIL):
-            status = self.state.status if fault is Fault.HTML_5XX else 503
+            status = st.status if fault is Fault.HTML_5XX else 503
             body = HTML_502 if status == 502 else HTML_503
             return web.Response(status=status, text=body, content_type="text/html")
         if fault is Fault.JSON_5XX:
-            return self.style.json_error(self.state.status, "Internal server error")
+            return self.style.json_error(st.status, "Internal server error")
         if fault is Fault.HANG:
             await request.read()
             await asyncio.sleep(3600)
         if fault is Fault.SLOW:
-            await asyncio.sleep(self.state.delay)
+            await asyncio.sleep(st.delay)
             return await handler(request)
         if fault is Fault.RATE_LIMITED:
-            return self.style.rate_limited(self.state.retry_after)
+            return self.style.rate_limited(st.retry_after)
         if fault is Fault.REVOKED:
             return self.style.unauthorized()
         if fault is Fault.RESET:

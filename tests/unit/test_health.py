@@ -109,3 +109,12 @@ def test_degraded_from_status_page_and_back() -> None:
     ]
     assert feed(m, [SEND_OK]) == []  # a good send does not clear the page's notice
     assert feed(m, [Observation(True, "probe:statuspage", "none")]) == [Health.UP]
+
+
+def test_degraded_notice_is_cleared_only_by_its_own_source() -> None:
+    m = HealthMachine(CFG, Health.UP)
+    minor = Observation(True, "probe:statuspage", "minor", degraded=True)
+    adapter_ok = Observation(True, "probe:adapter", "authenticated")
+    # Another probe's success must not flip degraded -> up -> degraded on every round.
+    assert feed(m, [minor, adapter_ok, minor, adapter_ok, adapter_ok]) == [Health.DEGRADED]
+    assert feed(m, [Observation(True, "probe:statuspage", "none")]) == [Health.UP]
