@@ -61,6 +61,10 @@ class HealthConfig(_Strict):
     error_rate: float = Field(0.5, gt=0, le=1)  # or this share of failed sends in the window
     window: Duration = 60.0
     min_samples: int = Field(4, ge=1)
+    # While a channel is suspect (failures counted, not down yet) its probes run this often
+    # instead of their interval, and a failed send runs them at once: a real outage is
+    # confirmed in about this time times down_after, a blip is cleared as fast.
+    recheck: Duration = 0.5
 
 
 class AnnounceConfig(_Strict):

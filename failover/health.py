@@ -3,10 +3,13 @@
 Signals come from probes (HTTP, Statuspage, the adapter's own check) and from real sends.
 The write path decides:
 
-- ``down_after`` consecutive failures of any kind, or a send error rate above ``error_rate``
-  over ``window`` (with at least ``min_samples`` sends), take a channel down. A single blip
-  or flapping below those thresholds changes nothing.
-- While posts fail, probe successes do not reset the failure count: a green status page does
+- Every signal source (each kind of probe, and real sends) keeps its own count of consecutive
+  failures, cleared only by that source's next success. The channel goes down when the counts
+  add up to ``down_after`` (say 3: three failed credential checks in a row, or one failed post
+  and two failed checks), or when sends fail at a rate above ``error_rate`` over ``window``
+  (with at least ``min_samples`` sends). A single blip, or one source flapping below the
+  threshold, changes nothing.
+- So a green status page never clears the failures of the API checks or of the posts: it does
   not make a channel healthy while its posts fail (a partial outage looks exactly like that).
 - While down, nothing counts for ``cooldown``. After it the channel is *half-open*: ``up_after`` consecutive
   successes (or one successful trial send) bring it back up *on probation*: the first send
@@ -63,7 +66,7 @@ class HealthMachine:
         self.config = config
         self.health = health
         self.since = since
-        self.failures = 0  # consecutive
+        self.failing: dict[str, int] = {}  # source -> its consecutive failures
         self.successes = 0  # consecutive, counted towards recovery
         self.probation = 0  # successful sends still needed to end probation (0: none)
         self.relapses = 0  # failed probations in a row: each doubles the cool-down
@@ -72,6 +75,16 @@ class HealthMachine:
         # Sources (e.g. the status page probe) currently reporting "degraded": only the same
         # source saying "fine" again clears its notice, not another probe's success.
         self.degraded_by: set[str] = set()
+
+    @property
+    def failures(self) -> int:
+        """Consecutive failures, summed over the signal sources that are failing now."""
+        return sum(self.failing.values())
+
+    @property
+    def suspect(self) -> bool:
+        """Failures are counted but the channel is not down yet: worth checking again soon."""
+        return self.failures > 0 and self.health is not Health.DOWN
 
     @property
     def on_probation(self) -> bool:
@@ -106,17 +119,12 @@ class HealthMachine:
                 how = "a send succeeded" if obs.is_send else f"{self.successes} successful probes"
                 return self._move(target, f"recovered ({how}); on probation", now)
             return None
-        if obs.is_send:
-            self.failures = 0
-            if self.probation:
-                self.probation -= 1
-                if not self.probation:
-                    self.relapses = 0
-                    return Transition(self.health, self.health, "stable: probation passed", now)
-        elif not self.last_send_failed:
-            # A probe success only clears failures when posts are not failing: the write
-            # path decides (a partial outage has a green status page and failing posts).
-            self.failures = 0
+        self.failing.pop(obs.source, None)
+        if obs.is_send and self.probation:
+            self.probation -= 1
+            if not self.probation:
+                self.relapses = 0
+                return Transition(self.health, self.health, "stable: probation passed", now)
         if self.health is target or (obs.is_send and self.health is Health.DEGRADED):
             return None  # a good send does not clear a degraded notice from the status page
         if self.health is Health.UNKNOWN or not self.last_send_failed:
@@ -128,7 +136,7 @@ class HealthMachine:
         self.degraded_by.discard(obs.source)
         if self.health is Health.DOWN:
             return None
-        self.failures += 1
+        self.failing[obs.source] = self.failing.get(obs.source, 0) + 1
         reason = f"{obs.source}: {obs.detail}" if obs.detail else obs.source
         if obs.fatal:
             return self._move(Health.DOWN, reason, now)
@@ -136,7 +144,7 @@ class HealthMachine:
             self.relapses += 1
             return self._move(Health.DOWN, f"failed again on probation — {reason}", now)
         if self.failures >= self.config.down_after:
-            return self._move(Health.DOWN, f"{self.failures} consecutive failures — {reason}", now)
+            return self._move(Health.DOWN, f"{self.failures} failures in a row — {reason}", now)
         rate = self._error_rate()
         if rate is not None and rate > self.config.error_rate:
             return self._move(
@@ -164,7 +172,7 @@ class HealthMachine:
         t = Transition(self.health, after, reason, now)
         self.health = after
         self.since = now
-        self.failures = 0
+        self.failing.clear()
         self.successes = 0
         if after is Health.DOWN:
             self.probation = 0

@@ -8,6 +8,7 @@ failback, announcement) never races another for the same channel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -52,6 +53,7 @@ class HealthMonitor:
         self._config: Config | None = None
         self._channels: ChannelSet | None = None
         self.rounds_done = asyncio.Event()  # set once every probe has run once
+        self._nudges: dict[str, list[asyncio.Event]] = {}  # channel -> its probe loops' wake-ups
 
     async def start(self, config: Config, channels: ChannelSet) -> None:
         self._session = aiohttp.ClientSession(headers={"User-Agent": "failover-health"})
@@ -64,6 +66,7 @@ class HealthMonitor:
         for task in self._probe_tasks:
             task.cancel()
         self._probe_tasks.clear()
+        self._nudges.clear()
         first_round = []
         for name, ch in config.channels.items():
             machine = self.machines.get(name)
@@ -73,11 +76,13 @@ class HealthMonitor:
                 self.machines[name] = machine
             self.metrics.set_health(name, state.effective)
             for probe in ch.health.probes:
-                done = asyncio.Event()
+                done, nudge = asyncio.Event(), asyncio.Event()
                 first_round.append(done)
+                self._nudges.setdefault(name, []).append(nudge)
                 self._probe_tasks.append(
                     asyncio.create_task(
-                        self._probe_loop(name, probe, done), name=f"probe-{name}-{probe.kind}"
+                        self._probe_loop(name, probe, done, nudge),
+                        name=f"probe-{name}-{probe.kind}",
                     )
                 )
         self.rounds_done.clear()
@@ -118,10 +123,15 @@ class HealthMonitor:
             return  # content refused: says nothing about the platform's health
         detail = error.reason if isinstance(error, TransientError) else type(error).__name__
         self._queue.put_nowait((channel, Observation(False, "send", detail)))
+        for nudge in self._nudges.get(channel, []):
+            nudge.set()  # a failed post: check the platform now, not at the next interval
 
-    async def _probe_loop(self, channel: str, probe: ProbeConfig, first: asyncio.Event) -> None:
+    async def _probe_loop(
+        self, channel: str, probe: ProbeConfig, first: asyncio.Event, nudge: asyncio.Event
+    ) -> None:
         assert self._session is not None
         while True:
+            nudge.clear()
             started = self.clock.monotonic()
             try:
                 live = self._channels.get(channel) if self._channels else None
@@ -139,8 +149,13 @@ class HealthMonitor:
             except Exception:
                 log.exception("probe %s of %s crashed", probe.kind, channel)
             first.set()
+            machine = self.machines.get(channel)
+            interval = probe.interval
+            if machine is not None and machine.suspect:
+                interval = min(interval, machine.config.recheck)
             elapsed = self.clock.monotonic() - started
-            await asyncio.sleep(max(0.0, probe.interval - elapsed))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(nudge.wait(), max(0.0, interval - elapsed))
 
     # -- transitions ---------------------------------------------------------------------------
 

@@ -16,7 +16,9 @@ from failover.config import RouteConfig
 from failover.model import Delivery, DeliveryState
 from failover.store.base import NewDelivery
 
-# Returns None when the channel can take new messages, else the reason it cannot.
+# Returns None when the channel can take new messages, else the reason it cannot; a reason
+# starting with "down" means a health outage (it passes), anything else that the channel is
+# not usable at all (disabled, missing secrets, failed to open).
 Usability = Callable[[str], str | None]
 
 
@@ -26,7 +28,10 @@ def plan(route: RouteConfig, due_at: datetime, unusable: Usability) -> list[NewD
     if route.mode == "broadcast":
         for tier_no, tier in enumerate(route.tiers):
             for name in tier:
-                out.append(_delivery(name, tier_no, due_at, unusable(name)))
+                reason = unusable(name)
+                if reason is not None and reason.startswith("down"):
+                    reason = None  # a broadcast waits for a channel that is only down
+                out.append(_delivery(name, tier_no, due_at, reason))
         return out
     out = _walk(route, 0, set(), due_at, unusable)
     if not any(d.state is DeliveryState.PENDING for d in out):

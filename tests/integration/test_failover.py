@@ -302,5 +302,7 @@ async def test_every_channel_down_loses_nothing_and_expired_stay_unsent(world: W
         assert (
             world.x.texts.count(f"kept {i}") <= 1 and world.backup_texts().count(f"kept {i}") <= 1
         )
-    assert world.x.texts.count("broadcast while down") == 1
+    assert world.x.texts.count("broadcast while down") == 1, by_channel(
+        await world.h.message(bcast["id"])
+    )
     assert world.backup_texts().count("broadcast while down") == 1

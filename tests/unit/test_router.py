@@ -50,13 +50,15 @@ def test_everything_down_waits_on_the_first_tier() -> None:
     assert summary(planned) == [("x", 0, "pending")]
 
 
-def test_broadcast_goes_everywhere() -> None:
+def test_broadcast_goes_everywhere_and_waits_for_down_channels() -> None:
     route = RouteConfig(mode="broadcast", tiers=[["x", "mastodon"], ["status"]])
     assert summary(plan(route, NOW, usable("mastodon"))) == [
         ("x", 0, "pending"),
-        ("mastodon", 0, "skipped"),
+        ("mastodon", 0, "pending"),  # only down: it gets the message when it is back
         ("status", 1, "pending"),
     ]
+    missing = lambda name: "missing secrets" if name == "mastodon" else None  # noqa: E731
+    assert summary(plan(route, NOW, missing))[1] == ("mastodon", 0, "skipped")
 
 
 def test_loss_reroutes_to_the_next_tier_once() -> None:
