@@ -181,6 +181,8 @@ class Dispatcher:
                         got.budget.reset_after,
                         self.clock.now(),
                     )
+                else:
+                    self.pacer.unmetered(delivery.channel)
                 done.append(_receipt_dict(got))
                 progress = {"parts": done}
                 if index + 1 < len(parts):

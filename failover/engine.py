@@ -125,6 +125,8 @@ class Engine:
             route = by_route.get(message.route) if message else None
             if message is None or route is None:
                 continue
+            if (message.created_by or "").startswith("failover:"):
+                continue  # "we cannot reach X" is not something to post on X afterwards
             if (
                 route.failback_max_age is not None
                 and (now - message.created_at).total_seconds() > route.failback_max_age

@@ -75,6 +75,11 @@ class HealthMonitor:
                 machine = HealthMachine(ch.health, state.health, state.since)
                 self.machines[name] = machine
             self.metrics.set_health(name, state.effective)
+            live = channels.get(name)
+            if live is None or live.adapter is None:
+                # Disabled or missing secrets: a configuration problem, reported as such; not
+                # an outage of the platform to probe, announce or fail over for.
+                continue
             for probe in ch.health.probes:
                 done, nudge = asyncio.Event(), asyncio.Event()
                 first_round.append(done)

@@ -88,8 +88,9 @@ class Scheduler:
             if not self.claimable(channel):
                 blocked = True
                 continue
-            free = self.concurrency(channel) - len(self._inflight[channel])
-            allowance = self.pacer.allowance(channel, now)
+            inflight = len(self._inflight[channel])
+            free = self.concurrency(channel) - inflight
+            allowance = self.pacer.allowance(channel, now, inflight)
             if allowance is not None:
                 free = min(free, allowance)
                 at = self.pacer.resume_at(channel)

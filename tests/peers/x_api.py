@@ -49,6 +49,7 @@ class XState:
     window: float = 900.0
     window_start: float = field(default_factory=time.time)
     used: int = 0
+    refused_429: int = 0  # posts refused because the window's budget was spent
 
 
 class XPeer:
@@ -159,6 +160,7 @@ class XPeer:
         text = str(body.get("text", ""))
         self._reset_epoch()
         if self.state.used >= self.state.limit:
+            self.state.refused_429 += 1
             return self._rate_limited(self.state.window_start + self.state.window - time.time())
         if x_weighted_length(text) > 280:
             return problem(
