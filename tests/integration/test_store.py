@@ -33,12 +33,17 @@ def pending(channel: str, at: datetime = T0, tier: int = 0) -> NewDelivery:
 
 
 async def test_create_and_read_back(store: Store) -> None:
-    m, created = await store.create_message(msg(), [pending("a"), pending("b")], [NewEvent("message.accepted")], T0)
+    m, created = await store.create_message(
+        msg(), [pending("a"), pending("b")], [NewEvent("message.accepted")], T0
+    )
     assert created and m.id > 0 and m.thread_id == m.id
     got = await store.message(m.id)
     assert got == m
     ds = await store.deliveries(m.id)
-    assert [(d.channel, d.state) for d in ds] == [("a", DeliveryState.PENDING), ("b", DeliveryState.PENDING)]
+    assert [(d.channel, d.state) for d in ds] == [
+        ("a", DeliveryState.PENDING),
+        ("b", DeliveryState.PENDING),
+    ]
     [event] = await store.events(message_id=m.id)
     assert event.kind == "message.accepted" and event.message_id == m.id
 
@@ -58,7 +63,9 @@ async def test_a_message_never_gets_a_channel_twice(store: Store) -> None:
 
 
 async def test_claims_respect_due_time_limit_and_owner(store: Store) -> None:
-    m, _ = await store.create_message(msg(), [pending("a"), pending("b", T0 + timedelta(minutes=5))], [], T0)
+    m, _ = await store.create_message(
+        msg(), [pending("a"), pending("b", T0 + timedelta(minutes=5))], [], T0
+    )
     assert await store.due_channels(T0) == {"a": 1}
     assert await store.next_due_at("me") == T0
     claimed = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 10)
@@ -81,8 +88,17 @@ async def test_retry_is_persisted_with_attempt_history(store: Store) -> None:
     m, _ = await store.create_message(msg(), [pending("a")], [], T0)
     [d] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
     retry_at = T0 + timedelta(seconds=30)
-    out = Outcome(DeliveryState.PENDING, retry_at, T0, T0, "transient", error="503", status=503,
-                  progress={"adapter": {"done": [1]}}, uncertain=True)
+    out = Outcome(
+        DeliveryState.PENDING,
+        retry_at,
+        T0,
+        T0,
+        "transient",
+        error="503",
+        status=503,
+        progress={"adapter": {"done": [1]}},
+        uncertain=True,
+    )
     d2 = await store.finish(d.id, "me", out, [], T0)
     assert d2 is not None and d2.due_at == retry_at and d2.attempts == 1 and d2.uncertain
     assert d2.progress == {"adapter": {"done": [1]}} and d2.last_error == "503"
@@ -93,7 +109,9 @@ async def test_retry_is_persisted_with_attempt_history(store: Store) -> None:
 
 
 async def test_expiry(store: Store) -> None:
-    m, _ = await store.create_message(msg(expires_at=T0 + timedelta(minutes=1)), [pending("a", T0 + timedelta(hours=1))], [], T0)
+    m, _ = await store.create_message(
+        msg(expires_at=T0 + timedelta(minutes=1)), [pending("a", T0 + timedelta(hours=1))], [], T0
+    )
     assert await store.next_due_at("me") == T0 + timedelta(minutes=1)
     assert await store.expire_due(T0) == []
     [e] = await store.expire_due(T0 + timedelta(minutes=1))
@@ -128,8 +146,15 @@ async def test_threads(store: Store) -> None:
     reply, _ = await store.create_message(msg("update", thread=root.id), [pending("a")], [], T0)
     assert reply.thread_id == root.id
     [d] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
-    out = Outcome(DeliveryState.DELIVERED, T0, T0, T0, "delivered", remote_id="r1",
-                  receipt={"parts": [{"remote_id": "r1"}]})
+    out = Outcome(
+        DeliveryState.DELIVERED,
+        T0,
+        T0,
+        T0,
+        "delivered",
+        remote_id="r1",
+        receipt={"parts": [{"remote_id": "r1"}]},
+    )
     await store.finish(d.id, "me", out, [], T0)
     [prev] = await store.thread_receipts(root.id, "a", exclude=reply.id)
     assert prev.message_id == root.id and prev.receipt["parts"][0]["remote_id"] == "r1"
