@@ -22,7 +22,8 @@ def exported() -> set[str]:
 
 def used(expr: str) -> set[str]:
     names = set()
-    for name in NAME.findall(expr):
+    for found in NAME.findall(expr):
+        name = found
         for suffix in ("_bucket", "_count", "_sum"):
             name = name.removesuffix(suffix)
         names.add(name)
