@@ -143,6 +143,15 @@ class LogConfig(_Strict):
     format: Literal["auto", "text", "json"] = "auto"
 
 
+class TracingConfig(_Strict):
+    """OpenTelemetry spans from acceptance through every attempt (the ``tracing`` extra)."""
+
+    enabled: bool = False
+    exporter: Literal["otlp", "console", "none"] = "otlp"
+    endpoint: str | None = None  # OTLP/HTTP traces URL; default: $OTEL_EXPORTER_OTLP_ENDPOINT
+    service_name: str = "failover"
+
+
 class _TopLevel(_Strict):
     state_dir: str | None = None
     store: str = "sqlite"
@@ -153,6 +162,7 @@ class _TopLevel(_Strict):
     log: LogConfig = LogConfig()
     retry: RetryConfig = RetryConfig()
     alerts: AlertsConfig = AlertsConfig()
+    tracing: TracingConfig = TracingConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
 
@@ -187,6 +197,7 @@ class Config:
     routes: dict[str, RouteConfig]
     default_route: str
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
 
     @property
     def database_path(self) -> Path:
@@ -282,6 +293,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         routes=_with_alerts_route(top.routes, top.alerts),
         default_route=default_route,
         alerts=top.alerts,
+        tracing=top.tracing,
     )
 
 

@@ -37,6 +37,7 @@ from failover.notify import Notifier
 from failover.scheduler import Scheduler
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
+from failover.tracing import Tracing
 
 log = logging.getLogger("failover.daemon")
 
@@ -58,6 +59,7 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self._last_loop_tick = self.clock.monotonic()
         self.metrics = Metrics()
+        self.tracing = Tracing(config.tracing)
         self.dispatcher: Dispatcher
         self.scheduler: Scheduler
         self.intake: Intake
@@ -103,6 +105,7 @@ class Daemon:
             listeners=[self.monitor.record_send],
             on_lost=self.engine.delivery_lost,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
         self.scheduler = Scheduler(
             self.store,
@@ -165,6 +168,7 @@ class Daemon:
             unusable=self.unusable,
             on_accepted=self.scheduler.wake,
             metrics=self.metrics,
+            tracing=self.tracing,
         )
 
     async def _start_api(self) -> None:
@@ -372,6 +376,7 @@ class Daemon:
                 [NewEvent("daemon.stopped", actor=self.owner)], self.clock.now()
             )
         await self.store.close()
+        self.tracing.shutdown()
         self.notifier.close()
 
 

@@ -28,13 +28,14 @@ from channels.base import (
 from failover import router
 from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.config import Config
+from failover.config import Config, TracingConfig
 from failover.fitting import compose, fit
 from failover.metrics import Metrics
 from failover.model import ChannelState, Delivery, DeliveryState, Message
 from failover.pacing import Pacer
 from failover.retry import decide
 from failover.store.base import NewEvent, Outcome, Store
+from failover.tracing import Tracing, record
 
 log = logging.getLogger("failover.dispatch")
 
@@ -58,6 +59,7 @@ class Dispatcher:
     pacer: Pacer = field(default_factory=Pacer)
     metrics: Metrics = field(default_factory=Metrics)
     _late_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
 
     async def dispatch(self, delivery: Delivery) -> Delivery | None:
         """Handle one claimed delivery to its end for now (sent, rescheduled or final)."""
@@ -76,7 +78,27 @@ class Dispatcher:
             held = await self._lateness(delivery, message, now)
             if held is not None:
                 return held
-        return await self._attempt(delivery, message)
+        with self.tracing.span(
+            "delivery.attempt",
+            parent=message.traceparent,
+            attributes={
+                "failover.channel": delivery.channel,
+                "failover.message_id": message.id,
+                "failover.delivery_id": delivery.id,
+                "failover.attempt": delivery.attempts + 1,
+            },
+        ) as span:
+            result = await self._attempt(delivery, message)
+            if result is not None:
+                record(
+                    span,
+                    **{
+                        "failover.state": result.state.value,
+                        "failover.error": result.last_error,
+                        "failover.url": result.url,
+                    },
+                )
+            return result
 
     # -- lateness ------------------------------------------------------------------------------
 
@@ -167,13 +189,20 @@ class Dispatcher:
                     full_text_url=self._full_text_url(message),
                     on_progress=self._progress_saver(delivery, progress, receipt),
                 )
-                try:
-                    async with asyncio.timeout(timeout):
-                        got = await adapter.send(post)
-                except TimeoutError:
-                    raise TransientError(
-                        f"no answer within {timeout:g}s", maybe_delivered=True
-                    ) from None
+                with self.tracing.span(
+                    "channel.send",
+                    {"failover.channel": delivery.channel, "failover.part": index + 1},
+                ) as send_span:
+                    try:
+                        async with asyncio.timeout(timeout):
+                            got = await adapter.send(post)
+                    except TimeoutError:
+                        raise TransientError(
+                            f"no answer within {timeout:g}s", maybe_delivered=True
+                        ) from None
+                    record(
+                        send_span, **{"failover.remote_id": got.remote_id, "failover.url": got.url}
+                    )
                 if got.budget is not None:
                     self.pacer.update(
                         delivery.channel,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import json
 import os
@@ -22,12 +23,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from failover import router
 from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.config import Config
+from failover.config import Config, TracingConfig
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.fitting import TooLong, compose, fit
 from failover.metrics import Metrics
 from failover.model import DeliveryState, ImageRef, Message, NewMessage
 from failover.store.base import NewEvent, Store
+from failover.tracing import Tracing, record
 
 MAX_TEXT = 100_000
 MAX_IMAGES = 4
@@ -76,6 +78,7 @@ class Intake:
     unusable: router.Usability
     on_accepted: Callable[[], None] = lambda: None
     metrics: Metrics | None = None
+    tracing: Tracing | None = None
 
     async def submit(
         self, payload: dict[str, Any], actor: str, idempotency_key: str | None = None
@@ -150,7 +153,13 @@ class Intake:
                 },
             )
         ]
-        message, created = await self.store.create_message(new, planned, events, now)
+        tracing = self.tracing or Tracing(TracingConfig())
+        with tracing.span(
+            "message.accept", {"failover.route": route_name, "failover.actor": actor}
+        ) as span:
+            new = dataclasses.replace(new, traceparent=tracing.traceparent())
+            message, created = await self.store.create_message(new, planned, events, now)
+            record(span, **{"failover.message_id": message.id, "failover.created": created})
         if not created:
             return await self._replay(message, request_hash)
         if self.metrics is not None:

@@ -117,6 +117,7 @@ class NewMessage:
     thread: int | None = None  # id of an earlier message this one continues
     idempotency_key: str | None = None
     request_hash: str | None = None
+    traceparent: str | None = None  # W3C trace context of the acceptance (tracing on)
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ class Message:
     idempotency_key: str | None = None
     cancelled_at: datetime | None = None
     request_hash: str | None = None  # to tell a replay from a reused idempotency key
+    traceparent: str | None = None  # W3C trace context of the acceptance (tracing on)
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,7 @@ class SqliteStore(Store):
                 thread_id=new.thread,
                 idempotency_key=new.idempotency_key,
                 request_hash=new.request_hash,
+                traceparent=new.traceparent,
             )
             row = rows[0]
             if new.thread is None:
@@ -644,6 +645,7 @@ def _message(r: sqlite3.Row) -> Message:
         idempotency_key=r["idempotency_key"],
         cancelled_at=_dt(r["cancelled_at"]),
         request_hash=r["request_hash"],
+        traceparent=r["traceparent"],
     )
 
 

@@ -3,10 +3,10 @@
 -- name: insert_message
 INSERT INTO messages (text, title, link, images, content_warning, language, overrides, route,
                       created_by, created_at, scheduled_at, expires_at, thread_id,
-                      idempotency_key, request_hash)
+                      idempotency_key, request_hash, traceparent)
 VALUES (:text, :title, :link, :images, :content_warning, :language, :overrides, :route,
         :created_by, :created_at, :scheduled_at, :expires_at, :thread_id,
-        :idempotency_key, :request_hash)
+        :idempotency_key, :request_hash, :traceparent)
 RETURNING *;
 
 -- name: set_own_thread
