@@ -284,8 +284,16 @@ class Daemon:
 
     async def status_line(self) -> str:
         q = await self.store.queue_stats(self.clock.now())
+        route = self.config.routes.get(self.config.default_route)
+        primary = ", ".join(
+            f"{name} {self.states[name].effective.value if name in self.states else 'unknown'}"
+            for name in (route.primary if route else [])
+        )
         down = [n for n in self.channels.names() if self.unusable(n)]
-        return f"queue {q.pending} pending, {q.sending} sending; unavailable: {', '.join(down) or 'none'}"
+        return (
+            f"primary {primary or 'none'}; queue {q.pending} pending, {q.sending} sending; "
+            f"unavailable: {', '.join(down) or 'none'}"
+        )
 
     async def _heartbeat(self) -> None:
         """Proves the loop turns (readiness, systemd watchdog) and refreshes the status line."""

@@ -109,7 +109,8 @@ async def test_notify_protocol_reload_and_stop(tmp_path: Path) -> None:
         )
         daemon.start()
         ready = await notify.wait_for("READY", "1")
-        assert "STATUS" in notify.messages[ready] and "queue" in notify.messages[ready]["STATUS"]
+        status = notify.messages[ready]["STATUS"]
+        assert status.startswith("primary hook ") and "queue 0 pending" in status, status
         # The API listens by the time READY=1 is sent.
         async with aiohttp.ClientSession() as s, s.get(url + "/readyz") as r:
             assert r.status == 200
