@@ -66,12 +66,13 @@ async def main() -> None:
             sock_path = Path(tmp) / "notify.sock"
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             sock.bind(str(sock_path))
-            sock.settimeout(30)
+            sock.setblocking(False)  # the peers answering the probes share this event loop
+            loop = asyncio.get_running_loop()
             daemon = DaemonProcess(config, env={"NOTIFY_SOCKET": str(sock_path)})
             t0 = time.perf_counter()
             daemon.start()
             while True:
-                if b"READY=1" in sock.recv(4096):
+                if b"READY=1" in await asyncio.wait_for(loop.sock_recv(sock, 4096), 30):
                     break
             ready_s = time.perf_counter() - t0
             assert daemon.proc is not None
