@@ -1,6 +1,6 @@
 """Prometheus metrics, on a registry per daemon (so tests and embedded uses stay separate).
 
-The names are a contract with docs/grafana-dashboard.json and docs/alerts.yml; a test keeps
+The names are a contract with docs/grafana-dashboard.json and docs/prometheus-alerts.yml; a test keeps
 the three in step.
 """
 

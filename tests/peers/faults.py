@@ -93,7 +93,9 @@ class PeerServer:
     async def start(self) -> None:
         if self._port == 0:
             self._port = _free_port()
-        self._runner = web.AppRunner(self.app, handler_cancellation=True)
+        # No access log: the peer plays the platform, and its logs are not failover's (a webhook
+        # URL path is a secret only failover must keep out of its own logs).
+        self._runner = web.AppRunner(self.app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         await self._listen()
 
