@@ -60,7 +60,7 @@ class MastodonPeer:
             app.router.add_route(method, path + "/", handler)
         app.middlewares.append(self._auth)
         self.server = PeerServer(app, PeerStyle(
-            json_error=lambda status, msg: error(status, msg),
+            json_error=error,
             rate_limited=self._rate_limited,
             unauthorized=lambda: error(401, "The access token is invalid"),
             is_write=lambda r: r.method == "POST",
