@@ -27,15 +27,30 @@ def _x_weight(ch: str) -> int:
     return 2
 
 
+_EMOJI = regex.compile(r"\p{Extended_Pictographic}|\p{Regional_Indicator}")
+
+
+def _x_plain(text: str) -> int:
+    # twitter-text v3 parses emoji: a whole emoji sequence (ZWJ families, flags, skin tones)
+    # weighs 2, like one CJK character; everything else is weighed code point by code point.
+    total = 0
+    for cluster in regex.findall(r"\X", text):
+        if _EMOJI.search(cluster):
+            total += 2
+        else:
+            total += sum(_x_weight(c) for c in cluster)
+    return total
+
+
 def x_weighted_length(text: str) -> int:
-    """X's weighted length: NFC, URLs count 23, CJK and most emoji count 2."""
+    """X's weighted length: NFC, URLs count 23, CJK and emoji (whole sequences) count 2."""
     text = unicodedata.normalize("NFC", text)
     total = 0
     pos = 0
     for m in URL_RE.finditer(text):
-        total += sum(_x_weight(c) for c in text[pos : m.start()]) + X_URL_WEIGHT
+        total += _x_plain(text[pos : m.start()]) + X_URL_WEIGHT
         pos = m.end()
-    return total + sum(_x_weight(c) for c in text[pos:])
+    return total + _x_plain(text[pos:])
 
 
 def grapheme_length(text: str) -> int:
