@@ -96,15 +96,20 @@ async def test_over_the_instance_limit_is_a_422(masto: MastodonChannel) -> None:
     assert info.value.status == 422
 
 
-async def test_retry_with_the_same_key_returns_the_same_status(
-    masto: MastodonChannel, peer: MastodonPeer
+async def test_retry_after_a_crash_returns_the_same_status(
+    tmp_path: Path, peer: MastodonPeer
 ) -> None:
-    peer.server.set_fault(Fault.AMBIGUOUS, times=1)
+    crashed = await adapter(tmp_path, peer)
+    peer.server.set_fault(Fault.AMBIGUOUS, times=1)  # stored, then the connection dropped
     with pytest.raises(TransientError) as info:
-        await masto.send(post())
+        await crashed.send(post())
+    await crashed.close()  # the daemon dies here; a new one takes the delivery over
     assert info.value.maybe_delivered and len(peer.state.statuses) == 1
-    got = await masto.send(dataclasses.replace(post(), uncertain=True))
+    restarted = await adapter(tmp_path, peer)
+    got = await restarted.send(dataclasses.replace(post(), uncertain=True))
+    await restarted.close()
     assert len(peer.state.statuses) == 1 and got.remote_id == peer.state.statuses[0]["id"]
+    assert [h["Idempotency-Key"] for h in peer.state.headers] == ["m1-mastodon-1"] * 2
 
 
 async def test_media_202_is_polled_until_processed_then_attached(
