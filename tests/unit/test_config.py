@@ -121,3 +121,32 @@ def test_relative_state_dir_is_relative_to_the_file(tmp_path: Path) -> None:
     path.parent.mkdir()
     path.write_text('state_dir = "var"\n' + BASE)
     assert load_config(path, env={}).state_dir == tmp_path / "conf" / "var"
+
+
+def test_commented_channel_examples_are_valid_options() -> None:
+    """The example config's commented-out channels document real keys (no drift)."""
+    import re
+    import tomllib
+
+    from channels.registry import adapter_class
+    from failover.config import CORE_CHANNEL_KEYS
+
+    lines = (REPO / "config.example.toml").read_text().splitlines()
+    blocks: list[list[str]] = []
+    header = re.compile(r"^# \[channels\.[\w-]+\]$")
+    for line in lines:
+        if header.match(line):
+            blocks.append([line[2:]])
+        elif blocks and blocks[-1] and line.startswith("# ") and not line.startswith("# #"):
+            if line[2:3].isalpha():
+                blocks[-1].append(line[2:])
+        elif blocks and not line.strip():
+            blocks.append([])  # a blank line ends the block
+    examples = [b for b in blocks if b]
+    assert {tomllib.loads("\n".join(b))["channels"].popitem()[1]["type"] for b in examples} >= {
+        "email", "slack", "apprise", "mastodon", "bluesky",
+    }  # fmt: skip
+    for block in examples:
+        name, table = tomllib.loads("\n".join(block))["channels"].popitem()
+        options = {k: v for k, v in table.items() if k not in CORE_CHANNEL_KEYS}
+        adapter_class(table["type"]).Options.model_validate(options)  # raises on an unknown key
