@@ -230,8 +230,10 @@ class BlueskyChannel:
         data = {"repo": did, "collection": POST, "rkey": rkey, "record": record}
         try:
             created = await self._call(lambda c: c.com.atproto.repo.create_record(data), write=True)
-        except PermanentError as exc:
-            if "already exists" in exc.reason.lower():  # an earlier attempt wrote it
+        except (PermanentError, TransientError) as exc:
+            # The reference PDS answers a record key that already exists with a bare 500: an
+            # earlier attempt wrote it. Look before calling it a failure.
+            if exc.status in (400, 500):
                 found = await self._existing(did, rkey)
                 if found is not None:
                     return found

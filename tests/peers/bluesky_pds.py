@@ -185,8 +185,8 @@ class BlueskyPds:
         record, rkey = body.get("record") or {}, body.get("rkey") or f"3l{next(self._n):011d}"
         if body.get("repo") not in (DID, HANDLE) or body.get("collection") != "app.bsky.feed.post":
             return xrpc_error(400, "InvalidRequest", "Invalid repo or collection")
-        if rkey in self.state.records:
-            return xrpc_error(400, "InvalidRequest", f"Record already exists: {self._uri(rkey)}")
+        if rkey in self.state.records:  # what the reference PDS answers (seen here)
+            return xrpc_error(500, "InternalServerError", "Internal Server Error")
         text = str(record.get("text", ""))
         if grapheme_length(text) > 300:
             return xrpc_error(
