@@ -22,13 +22,10 @@ from channels.base import (
 from channels.bluesky import BlueskyChannel, BlueskyOptions, facets, tid_for
 from tests.peers.bluesky_pds import APP_PASSWORD, DID, HANDLE, BlueskyPds
 from tests.peers.faults import Fault
+from tests.peers.samples import PNG
 from tests.secrets_registry import secret
 
 secret(APP_PASSWORD)
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
 

@@ -14,12 +14,8 @@ from pydantic import SecretStr
 from channels.base import ChannelContext, Media, PermanentError, Post
 from channels.bluesky import BlueskyChannel, BlueskyOptions, tid_for
 from tests.peers.reference_pds import ReferencePds, reference_pds
+from tests.peers.samples import PNG
 from tests.secrets_registry import secret
-
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,10 @@ from channels.base import (
 from channels.fediverse import MastodonChannel, MastodonOptions
 from tests.peers.faults import Fault
 from tests.peers.mastodon_api import TOKEN, MastodonPeer
+from tests.peers.samples import PNG
 from tests.secrets_registry import secret
 
 secret(TOKEN)
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 def post(text: str = "Checkout is slow; we are on it.", n: int = 1, **kw: Any) -> Post:

@@ -11,11 +11,7 @@ import pytest
 
 from channels.base import ChannelContext, Media, PermanentError, Post
 from channels.feed import FeedChannel, FeedOptions
-
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+from tests.peers.samples import PNG
 
 
 def post(message_id: int, text: str, **kw: object) -> Post:

@@ -22,12 +22,8 @@ from channels.base import (
 )
 from channels.x import XChannel, XOptions
 from tests.peers.faults import Fault
+from tests.peers.samples import PNG
 from tests.peers.x_api import BEARER, USER, XPeer
-
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
 
 
 def post(text: str = "Checkout is slow; we are on it.", n: int = 1, **kw: Any) -> Post:
