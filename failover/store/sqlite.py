@@ -9,48 +9,39 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from failover.clock import utc
-from failover.errors import Conflict, NotFound, StoreError
-from failover.model import (
-    Attempt,
-    ChannelState,
-    Delivery,
-    DeliveryState,
-    Event,
-    Forced,
-    Health,
-    ImageRef,
-    Message,
-    NewMessage,
-    Role,
-    Token,
-)
+from failover.errors import StoreError
 from failover.store import queries
-from failover.store.base import NewDelivery, NewEvent, Outcome, QueueStats, Store
+from failover.store.sql_store import Row, SqlStore
 
 Q = queries.load("sqlite")
 
 
-def _ts(dt: datetime | None) -> float | None:
-    return None if dt is None else dt.timestamp()
+class _SqliteTx:
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        async with self.db.execute(Q[query], params) as cur:
+            return [dict(r) for r in await cur.fetchall()]
+
+    async def run(self, query: str, params: Mapping[str, Any]) -> int:
+        cur = await self.db.execute(Q[query], params)
+        return cur.rowcount
+
+    async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
+        await self.db.executemany(Q[query], params)
 
 
-def _dt(ts: float | None) -> datetime | None:
-    return None if ts is None else utc(ts)
-
-
-class SqliteStore(Store):
+class SqliteStore(SqlStore):
     def __init__(self, path: Path, *, exclusive: bool = False) -> None:
         """``exclusive``: take the daemon lock, so one daemon at a time owns this file."""
         self.path = path
@@ -127,20 +118,20 @@ class SqliteStore(Store):
         return self._db
 
     @asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def _tx(self) -> AsyncIterator[_SqliteTx]:
         async with self._lock:
             db = self._conn
             await db.execute("BEGIN IMMEDIATE")
             try:
-                yield db
+                yield _SqliteTx(db)
             except BaseException:
                 await db.execute("ROLLBACK")
                 raise
             await db.execute("COMMIT")
 
-    async def _all(self, name: str, **params: Any) -> list[sqlite3.Row]:
-        async with self._lock, self._conn.execute(Q[name], params) as cur:
-            return list(await cur.fetchall())
+    async def _all(self, query: str, **params: Any) -> list[Row]:
+        async with self._lock, self._conn.execute(Q[query], params) as cur:
+            return [dict(r) for r in await cur.fetchall()]
 
     async def ping(self) -> None:
         try:
@@ -148,537 +139,3 @@ class SqliteStore(Store):
                 await self._conn.execute("SELECT 1")
         except (sqlite3.Error, ValueError) as exc:
             raise StoreError(f"store unreachable: {exc}") from exc
-
-    # messages ------------------------------------------------------------------------------
-
-    async def create_message(
-        self,
-        new: NewMessage,
-        deliveries: Sequence[NewDelivery],
-        events: Sequence[NewEvent],
-        now: datetime,
-    ) -> tuple[Message, bool]:
-        async with self._tx() as db:
-            if new.idempotency_key is not None:
-                rows = await _fetch(db, "message_by_idempotency_key", key=new.idempotency_key)
-                if rows:
-                    return _message(rows[0]), False
-            rows = await _fetch(
-                db,
-                "insert_message",
-                text=new.text,
-                title=new.title,
-                link=new.link,
-                images=json.dumps([vars(i) for i in new.images]),
-                content_warning=new.content_warning,
-                language=new.language,
-                overrides=json.dumps(new.overrides),
-                route=new.route,
-                created_by=new.created_by,
-                created_at=now.timestamp(),
-                scheduled_at=_ts(new.scheduled_at),
-                expires_at=_ts(new.expires_at),
-                thread_id=new.thread,
-                idempotency_key=new.idempotency_key,
-                request_hash=new.request_hash,
-                traceparent=new.traceparent,
-            )
-            row = rows[0]
-            if new.thread is None:
-                row = (await _fetch(db, "set_own_thread", id=row["id"]))[0]
-            message = _message(row)
-            await _insert_deliveries(db, message.id, deliveries, now)
-            await _insert_events(db, [_with_message(e, message.id) for e in events], now)
-            return message, True
-
-    async def message(self, message_id: int) -> Message | None:
-        rows = await self._all("message_by_id", id=message_id)
-        return _message(rows[0]) if rows else None
-
-    async def message_by_key(self, key: str) -> Message | None:
-        rows = await self._all("message_by_idempotency_key", key=key)
-        return _message(rows[0]) if rows else None
-
-    async def messages(
-        self, *, limit: int = 50, before: int | None = None, route: str | None = None
-    ) -> list[Message]:
-        rows = await self._all("list_messages", limit=limit, before=before, route=route)
-        return [_message(r) for r in rows]
-
-    async def deliveries(self, message_id: int) -> list[Delivery]:
-        return [
-            _delivery(r) for r in await self._all("deliveries_of_message", message_id=message_id)
-        ]
-
-    async def delivery(self, delivery_id: int) -> Delivery | None:
-        rows = await self._all("delivery_by_id", id=delivery_id)
-        return _delivery(rows[0]) if rows else None
-
-    async def attempts(self, delivery_id: int) -> list[Attempt]:
-        rows = await self._all("attempts_of_delivery", delivery_id=delivery_id)
-        return [
-            Attempt(
-                delivery_id=r["delivery_id"],
-                number=r["number"],
-                started_at=utc(r["started_at"]),
-                finished_at=utc(r["finished_at"]),
-                outcome=r["outcome"],
-                error=r["error"],
-                status=r["status"],
-            )
-            for r in rows
-        ]
-
-    async def cancel_message(self, message_id: int, actor: str, now: datetime) -> list[Delivery]:
-        async with self._tx() as db:
-            rows = await _fetch(db, "message_by_id", id=message_id)
-            if not rows:
-                raise NotFound(f"no message {message_id}")
-            if rows[0]["cancelled_at"] is not None:
-                raise Conflict(f"message {message_id} is already cancelled")
-            cancelled = [
-                _delivery(r)
-                for r in await _fetch(
-                    db, "cancel_pending_deliveries", message_id=message_id, now=now.timestamp()
-                )
-            ]
-            if not cancelled:
-                raise Conflict(f"message {message_id} has nothing pending left to cancel")
-            await db.execute(Q["cancel_message"], {"id": message_id, "now": now.timestamp()})
-            await _insert_events(
-                db,
-                [
-                    NewEvent(
-                        "message.cancelled",
-                        actor=actor,
-                        message_id=message_id,
-                        detail={"channels": [d.channel for d in cancelled]},
-                    )
-                ],
-                now,
-            )
-            return cancelled
-
-    async def add_deliveries(
-        self,
-        message_id: int,
-        deliveries: Sequence[NewDelivery],
-        events: Sequence[NewEvent],
-        now: datetime,
-    ) -> list[Delivery]:
-        async with self._tx() as db:
-            added = await _insert_deliveries(db, message_id, deliveries, now)
-            await _insert_events(db, events, now)
-            return added
-
-    async def thread_receipts(self, thread_id: int, channel: str, exclude: int) -> list[Delivery]:
-        rows = await self._all(
-            "thread_deliveries", thread_id=thread_id, channel=channel, exclude=exclude
-        )
-        return [_delivery(r) for r in rows]
-
-    async def pending_on(self, channel: str) -> list[Delivery]:
-        return [_delivery(r) for r in await self._all("pending_on_channel", channel=channel)]
-
-    async def skip_pending(
-        self, delivery_id: int, reason: str, events: Sequence[NewEvent], now: datetime
-    ) -> Delivery | None:
-        async with self._tx() as db:
-            rows = await _fetch(
-                db, "skip_pending", id=delivery_id, reason=reason, now=now.timestamp()
-            )
-            if not rows:
-                return None
-            await _insert_events(db, events, now)
-            return _delivery(rows[0])
-
-    async def skipped_since(
-        self, channel: str, since: datetime, min_created: datetime, now: datetime
-    ) -> list[Delivery]:
-        rows = await self._all(
-            "skipped_since",
-            channel=channel,
-            since=since.timestamp(),
-            min_created=min_created.timestamp(),
-            now=now.timestamp(),
-        )
-        return [_delivery(r) for r in rows]
-
-    async def revive_skipped(
-        self,
-        delivery_id: int,
-        due_at: datetime,
-        note: str,
-        events: Sequence[NewEvent],
-        now: datetime,
-    ) -> Delivery | None:
-        async with self._tx() as db:
-            rows = await _fetch(
-                db,
-                "revive_skipped",
-                id=delivery_id,
-                due_at=due_at.timestamp(),
-                note=note,
-                now=now.timestamp(),
-            )
-            if not rows:
-                return None
-            await _insert_events(db, events, now)
-            return _delivery(rows[0])
-
-    # claiming and outcomes -----------------------------------------------------------------
-
-    async def due_channels(self, now: datetime) -> dict[str, int]:
-        rows = await self._all("due_channels", now=now.timestamp())
-        return {r["channel"]: r["n"] for r in rows}
-
-    async def claim_due(
-        self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
-    ) -> list[Delivery]:
-        async with self._tx() as db:
-            rows = await _fetch(
-                db,
-                "claim_due",
-                channel=channel,
-                now=now.timestamp(),
-                owner=owner,
-                lease_until=lease_until.timestamp(),
-                limit=limit,
-            )
-        return sorted((_delivery(r) for r in rows), key=lambda d: (d.due_at, d.id))
-
-    async def next_due_at(self, owner: str) -> datetime | None:
-        rows = await self._all("next_due_at", owner=owner)
-        return _dt(rows[0]["t"]) if rows else None
-
-    async def expire_due(self, now: datetime) -> list[Delivery]:
-        async with self._tx() as db:
-            expired = [_delivery(r) for r in await _fetch(db, "expire_due", now=now.timestamp())]
-            await _insert_events(
-                db,
-                [
-                    NewEvent(
-                        "delivery.expired",
-                        channel=d.channel,
-                        message_id=d.message_id,
-                        delivery_id=d.id,
-                    )
-                    for d in expired
-                ],
-                now,
-            )
-            return expired
-
-    async def finish(
-        self,
-        delivery_id: int,
-        owner: str,
-        outcome: Outcome,
-        events: Sequence[NewEvent],
-        now: datetime,
-    ) -> Delivery | None:
-        async with self._tx() as db:
-            rows = await _fetch(
-                db,
-                "finish_delivery",
-                id=delivery_id,
-                owner=owner,
-                state=outcome.state.value,
-                due_at=outcome.due_at.timestamp(),
-                attempted=1 if outcome.attempted else 0,
-                started_at=_ts(outcome.started_at) if outcome.attempted else None,
-                last_error=outcome.error,
-                remote_id=outcome.remote_id,
-                url=outcome.url,
-                receipt=json.dumps(outcome.receipt),
-                progress=json.dumps(outcome.progress),
-                uncertain=1 if outcome.uncertain else 0,
-                now=now.timestamp(),
-            )
-            if not rows:
-                return None
-            delivery = _delivery(rows[0])
-            if outcome.attempted and outcome.started_at is not None:
-                await db.execute(
-                    Q["insert_attempt"],
-                    {
-                        "delivery_id": delivery_id,
-                        "number": delivery.attempts,
-                        "started_at": outcome.started_at.timestamp(),
-                        "finished_at": outcome.finished_at.timestamp(),
-                        "outcome": outcome.attempt_outcome,
-                        "error": outcome.error,
-                        "status": outcome.status,
-                    },
-                )
-            await _insert_events(db, events, now)
-            return delivery
-
-    async def save_progress(
-        self,
-        delivery_id: int,
-        owner: str,
-        progress: dict[str, Any],
-        receipt: dict[str, Any],
-        now: datetime,
-    ) -> bool:
-        async with self._tx() as db:
-            cur = await db.execute(
-                Q["save_progress"],
-                {
-                    "id": delivery_id,
-                    "owner": owner,
-                    "progress": json.dumps(progress),
-                    "receipt": json.dumps(receipt),
-                    "now": now.timestamp(),
-                },
-            )
-            return cur.rowcount == 1
-
-    async def release_claims(self, owner: str | None, now: datetime) -> list[Delivery]:
-        async with self._tx() as db:
-            rows = await _fetch(db, "release_claims", owner=owner, now=now.timestamp())
-            return [_delivery(r) for r in rows]
-
-    async def queue_stats(self, now: datetime) -> QueueStats:
-        row = (await self._all("queue_stats", now=now.timestamp()))[0]
-        return QueueStats(
-            pending=row["pending"] or 0,
-            due=row["due"] or 0,
-            sending=row["sending"] or 0,
-            oldest_due_at=_dt(row["oldest_due"]),
-        )
-
-    # events and channel state --------------------------------------------------------------
-
-    async def add_events(self, events: Sequence[NewEvent], now: datetime) -> None:
-        async with self._tx() as db:
-            await _insert_events(db, events, now)
-
-    async def events(
-        self,
-        *,
-        limit: int = 100,
-        channel: str | None = None,
-        message_id: int | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        after: int | None = None,
-    ) -> list[Event]:
-        rows = await self._all(
-            "list_events",
-            limit=limit,
-            channel=channel,
-            message_id=message_id,
-            since=_ts(since),
-            until=_ts(until),
-            after=after,
-        )
-        return [
-            Event(
-                id=r["id"],
-                at=utc(r["at"]),
-                kind=r["kind"],
-                actor=r["actor"],
-                channel=r["channel"],
-                message_id=r["message_id"],
-                delivery_id=r["delivery_id"],
-                detail=json.loads(r["detail"]),
-            )
-            for r in rows
-        ]
-
-    async def channel_states(self) -> dict[str, ChannelState]:
-        rows = await self._all("channel_states")
-        return {
-            r["channel"]: ChannelState(
-                channel=r["channel"],
-                health=Health(r["health"]),
-                forced=Forced(r["forced"]),
-                since=_dt(r["since"]),
-                reason=r["reason"],
-                forced_by=r["forced_by"],
-                late_cursor=_dt(r["late_cursor"]),
-            )
-            for r in rows
-        }
-
-    async def set_channel_state(
-        self, state: ChannelState, events: Sequence[NewEvent], now: datetime
-    ) -> None:
-        async with self._tx() as db:
-            await db.execute(
-                Q["upsert_channel_state"],
-                {
-                    "channel": state.channel,
-                    "health": state.health.value,
-                    "forced": state.forced.value,
-                    "since": _ts(state.since),
-                    "reason": state.reason,
-                    "forced_by": state.forced_by,
-                    "late_cursor": _ts(state.late_cursor),
-                },
-            )
-            await _insert_events(db, events, now)
-
-    # tokens --------------------------------------------------------------------------------
-
-    async def create_token(
-        self, name: str, role: Role, token_hash: str, created_by: str | None, now: datetime
-    ) -> Token:
-        async with self._tx() as db:
-            rows = await _fetch(
-                db,
-                "insert_token",
-                name=name,
-                role=role.label,
-                hash=token_hash,
-                created_at=now.timestamp(),
-                created_by=created_by,
-            )
-            await _insert_events(
-                db,
-                [
-                    NewEvent(
-                        "token.created", actor=created_by, detail={"name": name, "role": role.label}
-                    )
-                ],
-                now,
-            )
-            return _token(rows[0])
-
-    async def tokens(self) -> list[Token]:
-        return [_token(r) for r in await self._all("list_tokens")]
-
-    async def token_by_hash(self, token_hash: str, now: datetime) -> Token | None:
-        rows = await self._all("token_by_hash", hash=token_hash)
-        if not rows or rows[0]["revoked_at"] is not None:
-            return None
-        token = _token(rows[0])
-        last = token.last_used_at
-        if last is None or (now - last).total_seconds() > 60:  # not a write per request
-            async with self._tx() as db:
-                await db.execute(Q["touch_token"], {"id": token.id, "now": now.timestamp()})
-        return token
-
-    async def revoke_token(self, token_id: int, now: datetime) -> bool:
-        async with self._tx() as db:
-            cur = await db.execute(Q["revoke_token"], {"id": token_id, "now": now.timestamp()})
-            if cur.rowcount:
-                await _insert_events(db, [NewEvent("token.revoked", detail={"id": token_id})], now)
-            return cur.rowcount == 1
-
-
-# --- rows <-> models ---------------------------------------------------------------------------
-
-
-async def _fetch(db: aiosqlite.Connection, query: str, **params: Any) -> list[sqlite3.Row]:
-    async with db.execute(Q[query], params) as cur:
-        return list(await cur.fetchall())
-
-
-async def _insert_deliveries(
-    db: aiosqlite.Connection, message_id: int, deliveries: Sequence[NewDelivery], now: datetime
-) -> list[Delivery]:
-    added = []
-    for d in deliveries:
-        rows = await _fetch(
-            db,
-            "insert_delivery",
-            message_id=message_id,
-            channel=d.channel,
-            tier=d.tier,
-            state=d.state.value,
-            due_at=d.due_at.timestamp(),
-            last_error=d.note,
-            now=now.timestamp(),
-        )
-        added += [_delivery(r) for r in rows]
-    return added
-
-
-async def _insert_events(
-    db: aiosqlite.Connection, events: Sequence[NewEvent], now: datetime
-) -> None:
-    if events:
-        await db.executemany(
-            Q["insert_event"],
-            [
-                {
-                    "at": now.timestamp(),
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "channel": e.channel,
-                    "message_id": e.message_id,
-                    "delivery_id": e.delivery_id,
-                    "detail": json.dumps(e.detail),
-                }
-                for e in events
-            ],
-        )
-
-
-def _with_message(event: NewEvent, message_id: int) -> NewEvent:
-    if event.message_id is not None:
-        return event
-    return NewEvent(
-        event.kind, event.actor, event.channel, message_id, event.delivery_id, event.detail
-    )
-
-
-def _message(r: sqlite3.Row) -> Message:
-    return Message(
-        id=r["id"],
-        text=r["text"],
-        route=r["route"],
-        created_by=r["created_by"],
-        created_at=utc(r["created_at"]),
-        title=r["title"],
-        link=r["link"],
-        images=tuple(ImageRef(**i) for i in json.loads(r["images"])),
-        content_warning=r["content_warning"],
-        language=r["language"],
-        overrides=json.loads(r["overrides"]),
-        scheduled_at=_dt(r["scheduled_at"]),
-        expires_at=_dt(r["expires_at"]),
-        thread_id=r["thread_id"],
-        idempotency_key=r["idempotency_key"],
-        cancelled_at=_dt(r["cancelled_at"]),
-        request_hash=r["request_hash"],
-        traceparent=r["traceparent"],
-    )
-
-
-def _delivery(r: sqlite3.Row) -> Delivery:
-    return Delivery(
-        id=r["id"],
-        message_id=r["message_id"],
-        channel=r["channel"],
-        tier=r["tier"],
-        state=DeliveryState(r["state"]),
-        due_at=utc(r["due_at"]),
-        attempts=r["attempts"],
-        first_attempt_at=_dt(r["first_attempt_at"]),
-        last_attempt_at=_dt(r["last_attempt_at"]),
-        last_error=r["last_error"],
-        remote_id=r["remote_id"],
-        url=r["url"],
-        receipt=json.loads(r["receipt"]),
-        progress=json.loads(r["progress"]),
-        uncertain=bool(r["uncertain"]),
-        claimed_by=r["claimed_by"],
-        claim_expires_at=_dt(r["claim_expires_at"]),
-        updated_at=_dt(r["updated_at"]),
-    )
-
-
-def _token(r: sqlite3.Row) -> Token:
-    return Token(
-        id=r["id"],
-        name=r["name"],
-        role=Role.parse(r["role"]),
-        created_at=utc(r["created_at"]),
-        created_by=r["created_by"],
-        revoked_at=_dt(r["revoked_at"]),
-        last_used_at=_dt(r["last_used_at"]),
-    )
