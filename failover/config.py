@@ -155,6 +155,7 @@ class TracingConfig(_Strict):
 class _TopLevel(_Strict):
     state_dir: str | None = None
     store: str = "sqlite"
+    store_password: str | None = None  # a secret reference, for a postgresql:// store
     default_route: str | None = None
     claim_lease: Duration = 120.0
     shutdown_grace: Duration = 10.0
@@ -198,6 +199,7 @@ class Config:
     default_route: str
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
+    store_password: str | None = field(default=None, repr=False)
 
     @property
     def database_path(self) -> Path:
@@ -249,6 +251,13 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         raise ConfigError(_describe(exc, (), locate), where) from None
 
     problems: list[str] = []
+    store_password = None
+    if top.store_password is not None:
+        missing_store: list[str] = []
+        store_password = _resolve_refs(
+            top.store_password, "store_password", True, env, locate, missing_store, problems
+        )
+        problems += missing_store  # the store is not optional: a missing secret is an error
     channels: dict[str, ChannelConfig] = {}
     for name, table in top.channels.items():
         channel = _channel(name, table, top.retry, env, locate, problems)
@@ -285,6 +294,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         source=source,
         state_dir=(base / state).resolve(),
         store=top.store,
+        store_password=store_password,
         api=top.api,
         log=top.log,
         claim_lease=top.claim_lease,

@@ -71,9 +71,12 @@ class Daemon:
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         self.media_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
-        # Exclusive SQLite: any claim left in the file is from a daemon that died. Hand the
-        # deliveries back (marked uncertain, so adapters reconcile before re-posting).
-        released = await self.store.release_claims(None, self.clock.now())
+        # A store of our own (SQLite): any claim left in it is from a daemon that died. Hand
+        # the deliveries back (marked uncertain, so adapters reconcile before re-posting). On a
+        # shared store other daemons' claims are live; a dead one's expire with their lease.
+        released = (
+            [] if self.store.shared else await self.store.release_claims(None, self.clock.now())
+        )
         if released:
             log.warning(
                 "recovered %d deliveries that were in flight when the last run ended", len(released)

@@ -16,5 +16,14 @@ def open_store(config: Config, *, exclusive: bool = False) -> Store:
 
         return SqliteStore(config.database_path, exclusive=exclusive)
     if config.store.startswith(("postgresql://", "postgres://")):
-        raise StoreError("the PostgreSQL store is not available in this version yet")
-    raise StoreError(f'store: unsupported store {config.store!r}; use "sqlite" or "sqlite:///path"')
+        try:
+            from failover.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                "store: a postgresql:// store needs psycopg: pip install 'failover[postgres]'"
+            ) from exc
+        return PostgresStore(config.store, password=config.store_password)
+    raise StoreError(
+        f'store: unsupported store {config.store!r}; use "sqlite", "sqlite:///path" '
+        'or "postgresql://user@host/db"'
+    )

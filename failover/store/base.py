@@ -77,6 +77,10 @@ class QueueStats:
 class Store(abc.ABC):
     """Durable state. Every method is one transaction; methods return only committed data."""
 
+    # True when several daemons may share this store at once (PostgreSQL). A store that is
+    # not shared belongs to one daemon, so claims found in it at start are from a dead run.
+    shared: bool = False
+
     @abc.abstractmethod
     async def open(self) -> None:
         """Connect and bring the schema up to date (refusing a newer one)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,16 +13,40 @@ from failover.errors import Conflict, NotFound, StoreError
 from failover.model import ChannelState, DeliveryState, Forced, Health, NewMessage, Role
 from failover.store.base import NewDelivery, NewEvent, Outcome, Store
 from failover.store.sqlite import SqliteStore
+from tests.peers.postgres_db import throwaway_database
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=["sqlite", "postgres"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    s = SqliteStore(tmp_path / "db" / "failover.db", exclusive=True)
-    await s.open()
-    yield s
-    await s.close()
+    if request.param == "sqlite":
+        s: Store = SqliteStore(tmp_path / "db" / "failover.db", exclusive=True)
+        await s.open()
+        yield s
+        await s.close()
+        return
+    with throwaway_database() as dsn:
+        from failover.store.postgres import PostgresStore
+
+        s = PostgresStore(dsn)
+        await s.open()
+        yield s
+        await s.close()
+
+
+async def reopen(store: Store, tmp_path: Path) -> Store:
+    """The same database through a new store object (a restart, or another daemon)."""
+    if isinstance(store, SqliteStore):
+        await store.close()
+        again: Store = SqliteStore(store.path, exclusive=True)
+    else:
+        from failover.store.postgres import PostgresStore
+
+        assert isinstance(store, PostgresStore)
+        again = PostgresStore(store.dsn)
+    await again.open()
+    return again
 
 
 def msg(text: str = "hello", key: str | None = None, **kw: object) -> NewMessage:
@@ -163,9 +188,14 @@ async def test_threads(store: Store) -> None:
 async def test_channel_state_survives_reopen(store: Store, tmp_path: Path) -> None:
     st = ChannelState("x", Health.DOWN, Forced.DOWN, T0, "forced down by alice", "alice")
     await store.set_channel_state(st, [NewEvent("channel.forced", actor="alice", channel="x")], T0)
-    assert (await store.channel_states())["x"] == st
-    [e] = await store.events(channel="x")
-    assert e.actor == "alice"
+    again = await reopen(store, tmp_path)
+    try:
+        assert (await again.channel_states())["x"] == st
+        [e] = await again.events(channel="x")
+        assert e.actor == "alice"
+    finally:
+        if again is not store:
+            await again.close()
 
 
 async def test_tokens(store: Store) -> None:
@@ -188,3 +218,63 @@ async def test_sqlite_refuses_a_second_daemon_and_a_newer_schema(tmp_path: Path)
     await first.close()
     with pytest.raises(StoreError, match="schema version 999, newer than this failover knows"):
         await SqliteStore(path).open()
+
+
+# --- PostgreSQL: several daemons on one database --------------------------------------------
+
+
+@pytest.fixture
+def pg_dsn() -> Iterator[str]:
+    with throwaway_database() as dsn:
+        yield dsn
+
+
+async def test_two_daemons_never_claim_the_same_delivery(pg_dsn: str) -> None:
+    from failover.store.postgres import PostgresStore
+
+    a, b = PostgresStore(pg_dsn), PostgresStore(pg_dsn)
+    await a.open()
+    await b.open()
+    try:
+        for i in range(60):
+            await a.create_message(msg(f"m{i}"), [pending("x"), pending("y")], [], T0)
+        lease = T0 + timedelta(minutes=1)
+
+        async def drain(s: Store, owner: str) -> list[int]:
+            got: list[int] = []
+            while True:
+                batch = []
+                for channel in ("x", "y"):
+                    batch += await s.claim_due(channel, T0, owner, lease, 7)
+                if not batch:
+                    return got
+                got += [d.id for d in batch]
+
+        ids_a, ids_b = await asyncio.gather(drain(a, "a"), drain(b, "b"))
+    finally:
+        await a.close()
+        await b.close()
+    assert not set(ids_a) & set(ids_b)
+    assert len(ids_a) + len(ids_b) == 120 and ids_a and ids_b
+
+
+async def test_concurrent_migrations_and_a_newer_schema(pg_dsn: str) -> None:
+    from failover.store.postgres import PostgresStore
+
+    stores = [PostgresStore(pg_dsn) for _ in range(3)]
+    await asyncio.gather(*(s.open() for s in stores))  # three daemons starting together
+    rows = await stores[0]._all("list_tokens")
+    assert rows == []
+    async with stores[0]._tx_conn() as conn:
+        versions = [
+            r[0]
+            for r in await (
+                await conn.execute("SELECT version FROM schema_version ORDER BY 1")
+            ).fetchall()
+        ]
+        assert versions == sorted(set(versions)) and versions[0] == 1
+        await conn.execute("INSERT INTO schema_version (version) VALUES (999)")
+    for s in stores:
+        await s.close()
+    with pytest.raises(StoreError, match="schema version 999, newer than this failover knows"):
+        await PostgresStore(pg_dsn).open()

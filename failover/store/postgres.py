@@ -1,0 +1,116 @@
+"""The PostgreSQL store: several daemons on one database, for high availability.
+
+psycopg 3 with an async connection pool. Work is claimed with ``FOR UPDATE SKIP LOCKED`` and a
+claim lease (``claimed_by``, ``claim_expires_at``): a daemon that dies loses its claims when the
+lease expires, and every write to a delivery is fenced on the claim owner, so a daemon whose
+lease lapsed cannot overwrite the work of the one that took over. Migrations run under a
+transaction-level advisory lock, so daemons starting together do not race.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from failover.errors import StoreError
+from failover.store import queries
+from failover.store.sql_store import Row, SqlStore
+
+Q = queries.load("postgres")
+MIGRATION_LOCK = 0x6661696C6F766572  # "failover"
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.conn = conn
+
+    async def fetch(self, query: str, **params: Any) -> list[Row]:
+        async with self.conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(Q[query], params)
+            rows: list[Row] = list(await cur.fetchall()) if cur.description else []
+            return rows
+
+    async def run(self, query: str, params: Mapping[str, Any]) -> int:
+        async with self.conn.cursor() as cur:
+            await cur.execute(Q[query], params)
+            return cur.rowcount
+
+    async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
+        async with self.conn.cursor() as cur:
+            await cur.executemany(Q[query], params)
+
+
+class PostgresStore(SqlStore):
+    shared = True
+
+    def __init__(self, dsn: str, *, password: str | None = None, max_size: int = 10) -> None:
+        self.dsn = dsn
+        kwargs: dict[str, Any] = {"autocommit": False}
+        if password is not None:
+            kwargs["password"] = password
+        self._pool = AsyncConnectionPool(
+            dsn, min_size=1, max_size=max_size, kwargs=kwargs, open=False,
+            name="failover", timeout=10.0,
+        )  # fmt: skip
+
+    async def open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=15.0)
+        except (psycopg.Error, TimeoutError) as exc:
+            raise StoreError(f"cannot reach PostgreSQL: {exc}") from exc
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        known = queries.migrations("postgres")
+        newest = known[-1][0] if known else 0
+        async with self._tx_conn() as conn, conn.cursor() as cur:
+            await cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            await cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+            )
+            await cur.execute("SELECT max(version) FROM schema_version")
+            row = await cur.fetchone()
+            current = (row[0] if row else None) or 0
+            if current > newest:
+                raise StoreError(
+                    f"the database has schema version {current}, newer than this failover knows "
+                    f"({newest}); upgrade failover or point it at a matching database"
+                )
+            for version, script in known:
+                if version > current:
+                    await cur.execute(script.encode())  # several statements: no parameters
+                    await cur.execute(
+                        "INSERT INTO schema_version (version) VALUES (%s)", (version,)
+                    )
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def ping(self) -> None:
+        try:
+            async with self._pool.connection(timeout=5.0) as conn:
+                await conn.execute("SELECT 1")
+        except (psycopg.Error, TimeoutError) as exc:
+            raise StoreError(f"store unreachable: {exc}") from exc
+
+    @asynccontextmanager
+    async def _tx_conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
+
+    @asynccontextmanager
+    async def _tx(self) -> AsyncIterator[_PgTx]:
+        async with self._tx_conn() as conn:
+            yield _PgTx(conn)
+
+    async def _all(self, query: str, **params: Any) -> list[Row]:
+        async with self._tx() as tx:
+            return await tx.fetch(query, **params)

@@ -1,0 +1,202 @@
+-- Named queries for the PostgreSQL store (same names and parameters as SQLite's), loaded by name (failover/store/queries.py).
+
+-- name: insert_message
+INSERT INTO messages (text, title, link, images, content_warning, language, overrides, route,
+                      created_by, created_at, scheduled_at, expires_at, thread_id,
+                      idempotency_key, request_hash, traceparent)
+VALUES (%(text)s, %(title)s, %(link)s, %(images)s, %(content_warning)s, %(language)s, %(overrides)s, %(route)s,
+        %(created_by)s, %(created_at)s, %(scheduled_at)s, %(expires_at)s, %(thread_id)s,
+        %(idempotency_key)s, %(request_hash)s, %(traceparent)s)
+RETURNING *;
+
+-- name: set_own_thread
+UPDATE messages SET thread_id = id WHERE id = %(id)s RETURNING *;
+
+-- name: message_by_id
+SELECT * FROM messages WHERE id = %(id)s;
+
+-- name: message_by_idempotency_key
+SELECT * FROM messages WHERE idempotency_key = %(key)s;
+
+-- name: list_messages
+SELECT * FROM messages
+WHERE (%(before)s::bigint IS NULL OR id < %(before)s)
+  AND (%(route)s::text IS NULL OR route = %(route)s)
+ORDER BY id DESC
+LIMIT %(limit)s;
+
+-- name: insert_delivery
+INSERT INTO deliveries (message_id, channel, tier, state, due_at, last_error, updated_at)
+VALUES (%(message_id)s, %(channel)s, %(tier)s, %(state)s, %(due_at)s, %(last_error)s, %(now)s)
+ON CONFLICT (message_id, channel) DO NOTHING
+RETURNING *;
+
+-- name: deliveries_of_message
+SELECT * FROM deliveries WHERE message_id = %(message_id)s ORDER BY tier, id;
+
+-- name: delivery_by_id
+SELECT * FROM deliveries WHERE id = %(id)s;
+
+-- name: cancel_message
+UPDATE messages SET cancelled_at = %(now)s WHERE id = %(id)s AND cancelled_at IS NULL;
+
+-- name: cancel_pending_deliveries
+UPDATE deliveries SET state = 'cancelled', updated_at = %(now)s
+WHERE message_id = %(message_id)s AND state = 'pending'
+RETURNING *;
+
+-- name: due_channels
+SELECT channel, count(*) AS n FROM deliveries
+WHERE (state = 'pending' AND due_at <= %(now)s)
+   OR (state = 'sending' AND claim_expires_at <= %(now)s)
+GROUP BY channel;
+
+-- name: claim_due
+UPDATE deliveries
+SET state = 'sending',
+    uncertain = CASE WHEN state = 'sending' THEN 1 ELSE uncertain END,
+    claimed_by = %(owner)s,
+    claim_expires_at = %(lease_until)s,
+    updated_at = %(now)s
+WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE channel = %(channel)s
+      AND ((state = 'pending' AND due_at <= %(now)s)
+        OR (state = 'sending' AND claim_expires_at <= %(now)s))
+    ORDER BY due_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED)
+RETURNING *;
+
+-- name: next_due_at
+SELECT min(t) AS t FROM (
+    SELECT min(due_at) AS t FROM deliveries WHERE state = 'pending'
+    UNION ALL
+    SELECT min(claim_expires_at) FROM deliveries
+    WHERE state = 'sending' AND claimed_by IS DISTINCT FROM %(owner)s
+    UNION ALL
+    SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
+    WHERE d.state = 'pending' AND m.expires_at IS NOT NULL) AS due;
+
+-- name: expire_due
+UPDATE deliveries SET state = 'expired', updated_at = %(now)s,
+    last_error = 'expired before it could be sent'
+WHERE state = 'pending'
+  AND message_id IN (SELECT id FROM messages WHERE expires_at IS NOT NULL AND expires_at <= %(now)s)
+RETURNING *;
+
+-- name: finish_delivery
+UPDATE deliveries
+SET state = %(state)s,
+    due_at = %(due_at)s,
+    attempts = attempts + %(attempted)s,
+    first_attempt_at = coalesce(first_attempt_at, %(started_at)s),
+    last_attempt_at = coalesce(%(started_at)s, last_attempt_at),
+    last_error = %(last_error)s,
+    remote_id = coalesce(%(remote_id)s, remote_id),
+    url = coalesce(%(url)s, url),
+    receipt = %(receipt)s,
+    progress = %(progress)s,
+    uncertain = %(uncertain)s,
+    claimed_by = NULL,
+    claim_expires_at = NULL,
+    updated_at = %(now)s
+WHERE id = %(id)s AND state = 'sending' AND claimed_by = %(owner)s
+RETURNING *;
+
+-- name: save_progress
+UPDATE deliveries SET progress = %(progress)s, receipt = %(receipt)s, updated_at = %(now)s
+WHERE id = %(id)s AND state = 'sending' AND claimed_by = %(owner)s;
+
+-- name: release_claims
+UPDATE deliveries
+SET state = 'pending', uncertain = 1, claimed_by = NULL, claim_expires_at = NULL, updated_at = %(now)s
+WHERE state = 'sending' AND (%(owner)s::text IS NULL OR claimed_by = %(owner)s)
+RETURNING *;
+
+-- name: insert_attempt
+INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, status)
+VALUES (%(delivery_id)s, %(number)s, %(started_at)s, %(finished_at)s, %(outcome)s, %(error)s, %(status)s);
+
+-- name: attempts_of_delivery
+SELECT * FROM attempts WHERE delivery_id = %(delivery_id)s ORDER BY number;
+
+-- name: thread_deliveries
+SELECT d.* FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE m.thread_id = %(thread_id)s AND d.channel = %(channel)s AND d.state = 'delivered'
+  AND d.message_id <> %(exclude)s
+ORDER BY d.message_id;
+
+-- name: insert_event
+INSERT INTO events (at, kind, actor, channel, message_id, delivery_id, detail)
+VALUES (%(at)s, %(kind)s, %(actor)s, %(channel)s, %(message_id)s, %(delivery_id)s, %(detail)s);
+
+-- name: list_events
+SELECT * FROM events
+WHERE (%(channel)s::text IS NULL OR channel = %(channel)s)
+  AND (%(message_id)s::bigint IS NULL OR message_id = %(message_id)s)
+  AND (%(since)s::double precision IS NULL OR at >= %(since)s)
+  AND (%(until)s::double precision IS NULL OR at < %(until)s)
+  AND (%(after)s::bigint IS NULL OR id > %(after)s)
+ORDER BY id DESC
+LIMIT %(limit)s;
+
+-- name: channel_states
+SELECT * FROM channel_states;
+
+-- name: upsert_channel_state
+INSERT INTO channel_states (channel, health, forced, since, reason, forced_by, late_cursor)
+VALUES (%(channel)s, %(health)s, %(forced)s, %(since)s, %(reason)s, %(forced_by)s, %(late_cursor)s)
+ON CONFLICT (channel) DO UPDATE SET
+    health = excluded.health, forced = excluded.forced, since = excluded.since,
+    reason = excluded.reason, forced_by = excluded.forced_by,
+    -- the catch-up cursor only moves forward: a health write holding an older copy of the
+    -- row (or none) must not reopen slots the dispatcher already handed out
+    late_cursor = GREATEST(excluded.late_cursor, channel_states.late_cursor);
+
+-- name: queue_stats
+SELECT
+    count(*) FILTER (WHERE state = 'pending') AS pending,
+    count(*) FILTER (WHERE state = 'pending' AND due_at <= %(now)s) AS due,
+    count(*) FILTER (WHERE state = 'sending') AS sending,
+    min(CASE WHEN state = 'pending' AND due_at <= %(now)s THEN due_at END) AS oldest_due
+FROM deliveries WHERE state IN ('pending', 'sending');
+
+-- name: insert_token
+INSERT INTO tokens (name, role, hash, created_at, created_by)
+VALUES (%(name)s, %(role)s, %(hash)s, %(created_at)s, %(created_by)s)
+RETURNING *;
+
+-- name: list_tokens
+SELECT * FROM tokens ORDER BY id;
+
+-- name: token_by_hash
+SELECT * FROM tokens WHERE hash = %(hash)s;
+
+-- name: revoke_token
+UPDATE tokens SET revoked_at = %(now)s WHERE id = %(id)s AND revoked_at IS NULL;
+
+-- name: touch_token
+UPDATE tokens SET last_used_at = %(now)s WHERE id = %(id)s;
+
+-- name: pending_on_channel
+SELECT * FROM deliveries WHERE channel = %(channel)s AND state = 'pending' ORDER BY due_at, id;
+
+-- name: skip_pending
+UPDATE deliveries SET state = 'skipped', last_error = %(reason)s, updated_at = %(now)s
+WHERE id = %(id)s AND state = 'pending'
+RETURNING *;
+
+-- name: skipped_since
+SELECT d.* FROM deliveries d JOIN messages m ON m.id = d.message_id
+WHERE d.channel = %(channel)s AND d.state = 'skipped' AND d.updated_at >= %(since)s
+  AND d.last_error LIKE 'down%%'
+  AND m.cancelled_at IS NULL
+  AND (m.expires_at IS NULL OR m.expires_at > %(now)s)
+  AND m.created_at >= %(min_created)s
+ORDER BY m.id;
+
+-- name: revive_skipped
+UPDATE deliveries SET state = 'pending', due_at = %(due_at)s, last_error = %(note)s, updated_at = %(now)s
+WHERE id = %(id)s AND state = 'skipped'
+RETURNING *;
