@@ -10,7 +10,7 @@ cannot overwrite the work of the one that took over.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -64,6 +64,17 @@ class Outcome:
     progress: dict[str, Any] = field(default_factory=dict)
     uncertain: bool = False
     attempted: bool = True  # False when the platform was not called (missed, expired, paced)
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """A daemon that heartbeats into this store."""
+
+    node: str
+    started_at: datetime
+    seen_at: datetime
+    leads: bool
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -264,3 +275,29 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def revoke_token(self, token_id: int, now: datetime) -> bool: ...
+
+    # cluster -------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def heartbeat(self, node: str, info: dict[str, Any], ttl: float, now: datetime) -> None:
+        """Record that ``node`` is alive for ``ttl`` more seconds."""
+
+    @abc.abstractmethod
+    async def nodes(self, now: datetime) -> list[NodeInfo]:
+        """The daemons alive now, oldest first, with which one leads."""
+
+    @abc.abstractmethod
+    async def forget(self, node: str) -> None:
+        """A clean stop: ``node`` leaves the cluster (and its leadership) at once."""
+
+    @abc.abstractmethod
+    async def try_lead(self, node: str, ttl: float, now: datetime) -> int | None:
+        """Take or renew the leader lease for ``ttl`` seconds; its epoch, or None if another
+        daemon holds an unexpired lease."""
+
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever another daemon adds due work; returns when cancelled.
+
+        A store owned by one daemon has nobody else to hear from: it returns at once.
+        """
+        return None

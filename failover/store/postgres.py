@@ -9,7 +9,9 @@ transaction-level advisory lock, so daemons starting together do not race.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,7 +24,9 @@ from failover.store import queries
 from failover.store.sql_store import Row, SqlStore
 
 Q = queries.load("postgres")
+log = logging.getLogger("failover.store")
 MIGRATION_LOCK = 0x6661696C6F766572  # "failover"
+CHANNEL = "failover_work"  # LISTEN/NOTIFY channel: due work was added
 
 
 class _PgTx:
@@ -44,15 +48,17 @@ class _PgTx:
         async with self.conn.cursor() as cur:
             await cur.executemany(Q[query], params)
 
+    async def notify(self) -> None:
+        await self.conn.execute("NOTIFY " + CHANNEL)  # delivered when the transaction commits
+
 
 class PostgresStore(SqlStore):
     shared = True
 
     def __init__(self, dsn: str, *, password: str | None = None, max_size: int = 10) -> None:
         self.dsn = dsn
-        kwargs: dict[str, Any] = {"autocommit": False}
-        if password is not None:
-            kwargs["password"] = password
+        self._password_kwargs: dict[str, Any] = {"password": password} if password else {}
+        kwargs: dict[str, Any] = {"autocommit": False, **self._password_kwargs}
         self._pool = AsyncConnectionPool(
             dsn, min_size=1, max_size=max_size, kwargs=kwargs, open=False,
             name="failover", timeout=10.0,
@@ -110,6 +116,27 @@ class PostgresStore(SqlStore):
     async def _tx(self) -> AsyncIterator[_PgTx]:
         async with self._tx_conn() as conn:
             yield _PgTx(conn)
+
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """LISTEN on a dedicated connection (never a pooled one: a pooler in transaction mode
+        would drop it); reconnects after a failure. Schedulers also wake on their own at the
+        next due time and at least every 30 s, so a lost notification only delays work."""
+        delay = 1.0
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.dsn, autocommit=True, **self._password_kwargs
+                )
+                async with conn:
+                    await conn.execute("LISTEN " + CHANNEL)
+                    delay = 1.0
+                    wake()  # anything added while we were not listening
+                    async for _ in conn.notifies():
+                        wake()
+            except psycopg.Error as exc:
+                log.warning("LISTEN connection lost (%s); reconnecting in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _all(self, query: str, **params: Any) -> list[Row]:
         async with self._tx() as tx:

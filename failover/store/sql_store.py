@@ -31,7 +31,7 @@ from failover.model import (
     Role,
     Token,
 )
-from failover.store.base import NewDelivery, NewEvent, Outcome, QueueStats, Store
+from failover.store.base import NewDelivery, NewEvent, NodeInfo, Outcome, QueueStats, Store
 
 Row = Mapping[str, Any]
 
@@ -55,6 +55,9 @@ class Tx(Protocol):
 
     async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
         """Run a named query once per parameter set."""
+
+    async def notify(self) -> None:
+        """Tell the other daemons, when this transaction commits, that due work was added."""
 
 
 class SqlStore(Store):
@@ -106,6 +109,7 @@ class SqlStore(Store):
                 row = (await db.fetch("set_own_thread", id=row["id"]))[0]
             message = _message(row)
             await _insert_deliveries(db, message.id, deliveries, now)
+            await db.notify()
             await _insert_events(db, [_with_message(e, message.id) for e in events], now)
             return message, True
 
@@ -187,6 +191,8 @@ class SqlStore(Store):
         async with self._tx() as db:
             added = await _insert_deliveries(db, message_id, deliveries, now)
             await _insert_events(db, events, now)
+            if added:
+                await db.notify()
             return added
 
     async def thread_receipts(self, thread_id: int, channel: str, exclude: int) -> list[Delivery]:
@@ -241,6 +247,7 @@ class SqlStore(Store):
             if not rows:
                 return None
             await _insert_events(db, events, now)
+            await db.notify()
             return _delivery(rows[0])
 
     # claiming and outcomes -----------------------------------------------------------------
@@ -481,6 +488,37 @@ class SqlStore(Store):
             if n:
                 await _insert_events(db, [NewEvent("token.revoked", detail={"id": token_id})], now)
             return n == 1
+
+    # cluster -------------------------------------------------------------------------------
+
+    async def heartbeat(self, node: str, info: dict[str, Any], ttl: float, now: datetime) -> None:
+        async with self._tx() as db:
+            await db.run(
+                "heartbeat",
+                {"node": node, "now": now.timestamp(), "ttl": ttl, "info": json.dumps(info)},
+            )
+
+    async def nodes(self, now: datetime) -> list[NodeInfo]:
+        return [
+            NodeInfo(
+                node=r["node"],
+                started_at=utc(r["started_at"]),
+                seen_at=utc(r["seen_at"]),
+                leads=bool(r["leads"]),
+                info=json.loads(r["info"]),
+            )
+            for r in await self._all("live_nodes", now=now.timestamp())
+        ]
+
+    async def forget(self, node: str) -> None:
+        async with self._tx() as db:
+            await db.run("resign", {"node": node})
+            await db.run("forget_node", {"node": node})
+
+    async def try_lead(self, node: str, ttl: float, now: datetime) -> int | None:
+        async with self._tx() as db:
+            rows = await db.fetch("try_lead", node=node, ttl=ttl, now=now.timestamp())
+            return int(rows[0]["epoch"]) if rows else None
 
 
 # --- rows <-> models ---------------------------------------------------------------------------

@@ -40,6 +40,9 @@ class _SqliteTx:
     async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
         await self.db.executemany(Q[query], params)
 
+    async def notify(self) -> None:
+        return None  # one daemon per file: the scheduler is woken in process
+
 
 class SqliteStore(SqlStore):
     def __init__(self, path: Path, *, exclusive: bool = False) -> None:

@@ -278,3 +278,46 @@ async def test_concurrent_migrations_and_a_newer_schema(pg_dsn: str) -> None:
         await s.close()
     with pytest.raises(StoreError, match="schema version 999, newer than this failover knows"):
         await PostgresStore(pg_dsn).open()
+
+
+async def test_leadership_is_one_at_a_time_and_moves_when_the_lease_lapses(store: Store) -> None:
+    assert await store.try_lead("a", 0.5, T0) == 1
+    again = await store.try_lead("a", 0.5, T0)
+    assert again == 1  # renewed, same epoch
+    assert await store.try_lead("b", 0.5, T0) is None  # a holds an unexpired lease
+    await asyncio.sleep(0.6)  # the PostgreSQL store uses the database's clock
+    later = T0 + timedelta(seconds=1)
+    assert await store.try_lead("b", 0.5, later) == 2  # a stopped renewing: b takes over
+    assert await store.try_lead("a", 0.5, later) is None  # and a learns it lost
+
+
+async def test_nodes_heartbeat_and_forget(store: Store) -> None:
+    now = datetime.now(UTC)
+    await store.heartbeat("a", {"version": "1"}, 30, now)
+    await store.heartbeat("b", {}, 30, now)
+    await store.try_lead("b", 30, now)
+    nodes = {n.node: n for n in await store.nodes(now)}
+    assert set(nodes) == {"a", "b"} and nodes["b"].leads and not nodes["a"].leads
+    assert nodes["a"].info == {"version": "1"}
+    await store.forget("b")
+    assert [n.node for n in await store.nodes(now)] == ["a"]
+    assert await store.try_lead("a", 30, now) is not None  # b's lease went with it
+
+
+async def test_notify_wakes_a_listener_on_another_store(pg_dsn: str) -> None:
+    from failover.store.postgres import PostgresStore
+
+    a, b = PostgresStore(pg_dsn), PostgresStore(pg_dsn)
+    await a.open()
+    await b.open()
+    woken = asyncio.Event()
+    listener = asyncio.create_task(b.listen(woken.set))
+    try:
+        await asyncio.wait_for(woken.wait(), 5)  # the first wake-up: "listening now"
+        woken.clear()
+        await a.create_message(msg(), [pending("x")], [], T0)
+        await asyncio.wait_for(woken.wait(), 5)
+    finally:
+        listener.cancel()
+        await a.close()
+        await b.close()

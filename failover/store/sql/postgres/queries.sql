@@ -200,3 +200,31 @@ ORDER BY m.id;
 UPDATE deliveries SET state = 'pending', due_at = %(due_at)s, last_error = %(note)s, updated_at = %(now)s
 WHERE id = %(id)s AND state = 'skipped'
 RETURNING *;
+
+-- name: heartbeat
+INSERT INTO nodes (node, started_at, seen_at, expires_at, info)
+VALUES (%(node)s, extract(epoch FROM clock_timestamp()), extract(epoch FROM clock_timestamp()),
+        extract(epoch FROM clock_timestamp()) + %(ttl)s, %(info)s)
+ON CONFLICT (node) DO UPDATE SET seen_at = excluded.seen_at, expires_at = excluded.expires_at,
+    info = excluded.info;
+
+-- name: live_nodes
+SELECT n.*, (l.node = n.node AND l.expires_at > extract(epoch FROM clock_timestamp())) AS leads
+FROM nodes n LEFT JOIN leader l ON l.id = 1
+WHERE n.expires_at > extract(epoch FROM clock_timestamp()) ORDER BY n.started_at;
+
+-- name: forget_node
+DELETE FROM nodes WHERE node = %(node)s;
+
+-- name: try_lead
+INSERT INTO leader (id, node, epoch, expires_at)
+VALUES (1, %(node)s, 1, extract(epoch FROM clock_timestamp()) + %(ttl)s)
+ON CONFLICT (id) DO UPDATE SET
+    epoch = CASE WHEN leader.node = excluded.node THEN leader.epoch ELSE leader.epoch + 1 END,
+    node = excluded.node,
+    expires_at = excluded.expires_at
+WHERE leader.node = excluded.node OR leader.expires_at <= extract(epoch FROM clock_timestamp())
+RETURNING epoch;
+
+-- name: resign
+UPDATE leader SET expires_at = 0 WHERE id = 1 AND node = %(node)s;

@@ -200,3 +200,28 @@ ORDER BY m.id;
 UPDATE deliveries SET state = 'pending', due_at = :due_at, last_error = :note, updated_at = :now
 WHERE id = :id AND state = 'skipped'
 RETURNING *;
+
+-- name: heartbeat
+INSERT INTO nodes (node, started_at, seen_at, expires_at, info)
+VALUES (:node, :now, :now, :now + :ttl, :info)
+ON CONFLICT (node) DO UPDATE SET seen_at = :now, expires_at = :now + :ttl, info = :info;
+
+-- name: live_nodes
+SELECT n.*, (l.node = n.node AND l.expires_at > :now) AS leads
+FROM nodes n LEFT JOIN leader l ON l.id = 1
+WHERE n.expires_at > :now ORDER BY n.started_at;
+
+-- name: forget_node
+DELETE FROM nodes WHERE node = :node;
+
+-- name: try_lead
+INSERT INTO leader (id, node, epoch, expires_at) VALUES (1, :node, 1, :now + :ttl)
+ON CONFLICT (id) DO UPDATE SET
+    epoch = CASE WHEN leader.node = excluded.node THEN leader.epoch ELSE leader.epoch + 1 END,
+    node = excluded.node,
+    expires_at = excluded.expires_at
+WHERE leader.node = excluded.node OR leader.expires_at <= :now
+RETURNING epoch;
+
+-- name: resign
+UPDATE leader SET expires_at = 0 WHERE id = 1 AND node = :node;
