@@ -274,6 +274,9 @@ class Daemon:
             actor,
             extra={"event": "channel.forced", "channel": name, "actor": actor},
         )
+        if current.effective is not state.effective:
+            # An operator's word is a health change like any other: reroute, alert, fail back.
+            await self.engine.on_change(name, current, state, None)
         self.scheduler.wake()
         return state
 

@@ -42,7 +42,7 @@ UPDATE messages SET cancelled_at = %(now)s WHERE id = %(id)s AND cancelled_at IS
 
 -- name: cancel_pending_deliveries
 UPDATE deliveries SET state = 'cancelled', updated_at = %(now)s
-WHERE message_id = %(message_id)s AND state = 'pending'
+WHERE message_id = %(message_id)s AND state IN ('pending', 'skipped')  -- skipped: no backfill
 RETURNING *;
 
 -- name: due_channels

@@ -42,7 +42,7 @@ UPDATE messages SET cancelled_at = :now WHERE id = :id AND cancelled_at IS NULL;
 
 -- name: cancel_pending_deliveries
 UPDATE deliveries SET state = 'cancelled', updated_at = :now
-WHERE message_id = :message_id AND state = 'pending'
+WHERE message_id = :message_id AND state IN ('pending', 'skipped')  -- skipped: no backfill
 RETURNING *;
 
 -- name: due_channels
