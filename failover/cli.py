@@ -418,6 +418,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     q = data["queue"]
     age = f", oldest due {q['oldest_due_age_s']:.0f}s ago" if q["oldest_due_age_s"] else ""
     print(f"\nqueue: {q['pending']} pending ({q['due']} due), {q['sending']} sending{age}")
+    nodes = data.get("cluster") or []
+    if nodes:
+        print()
+        rows = [
+            [n["node"], "leader" if n["leads"] else "follower", _when(n["since"]),
+             _when(n["seen"]), n.get("api", "")]
+            for n in nodes
+        ]  # fmt: skip
+        print(_table(["daemon", "role", "up since", "last seen", "api"], rows))
     return EXIT_OK
 
 

@@ -159,6 +159,7 @@ class _TopLevel(_Strict):
     default_route: str | None = None
     claim_lease: Duration = 120.0
     shutdown_grace: Duration = 10.0
+    leader_lease: Duration = 15.0  # several daemons: leadership moves within about this
     api: ApiConfig = ApiConfig()
     log: LogConfig = LogConfig()
     retry: RetryConfig = RetryConfig()
@@ -194,6 +195,7 @@ class Config:
     log: LogConfig
     claim_lease: float
     shutdown_grace: float
+    leader_lease: float
     channels: dict[str, ChannelConfig]
     routes: dict[str, RouteConfig]
     default_route: str
@@ -299,6 +301,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         log=top.log,
         claim_lease=top.claim_lease,
         shutdown_grace=top.shutdown_grace,
+        leader_lease=top.leader_lease,
         channels=channels,
         routes=_with_alerts_route(top.routes, top.alerts),
         default_route=default_route,

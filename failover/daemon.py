@@ -60,6 +60,9 @@ class Daemon:
         self._last_loop_tick = self.clock.monotonic()
         self.metrics = Metrics()
         self.tracing = Tracing(config.tracing)
+        self.leading = False  # holds the leader lease: runs probes and failover decisions
+        self.epoch = 0
+        self._lease_renewed = 0.0
         self.dispatcher: Dispatcher
         self.scheduler: Scheduler
         self.intake: Intake
@@ -105,7 +108,7 @@ class Daemon:
             channels=self.channels,
             media_dir=self.media_dir,
             unusable=self.unusable,
-            listeners=[self.monitor.record_send],
+            listeners=[self._record_send],
             on_lost=self.engine.delivery_lost,
             metrics=self.metrics,
             tracing=self.tracing,
@@ -122,10 +125,15 @@ class Daemon:
         )
         self.intake = self._make_intake()
         await self._start_api()
-        await self.monitor.start(cfg, self.channels)
-        await self._first_probe_round()
+        await self._cluster_tick()  # leads at once if nobody else does
+        if self.leading:
+            await self._first_probe_round()
         self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
         self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
+        self._tasks.append(asyncio.create_task(self._cluster_loop(), name="cluster"))
+        self._tasks.append(
+            asyncio.create_task(self.store.listen(self.scheduler.wake), name="listen")
+        )
         await self.store.add_events(
             [NewEvent("daemon.started", actor=self.owner, detail={"version": __version__})],
             self.clock.now(),
@@ -310,6 +318,88 @@ class Daemon:
                 self.notifier.send(WATCHDOG=1, STATUS=await self.status_line())
             await asyncio.sleep(min(interval, 5.0))
 
+    # -- the cluster: one leader decides, every daemon sends ----------------------------------
+
+    def _record_send(self, channel: str, ok: bool, error: BaseException | None) -> None:
+        if self.leading:  # the leader's health machines hear every send it makes
+            self.monitor.record_send(channel, ok, error)
+
+    async def _cluster_tick(self) -> None:
+        """Heartbeat, take or renew the leader lease, and act on what changed."""
+        ttl = self.config.leader_lease
+        now = self.clock.now()
+        try:
+            await self.store.heartbeat(
+                self.owner, {"version": __version__, "api": self.config.api.listen}, ttl * 2, now
+            )
+            epoch = await self.store.try_lead(self.owner, ttl, now)
+        except FailoverError as exc:
+            # Cut off from the database: a leader whose lease may have lapsed stops deciding
+            # before another can have taken over.
+            if self.leading and self.clock.monotonic() - self._lease_renewed > ttl * 0.8:
+                await self._step_down(f"cannot renew the lease: {exc}")
+            return
+        if epoch is None:
+            if self.leading:
+                await self._step_down("another daemon holds the lease")
+            await self._follow()
+            return
+        self._lease_renewed = self.clock.monotonic()
+        if not self.leading:
+            await self._lead(epoch)
+        else:
+            await self._adopt_forced()
+
+    async def _lead(self, epoch: int) -> None:
+        self.states.clear()
+        self.states.update(await self.store.channel_states())
+        self.monitor = HealthMonitor(
+            self.store, self.clock, self.states, self._on_transition, self.metrics
+        )
+        await self.monitor.start(self.config, self.channels)
+        self.leading, self.epoch = True, epoch
+        log.info(
+            "this daemon now leads (epoch %d): it runs the probes and failover decisions",
+            epoch,
+            extra={"event": "cluster.leader", "epoch": epoch},
+        )
+        if self.store.shared:
+            await self.store.add_events(
+                [NewEvent("cluster.leader", actor=self.owner, detail={"epoch": epoch})],
+                self.clock.now(),
+            )
+
+    async def _step_down(self, why: str) -> None:
+        self.leading = False
+        await self.monitor.stop()
+        log.warning("no longer leading: %s", why, extra={"event": "cluster.follower"})
+
+    async def _follow(self) -> None:
+        """A follower takes health from the database, where the leader writes it."""
+        fresh = await self.store.channel_states()
+        self.states.clear()
+        self.states.update(fresh)
+
+    async def _adopt_forced(self) -> None:
+        """Operators may force a channel through any daemon: the leader adopts what it finds."""
+        for name, stored in (await self.store.channel_states()).items():
+            mine = self.states.get(name)
+            if mine is None or (stored.forced, stored.forced_by) == (mine.forced, mine.forced_by):
+                continue
+            merged = replace(mine, forced=stored.forced, forced_by=stored.forced_by)
+            self.states[name] = merged
+            if merged.effective is not mine.effective:
+                await self.engine.on_change(name, mine, merged, None)
+
+    async def _cluster_loop(self) -> None:
+        interval = max(0.2, self.config.leader_lease / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._cluster_tick()
+            except Exception:
+                log.exception("cluster tick failed")
+
     # -- reload and stop -----------------------------------------------------------------------
 
     async def reload(self) -> bool:
@@ -342,7 +432,8 @@ class Daemon:
         self.dispatcher.channels = channels
         self.intake = self._make_intake()
         self.scheduler.lease = new.claim_lease
-        await self.monitor.configure(new, channels)
+        if self.leading:
+            await self.monitor.configure(new, channels)
         self.scheduler.wake()
         # Adapters replaced by the reload may still be sending: close them a little later.
         asyncio.get_running_loop().call_later(
@@ -377,6 +468,8 @@ class Daemon:
             await self.scheduler.stop(self.config.shutdown_grace)
         if hasattr(self, "monitor"):
             await self.monitor.stop()
+        with contextlib.suppress(FailoverError):
+            await self.store.forget(self.owner)  # leadership moves now, not after the lease
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -11,7 +11,7 @@ from aiohttp import web
 from failover.api.auth import require
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.problems import invalid, problem
-from failover.api.views import channel_json, event_json, message_json, queue_json
+from failover.api.views import channel_json, event_json, iso, message_json, queue_json
 from failover.errors import InvalidInput
 from failover.model import Forced, Role
 
@@ -202,6 +202,16 @@ async def status(request: web.Request) -> web.Response:
             "channels": [channel_json(c, states.get(c.name)) for c in ctx.channels().all()],
             "queue": queue_json(await ctx.store.queue_stats(now), now),
             "default_route": ctx.config().default_route,
+            "cluster": [
+                {
+                    "node": n.node,
+                    "leads": n.leads,
+                    "since": iso(n.started_at),
+                    "seen": iso(n.seen_at),
+                    **n.info,
+                }
+                for n in await ctx.store.nodes(now)
+            ],
             "routes": {
                 name: {"mode": r.mode, "tiers": r.tiers} for name, r in ctx.config().routes.items()
             },
