@@ -113,7 +113,7 @@ async def test_three_daemons_one_database(tmp_path: Path) -> None:
                 assert all(len(v) == 3 for v in owners.values())
                 leader = await leader_of(s, urls, token)
                 assert leader is not None
-                pid_of = {d.proc.pid: i for i, d in enumerate(daemons) if d.proc}  # type: ignore[union-attr]
+                pid_of = {d.proc.pid: i for i, d in enumerate(daemons) if d.proc}
                 leader_index = next(i for pid, i in pid_of.items() if f":{pid}:" in leader)
                 other_index = (leader_index + 1) % 3
                 sem = asyncio.Semaphore(24)
