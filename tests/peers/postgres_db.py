@@ -11,14 +11,18 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import psycopg
 
 ADMIN_DSN = os.environ.get("FAILOVER_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def _admin():  # type: ignore[no-untyped-def]
-    import psycopg
+def _admin() -> psycopg.Connection[tuple[object, ...]]:
+    import psycopg  # imported late: the suite runs without the postgres extra
 
     return psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=3)
 
