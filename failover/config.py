@@ -156,6 +156,7 @@ class _TopLevel(_Strict):
     state_dir: str | None = None
     store: str = "sqlite"
     store_password: str | None = None  # a secret reference, for a postgresql:// store
+    store_listen: str | None = None  # DSN for LISTEN when `store` goes through a pooler
     default_route: str | None = None
     claim_lease: Duration = 120.0
     shutdown_grace: Duration = 10.0
@@ -202,6 +203,7 @@ class Config:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
     store_password: str | None = field(default=None, repr=False)
+    store_listen: str | None = None
 
     @property
     def database_path(self) -> Path:
@@ -297,6 +299,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         state_dir=(base / state).resolve(),
         store=top.store,
         store_password=store_password,
+        store_listen=top.store_listen,
         api=top.api,
         log=top.log,
         claim_lease=top.claim_lease,

@@ -15,6 +15,7 @@ import signal
 import socket
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -63,6 +64,7 @@ class Daemon:
         self.leading = False  # holds the leader lease: runs probes and failover decisions
         self.epoch = 0
         self._lease_renewed = 0.0
+        self._renewal: asyncio.Task[int | None] | None = None
         self.dispatcher: Dispatcher
         self.scheduler: Scheduler
         self.intake: Intake
@@ -324,20 +326,54 @@ class Daemon:
         if self.leading:  # the leader's health machines hear every send it makes
             self.monitor.record_send(channel, ok, error)
 
+    def _renew_by(self) -> float:
+        """When (monotonic) a leader that has not renewed its lease must stop deciding: half
+        the lease after the last renewal, well before the lease (on the database's clock)
+        can pass to another daemon."""
+        return self._lease_renewed + self.config.leader_lease * 0.5
+
+    async def _renew(self, ttl: float, now: datetime, budget: float) -> int | None:
+        """Heartbeat and take or renew the lease, giving up after ``budget`` seconds.
+
+        A partitioned database hangs rather than refuses, and a cancelled query may itself
+        wait seconds to cancel on the server; so the attempt runs as its own task, is left
+        behind when it overruns, and no second one starts while it lingers."""
+        deadline = self.clock.monotonic() + budget
+        lingering = self._renewal
+        if lingering is not None and not lingering.done():
+            await asyncio.wait({lingering}, timeout=budget)
+            if not lingering.done():
+                raise TimeoutError
+        task = self._renewal = asyncio.create_task(self._heartbeat_and_lead(ttl, now))
+        task.add_done_callback(_consume)  # an abandoned attempt's error is not news
+        await asyncio.wait({task}, timeout=max(0.0, deadline - self.clock.monotonic()))
+        if not task.done():
+            task.cancel()
+            raise TimeoutError
+        return task.result()
+
+    async def _heartbeat_and_lead(self, ttl: float, now: datetime) -> int | None:
+        info = {"version": __version__, "api": self.config.api.listen}
+        await self.store.heartbeat(self.owner, info, ttl * 2, now)
+        return await self.store.try_lead(self.owner, ttl, now)
+
     async def _cluster_tick(self) -> None:
         """Heartbeat, take or renew the leader lease, and act on what changed."""
         ttl = self.config.leader_lease
         now = self.clock.now()
+        budget = ttl * 0.25
+        if self.leading:
+            left = self._renew_by() - self.clock.monotonic()
+            if left <= 0:
+                await self._step_down(f"lease not renewed for {ttl * 0.5:g}s")
+            else:
+                budget = min(budget, left)
         try:
-            await self.store.heartbeat(
-                self.owner, {"version": __version__, "api": self.config.api.listen}, ttl * 2, now
-            )
-            epoch = await self.store.try_lead(self.owner, ttl, now)
-        except FailoverError as exc:
-            # Cut off from the database: a leader whose lease may have lapsed stops deciding
-            # before another can have taken over.
-            if self.leading and self.clock.monotonic() - self._lease_renewed > ttl * 0.8:
-                await self._step_down(f"cannot renew the lease: {exc}")
+            epoch = await self._renew(ttl, now, budget)
+        except (FailoverError, TimeoutError) as exc:
+            if self.leading and self.clock.monotonic() >= self._renew_by():
+                why = str(exc) or f"no answer within {budget:.2g}s"
+                await self._step_down(f"cannot renew the lease: {why}")
             return
         if epoch is None:
             if self.leading:
@@ -394,7 +430,10 @@ class Daemon:
     async def _cluster_loop(self) -> None:
         interval = max(0.2, self.config.leader_lease / 3)
         while True:
-            await asyncio.sleep(interval)
+            pause = interval
+            if self.leading:  # a leader that failed to renew comes back by its deadline
+                pause = min(interval, max(0.05, self._renew_by() - self.clock.monotonic()))
+            await asyncio.sleep(pause)
             try:
                 await self._cluster_tick()
             except Exception:
@@ -470,6 +509,8 @@ class Daemon:
             await self.monitor.stop()
         with contextlib.suppress(FailoverError):
             await self.store.forget(self.owner)  # leadership moves now, not after the lease
+        if self._renewal is not None:
+            self._tasks.append(self._renewal)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -499,3 +540,8 @@ def _secret_values(config: Config) -> list[str]:
             items = value if isinstance(value, list) else [value]
             values += [v.get_secret_value() for v in items if isinstance(v, SecretStr)]
     return values
+
+
+def _consume(task: asyncio.Task[int | None]) -> None:
+    if not task.cancelled():
+        task.exception()

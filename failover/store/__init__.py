@@ -22,7 +22,9 @@ def open_store(config: Config, *, exclusive: bool = False) -> Store:
             raise StoreError(
                 "store: a postgresql:// store needs psycopg: pip install 'failover[postgres]'"
             ) from exc
-        return PostgresStore(config.store, password=config.store_password)
+        return PostgresStore(
+            config.store, password=config.store_password, listen_dsn=config.store_listen
+        )
     raise StoreError(
         f'store: unsupported store {config.store!r}; use "sqlite", "sqlite:///path" '
         'or "postgresql://user@host/db"'

@@ -55,8 +55,16 @@ class _PgTx:
 class PostgresStore(SqlStore):
     shared = True
 
-    def __init__(self, dsn: str, *, password: str | None = None, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        password: str | None = None,
+        max_size: int = 10,
+        listen_dsn: str | None = None,
+    ) -> None:
         self.dsn = dsn
+        self.listen_dsn = listen_dsn or dsn  # LISTEN needs a session: bypass a pooler
         self._password_kwargs: dict[str, Any] = {"password": password} if password else {}
         kwargs: dict[str, Any] = {"autocommit": False, **self._password_kwargs}
         self._pool = AsyncConnectionPool(
@@ -119,13 +127,13 @@ class PostgresStore(SqlStore):
 
     async def listen(self, wake: Callable[[], None]) -> None:
         """LISTEN on a dedicated connection (never a pooled one: a pooler in transaction mode
-        would drop it); reconnects after a failure. Schedulers also wake on their own at the
+        would drop it; ``store_listen`` points it past PgBouncer); reconnects after a failure. Schedulers also wake on their own at the
         next due time and at least every 30 s, so a lost notification only delays work."""
         delay = 1.0
         while True:
             try:
                 conn = await psycopg.AsyncConnection.connect(
-                    self.dsn, autocommit=True, **self._password_kwargs
+                    self.listen_dsn, autocommit=True, **self._password_kwargs
                 )
                 async with conn:
                     await conn.execute("LISTEN " + CHANNEL)

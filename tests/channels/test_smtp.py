@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from channels.base import ChannelContext, PermanentError, Post, Receipt, TransientError
 from channels.smtp import EmailChannel, EmailOptions
-from tests.peers.smtp_server import PASSWORD, USER, Sink, smtp_server, test_ca
+from tests.peers.smtp_server import PASSWORD, USER, Sink, smtp_server, throwaway_ca
 from tests.secrets_registry import secret
 
 secret(PASSWORD)
@@ -107,7 +107,7 @@ async def test_thread_updates_carry_in_reply_to_and_references(tmp_path: Path) -
 
 async def test_starttls_with_test_ca_and_auth(tmp_path: Path) -> None:
     sink = Sink()
-    with test_ca(tmp_path) as tls, smtp_server(sink, starttls=tls, auth=True) as port:
+    with throwaway_ca(tmp_path) as tls, smtp_server(sink, starttls=tls, auth=True) as port:
         ok = channel(tmp_path, port, security="starttls", ca_file=tls.ca_file,
                      username=USER, password=SecretStr(PASSWORD))  # fmt: skip
         await ok.send(post())
@@ -126,7 +126,7 @@ async def test_starttls_with_test_ca_and_auth(tmp_path: Path) -> None:
 
 async def test_implicit_tls(tmp_path: Path) -> None:
     sink = Sink()
-    with test_ca(tmp_path) as tls, smtp_server(sink, implicit_tls=tls) as port:
+    with throwaway_ca(tmp_path) as tls, smtp_server(sink, implicit_tls=tls) as port:
         await channel(tmp_path, port, security="tls", ca_file=tls.ca_file).send(post())
     assert len(sink.received) == 1
 

@@ -321,3 +321,22 @@ async def test_notify_wakes_a_listener_on_another_store(pg_dsn: str) -> None:
         listener.cancel()
         await a.close()
         await b.close()
+
+
+async def test_listen_goes_to_store_listen_not_the_pooled_dsn(pg_dsn: str) -> None:
+    """Behind PgBouncer in transaction mode LISTEN must reach the server directly."""
+    from failover.store.postgres import PostgresStore
+
+    a = PostgresStore(pg_dsn)
+    pooled = PostgresStore("postgresql://nobody@127.0.0.1:9/nowhere", listen_dsn=pg_dsn)
+    await a.open()
+    woken = asyncio.Event()
+    listener = asyncio.create_task(pooled.listen(woken.set))
+    try:
+        await asyncio.wait_for(woken.wait(), 5)
+        woken.clear()
+        await a.create_message(msg(), [pending("x")], [], T0)
+        await asyncio.wait_for(woken.wait(), 5)
+    finally:
+        listener.cancel()
+        await a.close()

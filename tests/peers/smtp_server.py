@@ -111,7 +111,7 @@ class Tls:
 
 
 @contextmanager
-def test_ca(tmp_path: Path) -> Iterator[Tls]:
+def throwaway_ca(tmp_path: Path) -> Iterator[Tls]:
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
