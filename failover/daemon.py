@@ -509,11 +509,10 @@ class Daemon:
             await self.monitor.stop()
         with contextlib.suppress(FailoverError):
             await self.store.forget(self.owner)  # leadership moves now, not after the lease
-        if self._renewal is not None:
-            self._tasks.append(self._renewal)
-        for task in self._tasks:
+        lingering = [self._renewal] if self._renewal is not None else []
+        for task in [*self._tasks, *lingering]:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *lingering, return_exceptions=True)
         self._tasks.clear()
         if self._runner is not None:
             await self._runner.cleanup()
