@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -68,6 +68,47 @@ class MessageIn(BaseModel):
     thread: int | None = Field(None, ge=1)
 
 
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class MessageEdit(BaseModel):
+    """What may change while no delivery has started. Route, images and thread may not:
+    cancel and send a new message instead."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: str = Field(None, min_length=1, max_length=MAX_TEXT)  # type: ignore[assignment]
+    title: str | None = Field(None, max_length=300)
+    link: str | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
+    content_warning: str | None = Field(None, max_length=500)
+    language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    overrides: dict[str, str] = {}
+    scheduled_at: AwareDatetime | None = None
+    expires_at: AwareDatetime | None = None
+
+
+class PreviewIn(BaseModel):
+    """The parts of a message that decide how it is fitted (images are not needed)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    text: str = Field("", max_length=MAX_TEXT)
+    title: str | None = Field(None, max_length=300)
+    link: str | None = Field(None, max_length=2000)
+    overrides: dict[str, str] = {}
+    route: str | None = None
+
+
+def _validated(model: type[_M], payload: dict[str, Any]) -> _M:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and model is MessageEdit:
+            message = "cannot be edited; cancel the message and send a new one"
+        raise InvalidInput(field, message) from None
+
+
 @dataclass
 class Intake:
     store: Store
@@ -93,12 +134,7 @@ class Intake:
             earlier = await self.store.message_by_key(idempotency_key)
             if earlier is not None:
                 return await self._replay(earlier, request_hash)
-        try:
-            data = MessageIn.model_validate(payload)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "body"
-            raise InvalidInput(field, err["msg"].removeprefix("Value error, ")) from None
+        data = _validated(MessageIn, payload)
         now = self.clock.now()
         route_name = data.route or self.config.default_route
         route = self.config.routes.get(route_name)
@@ -180,7 +216,7 @@ class Intake:
             raise InvalidInput("thread", f"no message {thread} to continue")
         return parent.thread_id or parent.id
 
-    def _check_fits(self, new: NewMessage, channels: list[str]) -> None:
+    def _check_fits(self, new: NewMessage | Message, channels: list[str]) -> None:
         for name in channels:
             live = self.channels.get(name)
             if live is None or live.adapter is None:
@@ -215,6 +251,81 @@ class Intake:
         return ImageRef(
             sha256=digest, content_type=image.content_type, alt=image.alt, size=len(data)
         )
+
+    async def edit(self, message_id: int, payload: dict[str, Any], actor: str) -> Message:
+        """Change a message before any of its deliveries has started."""
+        data = _validated(MessageEdit, payload)
+        fields = {name: getattr(data, name) for name in data.model_fields_set}
+        if not fields:
+            raise InvalidInput("body", "names nothing to change")
+        if fields.get("text", "") is None:
+            raise InvalidInput("text", "cannot be empty")
+        current = await self.store.message(message_id)
+        if current is None:
+            raise NotFound(f"no message {message_id}")
+        for name in data.overrides:
+            if name not in self.config.channels:
+                raise InvalidInput(f"overrides.{name}", "no channel with this name")
+        now = self.clock.now()
+        scheduled = fields.get("scheduled_at", current.scheduled_at)
+        expires = fields.get("expires_at", current.expires_at)
+        if expires is not None and "expires_at" in fields and expires <= now:
+            raise InvalidInput("expires_at", "is in the past")
+        if expires is not None and scheduled is not None and expires <= scheduled:
+            raise InvalidInput("expires_at", "must be after scheduled_at")
+        due = max(now, scheduled) if scheduled else now
+        route = self.config.routes.get(current.route)
+        if route is not None and route.fit == "reject":
+            edited = dataclasses.replace(current, **fields)
+            self._check_fits(edited, [c for tier in route.tiers for c in tier])
+        message = await self.store.edit_message(
+            message_id, fields, due if "scheduled_at" in fields else None, actor, now
+        )
+        self.on_accepted()
+        return message
+
+    def preview(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """How the text would be fitted on each channel of the route: what the compose form
+        shows before anything is stored."""
+        data = _validated(PreviewIn, payload)
+        route_name = data.route or self.config.default_route
+        route = self.config.routes.get(route_name)
+        if route is None:
+            raise InvalidInput(
+                "route", f"no route named {route_name!r}; known: {', '.join(self.config.routes)}"
+            )
+        draft = NewMessage(text=data.text, route=route_name, created_by="preview",
+                           title=data.title, link=data.link, overrides=data.overrides)  # fmt: skip
+        channels = []
+        for tier_index, tier in enumerate(route.tiers):
+            for name in tier:
+                channels.append(self._preview_one(draft, name, tier_index, route.fit))
+        return {"route": route_name, "mode": route.mode, "fit": route.fit, "channels": channels}
+
+    def _preview_one(self, draft: NewMessage, name: str, tier: int, policy: str) -> dict[str, Any]:
+        live = self.channels.get(name)
+        entry: dict[str, Any] = {"channel": name, "tier": tier, "unavailable": self.unusable(name)}
+        if live is None or live.adapter is None:
+            return {**entry, "type": live.config.type if live else None, "posts": [],
+                    "verdict": "unavailable"}  # fmt: skip
+        limits = live.adapter.limits
+        text = compose(draft, name, limits)
+        rule = limits.text
+        entry |= {"type": live.config.type, "rule": rule.name if rule else None,
+                  "limit": rule.max if rule else None,
+                  "length": rule.measure(text) if rule else len(text)}  # fmt: skip
+        try:
+            posts = fit(text, limits, policy, None)
+        except TooLong as exc:
+            return {**entry, "posts": [], "verdict": f"too long: {exc.detail}"}
+        entry["posts"] = [{"text": p, "length": rule.measure(p) if rule else len(p)} for p in posts]
+        if len(posts) > 1:
+            entry["verdict"] = f"thread of {len(posts)} posts"
+        elif rule is not None and rule.measure(text) > rule.max:
+            entry["verdict"] = "truncated"
+        else:
+            entry["verdict"] = "fits"
+        return entry
 
     async def cancel(self, message_id: int, actor: str) -> Message:
         await self.store.cancel_message(message_id, actor, self.clock.now())

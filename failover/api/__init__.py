@@ -6,10 +6,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from failover.api.auth import denied_middleware
+from failover.api.auth import THROTTLE, denied_middleware
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.problems import problem_middleware
 from failover.api.routes import routes
+from failover.api.throttle import AuthThrottle
+from failover.web import add_web
 
 __all__ = ["ApiContext", "create_app"]
 
@@ -19,10 +21,31 @@ def create_app(ctx: ApiContext, max_body: int) -> web.Application:
         middlewares=[problem_middleware, denied_middleware], client_max_size=max_body
     )
     app[CONTEXT] = ctx
+    app[THROTTLE] = AuthThrottle()
     app.add_routes(routes)
+    add_web(app)
+    app.router.add_get("/status/state.json", _public_state)
     app.router.add_get("/status", _status_redirect)
     app.router.add_get("/status/{path:.*}", _public_file)
     return app
+
+
+async def _public_state(request: web.Request) -> web.Response:
+    """The primary platform's state for the public page's banner. Public: names and
+    states only, never the reason (it may name internal hosts) or anything else."""
+    ctx = request.app[CONTEXT]
+    config = ctx.config()
+    route = config.routes.get(config.default_route)
+    states = await ctx.store.channel_states()
+    primary = []
+    for name in route.primary if route else []:
+        st = states.get(name)
+        primary.append({
+            "channel": name,
+            "state": st.effective.value if st else "unknown",
+            "since": st.since.isoformat().replace("+00:00", "Z") if st and st.since else None,
+        })  # fmt: skip
+    return web.json_response({"primary": primary}, headers={"Cache-Control": "public, max-age=10"})
 
 
 async def _status_redirect(request: web.Request) -> web.StreamResponse:

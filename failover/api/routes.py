@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -11,11 +12,20 @@ from aiohttp import web
 from failover.api.auth import require
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.problems import invalid, problem
-from failover.api.views import channel_json, event_json, iso, message_json, queue_json
+from failover.api.views import (
+    channel_json,
+    event_json,
+    iso,
+    message_json,
+    queue_json,
+    token_json,
+)
 from failover.errors import InvalidInput
 from failover.model import Forced, Role
+from failover.tokens import new_token, token_hash
 
 routes = web.RouteTableDef()
+OPENAPI = Path(__file__).with_name("openapi.json")
 
 
 def _ctx(request: web.Request) -> ApiContext:
@@ -147,6 +157,67 @@ async def cancel_message(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     message = await ctx.intake().cancel(int(request.match_info["id"]), f"token:{token.name}")
     return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
+
+
+@routes.patch("/api/v1/messages/{id:\\d+}")
+async def edit_message(request: web.Request) -> web.Response:
+    token = await require(request, Role.PUBLISHER)
+    ctx = _ctx(request)
+    body = await _json_body(request)
+    message = await ctx.intake().edit(int(request.match_info["id"]), body, f"token:{token.name}")
+    return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
+
+
+@routes.post("/api/v1/preview")
+async def preview(request: web.Request) -> web.Response:
+    await require(request, Role.VIEWER)
+    return web.json_response(_ctx(request).intake().preview(await _json_body(request)))
+
+
+@routes.get("/api/v1/tokens")
+async def list_tokens(request: web.Request) -> web.Response:
+    await require(request, Role.ADMIN)
+    return web.json_response({"items": [token_json(t) for t in await _ctx(request).store.tokens()]})
+
+
+@routes.post("/api/v1/tokens")
+async def create_token(request: web.Request) -> web.Response:
+    caller = await require(request, Role.ADMIN)
+    ctx = _ctx(request)
+    body = await _json_body(request)
+    name = body.get("name")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+        raise InvalidInput("name", "must be a string of 1 to 100 characters")
+    try:
+        role = Role.parse(str(body.get("role", "")))
+    except ValueError as exc:
+        raise InvalidInput("role", str(exc)) from None
+    secret = new_token()
+    token = await ctx.store.create_token(
+        name.strip(), role, token_hash(secret), f"token:{caller.name}", ctx.clock.now()
+    )
+    # The secret is shown once, here; only its hash is stored.
+    return web.json_response(
+        {**token_json(token), "token": secret},
+        status=201,
+        headers={"Location": f"/api/v1/tokens/{token.id}", "Cache-Control": "no-store"},
+    )
+
+
+@routes.delete("/api/v1/tokens/{id:\\d+}")
+async def revoke_token(request: web.Request) -> web.Response:
+    await require(request, Role.ADMIN)
+    ctx = _ctx(request)
+    token_id = int(request.match_info["id"])
+    if not await ctx.store.revoke_token(token_id, ctx.clock.now()):
+        return problem(404, "Not found", f"no live token {token_id}")
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/openapi.json")
+async def openapi(request: web.Request) -> web.Response:
+    """The API's description (OpenAPI 3.1), shipped in the package; no token needed."""
+    return web.Response(body=OPENAPI.read_bytes(), content_type="application/json", charset="utf-8")
 
 
 @routes.get("/api/v1/channels")

@@ -276,6 +276,23 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def revoke_token(self, token_id: int, now: datetime) -> bool: ...
 
+    @abc.abstractmethod
+    async def token_signing_key(self, token_id: int) -> tuple[Token, str] | None:
+        """A live token and its stored hash, the key web sessions opened with it are signed
+        with (revoking the token ends them, on every daemon sharing the store)."""
+
+    @abc.abstractmethod
+    async def edit_message(
+        self,
+        message_id: int,
+        fields: dict[str, Any],
+        due_at: datetime | None,
+        actor: str,
+        now: datetime,
+    ) -> Message:
+        """Change a message none of whose deliveries has started (all pending, no attempt);
+        ``due_at``, when given, moves its pending deliveries. Raises NotFound or Conflict."""
+
     # cluster -------------------------------------------------------------------------------
 
     @abc.abstractmethod

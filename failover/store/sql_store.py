@@ -489,6 +489,90 @@ class SqlStore(Store):
                 await _insert_events(db, [NewEvent("token.revoked", detail={"id": token_id})], now)
             return n == 1
 
+    async def token_signing_key(self, token_id: int) -> tuple[Token, str] | None:
+        rows = await self._all("token_by_id", id=token_id)
+        if not rows or rows[0]["revoked_at"] is not None:
+            return None
+        return _token(rows[0]), str(rows[0]["hash"])
+
+    async def edit_message(
+        self,
+        message_id: int,
+        fields: dict[str, Any],
+        due_at: datetime | None,
+        actor: str,
+        now: datetime,
+    ) -> Message:
+        async with self._tx() as db:
+            rows = await db.fetch("message_by_id", id=message_id)
+            if not rows:
+                raise NotFound(f"no message {message_id}")
+            current = _message(rows[0])
+            if current.cancelled_at is not None:
+                raise Conflict(f"message {message_id} is cancelled")
+            # Locks the deliveries (PostgreSQL), so no daemon claims one while we edit.
+            deliveries = [
+                _delivery(r) for r in await db.fetch("lock_deliveries", message_id=message_id)
+            ]
+            started = [
+                d.channel
+                for d in deliveries
+                if d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED) or d.attempts
+            ]
+            if started:
+                raise Conflict(
+                    f"message {message_id} can no longer be edited: sending has started on "
+                    f"{', '.join(sorted(set(started)))}"
+                )
+            merged = {
+                "text": current.text,
+                "title": current.title,
+                "link": current.link,
+                "content_warning": current.content_warning,
+                "language": current.language,
+                "overrides": current.overrides,
+                "scheduled_at": current.scheduled_at,
+                "expires_at": current.expires_at,
+                **fields,
+            }
+            row = (
+                await db.fetch(
+                    "update_message",
+                    id=message_id,
+                    text=merged["text"],
+                    title=merged["title"],
+                    link=merged["link"],
+                    content_warning=merged["content_warning"],
+                    language=merged["language"],
+                    overrides=json.dumps(merged["overrides"]),
+                    scheduled_at=_ts(merged["scheduled_at"]),
+                    expires_at=_ts(merged["expires_at"]),
+                )
+            )[0]
+            if due_at is not None:
+                await db.run(
+                    "reschedule_deliveries",
+                    {
+                        "message_id": message_id,
+                        "due_at": due_at.timestamp(),
+                        "now": now.timestamp(),
+                    },
+                )
+                await db.notify()
+            await _insert_events(
+                db,
+                [
+                    NewEvent(
+                        "message.edited",
+                        actor=actor,
+                        message_id=message_id,
+                        detail={"fields": sorted(fields)},
+                    )
+                ],
+                now,
+            )
+            return _message(row)
+
     # cluster -------------------------------------------------------------------------------
 
     async def heartbeat(self, node: str, info: dict[str, Any], ttl: float, now: datetime) -> None:

@@ -228,3 +228,21 @@ RETURNING epoch;
 
 -- name: resign
 UPDATE leader SET expires_at = 0 WHERE id = 1 AND node = %(node)s;
+
+-- name: token_by_id
+SELECT * FROM tokens WHERE id = %(id)s;
+
+-- name: lock_deliveries
+SELECT * FROM deliveries WHERE message_id = %(message_id)s ORDER BY id FOR UPDATE;
+
+-- name: update_message
+UPDATE messages
+SET text = %(text)s, title = %(title)s, link = %(link)s, content_warning = %(content_warning)s,
+    language = %(language)s, overrides = %(overrides)s, scheduled_at = %(scheduled_at)s,
+    expires_at = %(expires_at)s
+WHERE id = %(id)s
+RETURNING *;
+
+-- name: reschedule_deliveries
+UPDATE deliveries SET due_at = %(due_at)s, updated_at = %(now)s
+WHERE message_id = %(message_id)s AND state = 'pending';

@@ -225,3 +225,21 @@ RETURNING epoch;
 
 -- name: resign
 UPDATE leader SET expires_at = 0 WHERE id = 1 AND node = :node;
+
+-- name: token_by_id
+SELECT * FROM tokens WHERE id = :id;
+
+-- name: lock_deliveries
+SELECT * FROM deliveries WHERE message_id = :message_id ORDER BY id;
+
+-- name: update_message
+UPDATE messages
+SET text = :text, title = :title, link = :link, content_warning = :content_warning,
+    language = :language, overrides = :overrides, scheduled_at = :scheduled_at,
+    expires_at = :expires_at
+WHERE id = :id
+RETURNING *;
+
+-- name: reschedule_deliveries
+UPDATE deliveries SET due_at = :due_at, updated_at = :now
+WHERE message_id = :message_id AND state = 'pending';

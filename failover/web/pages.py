@@ -1,0 +1,387 @@
+"""The web UI: server-rendered pages for people who do not live in a terminal.
+
+Every page needs a session (log in with an API token); every state-changing request needs
+the session's CSRF token and the role the matching API endpoint needs. Handlers call the same
+intake and store as the REST API, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from failover.api.auth import throttled, token_for
+from failover.api.context import CONTEXT, ApiContext
+from failover.api.views import channel_json, event_json, message_json, queue_json
+from failover.errors import Conflict, InvalidInput, NotFound
+from failover.model import Forced, Role, message_state
+from failover.tokens import new_token, token_hash
+from failover.web import session as sessions
+from failover.web.events import summary
+
+HERE = Path(__file__).parent
+_env = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_env.filters["summary"] = summary
+_env.globals["static"] = lambda name: f"/ui/static/{name}"
+routes = web.RouteTableDef()
+Handler = Callable[[web.Request, sessions.Session], Awaitable[web.StreamResponse]]
+ZONES = sorted(available_timezones())
+
+
+def _ctx(request: web.Request) -> ApiContext:
+    return request.app[CONTEXT]
+
+
+def render(
+    request: web.Request,
+    name: str,
+    session: sessions.Session | None,
+    status: int = 200,
+    **values: Any,
+) -> web.Response:
+    html = _env.get_template(name).render(session=session, Role=Role, path=request.path, **values)
+    return web.Response(
+        text=html,
+        status=status,
+        content_type="text/html",
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+        },
+    )
+
+
+def page(role: Role, *, changes: bool = False) -> Callable[[Handler], Callable[..., Any]]:
+    """A page needing ``role``; with ``changes`` the CSRF token must come back too."""
+
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def inner(request: web.Request) -> web.StreamResponse:
+            session = await sessions.current(request)
+            if session is None:
+                if changes:
+                    raise web.HTTPForbidden(text="log in first")
+                raise web.HTTPSeeOther(f"/ui/login?next={quote(request.path_qs)}")
+            if changes:
+                sent = request.headers.get("X-CSRF-Token")
+                if sent is None and request.content_type in (
+                    "application/x-www-form-urlencoded",
+                    "multipart/form-data",
+                ):
+                    sent = str((await request.post()).get("csrf", ""))
+                if not sessions.csrf_ok(session, sent):
+                    raise web.HTTPForbidden(text="missing or wrong CSRF token; reload the page")
+            if session.token.role < role:
+                return render(request, "denied.html", session, status=403, needed=role)
+            return await handler(request, session)
+
+        return inner
+
+    return wrap
+
+
+# -- login ---------------------------------------------------------------------------------
+
+
+@routes.get("/ui/login")
+async def login_form(request: web.Request) -> web.Response:
+    nonce = sessions.new_login_nonce()
+    response = render(request, "login.html", None, nonce=nonce, next=_next(request))
+    response.set_cookie(
+        sessions.LOGIN_COOKIE, nonce, max_age=3600, path="/ui/login", httponly=True,
+        samesite="Strict", secure=request.secure,
+    )  # fmt: skip
+    return response
+
+
+@routes.post("/ui/login")
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
+    if not nonce or not hmac.compare_digest(nonce, str(form.get("nonce", ""))):
+        raise web.HTTPForbidden(text="the login form expired; reload the page")
+    if (slow := throttled(request)) is not None:
+        return render(request, "login.html", None, status=429, nonce=nonce,
+                      next=_next(request), error=f"Too many failed attempts. {slow.headers['Retry-After']} s.")  # fmt: skip
+    token = await token_for(request, str(form.get("token", "")).strip())
+    if token is None:
+        return render(request, "login.html", None, status=401, nonce=nonce,
+                      next=_next(request), error="That token is unknown or revoked.")  # fmt: skip
+    found = await _ctx(request).store.token_signing_key(token.id)
+    assert found is not None
+    response = web.HTTPSeeOther(_next(request, str(form.get("next", ""))))
+    sessions.set_session(response, request, sessions.cookie_value(token, found[1]))
+    response.del_cookie(sessions.LOGIN_COOKIE, path="/ui/login")
+    raise response
+
+
+def _next(request: web.Request, raw: str | None = None) -> str:
+    """Where to go after login: only a local /ui/ path (no open redirect)."""
+    target = raw if raw is not None else request.query.get("next", "")
+    if target.startswith("/ui/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/ui/"
+
+
+@routes.post("/ui/logout")
+@page(Role.VIEWER, changes=True)
+async def logout(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    response = web.HTTPSeeOther("/ui/login")
+    sessions.clear_session(response)
+    raise response
+
+
+# -- dashboard -----------------------------------------------------------------------------
+
+
+@routes.get("/ui/")
+@page(Role.VIEWER)
+async def dashboard(request: web.Request, session: sessions.Session) -> web.Response:
+    ctx = _ctx(request)
+    now = ctx.clock.now()
+    states = await ctx.store.channel_states()
+    channels = [channel_json(c, states.get(c.name)) for c in ctx.channels().all()]
+    messages = await ctx.store.messages(limit=15)
+    recent = [message_json(m, await ctx.store.deliveries(m.id)) for m in messages]
+    events = [event_json(e) for e in await ctx.store.events(limit=40)]
+    route = ctx.config().routes.get(ctx.config().default_route)
+    return render(
+        request, "dashboard.html", session,
+        channels=channels, primary=route.primary if route else [],
+        queue=queue_json(await ctx.store.queue_stats(now), now), recent=recent, events=events,
+        nodes=await ctx.store.nodes(now) if ctx.store.shared else [],
+    )  # fmt: skip
+
+
+@routes.post("/ui/channels/{name}/force")
+@page(Role.OPERATOR, changes=True)
+async def force(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    name = request.match_info["name"]
+    if ctx.channels().get(name) is None:
+        raise web.HTTPNotFound(text=f"no channel {name!r}")
+    raw = str((await request.post()).get("state", ""))
+    try:
+        forced = Forced(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(text='state must be "down", "up" or "auto"') from None
+    await ctx.force(name, forced, f"web:{session.token.name}")
+    raise web.HTTPSeeOther("/ui/")
+
+
+# -- messages ------------------------------------------------------------------------------
+
+
+@routes.get("/ui/messages/{id:\\d+}")
+@page(Role.VIEWER)
+async def show_message(request: web.Request, session: sessions.Session) -> web.Response:
+    ctx = _ctx(request)
+    message_id = int(request.match_info["id"])
+    message = await ctx.store.message(message_id)
+    if message is None:
+        raise web.HTTPNotFound(text=f"no message {message_id}")
+    deliveries = await ctx.store.deliveries(message_id)
+    events = [event_json(e) for e in await ctx.store.events(limit=100, message_id=message_id)]
+    return render(
+        request, "message.html", session, m=message_json(message, deliveries), events=events,
+        cancellable=message_state(message, deliveries).value in ("scheduled", "queued"),
+    )  # fmt: skip
+
+
+@routes.post("/ui/messages/{id:\\d+}/cancel")
+@page(Role.PUBLISHER, changes=True)
+async def cancel_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    message_id = int(request.match_info["id"])
+    try:
+        await _ctx(request).intake().cancel(message_id, f"web:{session.token.name}")
+    except (Conflict, NotFound) as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
+
+
+@routes.get("/ui/scheduled")
+@page(Role.VIEWER)
+async def scheduled(request: web.Request, session: sessions.Session) -> web.Response:
+    ctx = _ctx(request)
+    zone = _zone(request.query.get("tz"))
+    now = ctx.clock.now()
+    days: dict[str, list[dict[str, Any]]] = {}
+    for m in await ctx.store.messages(limit=500):
+        if m.scheduled_at is None or m.scheduled_at <= now or m.cancelled_at is not None:
+            continue
+        local = m.scheduled_at.astimezone(zone)
+        days.setdefault(local.strftime("%A %d %B %Y"), []).append(
+            {
+                "id": m.id,
+                "time": local.strftime("%H:%M"),
+                "text": m.text,
+                "route": m.route,
+                "sort": m.scheduled_at,
+            }
+        )
+    ordered = sorted(days.items(), key=lambda kv: kv[1][0]["sort"])
+    for _, items in ordered:
+        items.sort(key=lambda i: i["sort"])
+    return render(request, "scheduled.html", session, days=ordered, tz=zone.key, zones=ZONES)
+
+
+# -- compose -------------------------------------------------------------------------------
+
+
+@routes.get("/ui/compose")
+@page(Role.PUBLISHER)
+async def compose_form(request: web.Request, session: sessions.Session) -> web.Response:
+    return _compose(request, session, {})
+
+
+def _compose(
+    request: web.Request,
+    session: sessions.Session,
+    form: dict[str, str],
+    error: str | None = None,
+    field: str | None = None,
+) -> web.Response:
+    config = _ctx(request).config()
+    return render(
+        request, "compose.html", session, status=422 if error else 200, form=form,
+        error=error, field=field, routes=list(config.routes), default_route=config.default_route,
+        zones=ZONES,
+    )  # fmt: skip
+
+
+@routes.post("/ui/compose")
+@page(Role.PUBLISHER, changes=True)
+async def compose(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    post = await request.post()
+    form = {k: str(v) for k, v in post.items() if isinstance(v, str) and k != "csrf"}
+    try:
+        payload = _payload(form, post.get("image"))
+        message, _ = await _ctx(request).intake().submit(payload, actor=f"web:{session.token.name}")
+    except InvalidInput as exc:
+        # Bad input loses nothing: the form comes back filled in, the field named.
+        return _compose(request, session, form, f"{exc.field}: {exc.detail}", exc.field)
+    raise web.HTTPSeeOther(f"/ui/messages/{message.id}")
+
+
+def _payload(form: dict[str, str], image: object) -> dict[str, Any]:
+    payload: dict[str, Any] = {"text": form.get("text", "")}
+    for key in ("title", "link", "content_warning", "route"):
+        if form.get(key, "").strip():
+            payload[key] = form[key].strip()
+    when = form.get("scheduled_at", "").strip()
+    if when:
+        try:
+            local = datetime.fromisoformat(when)
+        except ValueError:
+            raise InvalidInput("scheduled_at", "is not a date and time") from None
+        zone = _zone(form.get("tz"), strict=True)
+        payload["scheduled_at"] = local.replace(tzinfo=zone).astimezone(UTC).isoformat()
+    if isinstance(image, web.FileField):
+        data = image.file.read()
+        if data:
+            payload["images"] = [{
+                "data": base64.b64encode(data).decode(),
+                "content_type": image.content_type,
+                "alt": form.get("alt", ""),
+            }]  # fmt: skip
+    return payload
+
+
+def _zone(name: str | None, *, strict: bool = False) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        if strict:
+            raise InvalidInput("tz", f"unknown time zone {name!r}") from None
+        return ZoneInfo("UTC")
+
+
+@routes.post("/ui/preview")
+@page(Role.PUBLISHER, changes=True)
+async def preview(request: web.Request, session: sessions.Session) -> web.Response:
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise InvalidInput("body", "must be a JSON object")
+        return web.json_response(_ctx(request).intake().preview(body))
+    except InvalidInput as exc:
+        return web.json_response({"error": f"{exc.field}: {exc.detail}"}, status=422)
+    except ValueError:
+        return web.json_response({"error": "body: is not valid JSON"}, status=422)
+
+
+# -- tokens (admin) ------------------------------------------------------------------------
+
+
+@routes.get("/ui/tokens")
+@page(Role.ADMIN)
+async def tokens(request: web.Request, session: sessions.Session) -> web.Response:
+    return await _tokens(request, session)
+
+
+async def _tokens(
+    request: web.Request,
+    session: sessions.Session,
+    created: dict[str, str] | None = None,
+    error: str | None = None,
+) -> web.Response:
+    items = await _ctx(request).store.tokens()
+    return render(request, "tokens.html", session, tokens=items, created=created, error=error,
+                  roles=[r.label for r in Role])  # fmt: skip
+
+
+@routes.post("/ui/tokens")
+@page(Role.ADMIN, changes=True)
+async def create_token(request: web.Request, session: sessions.Session) -> web.Response:
+    ctx = _ctx(request)
+    form = await request.post()
+    name = str(form.get("name", "")).strip()
+    try:
+        role = Role.parse(str(form.get("role", "")))
+    except ValueError as exc:
+        return await _tokens(request, session, error=str(exc))
+    if not 1 <= len(name) <= 100:
+        return await _tokens(request, session, error="name: 1 to 100 characters")
+    secret = new_token()
+    await ctx.store.create_token(
+        name, role, token_hash(secret), f"web:{session.token.name}", ctx.clock.now()
+    )
+    return await _tokens(request, session, created={"name": name, "token": secret})
+
+
+@routes.post("/ui/tokens/{id:\\d+}/revoke")
+@page(Role.ADMIN, changes=True)
+async def revoke_token(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    await ctx.store.revoke_token(int(request.match_info["id"]), ctx.clock.now())
+    raise web.HTTPSeeOther("/ui/tokens")
+
+
+# -- the application -----------------------------------------------------------------------
+
+
+async def _root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/ui/")
+
+
+def add_web(app: web.Application) -> None:
+    app.add_routes(routes)
+    app.router.add_get("/", _root)
+    app.router.add_get("/ui", _root)
+    app.router.add_static("/ui/static", HERE / "static", append_version=True)

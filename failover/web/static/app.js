@@ -1,0 +1,98 @@
+// failover web UI: a little JavaScript where it helps. Every page works without it.
+"use strict";
+
+function csrf() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+// Live sections refresh themselves (dashboard, a sending message) without a full reload.
+function liveRefresh() {
+  const live = document.getElementById("live");
+  if (!live) return;
+  const seconds = Number(live.dataset.refresh || 0);
+  if (!seconds) return;
+  setInterval(async () => {
+    if (document.hidden) return;
+    try {
+      const r = await fetch(location.href, { credentials: "same-origin" });
+      if (!r.ok) return;
+      const doc = new DOMParser().parseFromString(await r.text(), "text/html");
+      const fresh = doc.getElementById("live");
+      if (fresh) live.innerHTML = fresh.innerHTML;
+    } catch (e) { /* offline for a moment: try again next time */ }
+  }, seconds * 1000);
+}
+
+// Time-zone selects default to the browser's zone.
+function defaultZones() {
+  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  for (const select of document.querySelectorAll("select#tz")) {
+    if (!select.dataset.default && zone && [...select.options].some(o => o.value === zone)) {
+      select.value = zone;
+      if (select.hasAttribute("data-autosubmit") && !location.search.includes("tz=")) {
+        select.form.submit();
+      }
+    }
+    if (select.hasAttribute("data-autosubmit")) {
+      select.addEventListener("change", () => select.form.submit());
+    }
+  }
+}
+
+// Compose: a per-channel preview of how the text will be fitted.
+function composePreview() {
+  const form = document.getElementById("compose");
+  const body = document.getElementById("preview-body");
+  if (!form || !body) return;
+  let timer = null;
+  const update = async () => {
+    const payload = {
+      text: form.text.value, title: form.title.value || null, link: form.link.value || null,
+      route: form.route.value,
+    };
+    const r = await fetch("/ui/preview", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
+      body: JSON.stringify(payload),
+    });
+    const data = await r.json();
+    body.replaceChildren();
+    if (!r.ok) {
+      const p = document.createElement("p"); p.className = "error"; p.textContent = data.error;
+      body.append(p); return;
+    }
+    for (const ch of data.channels) body.append(previewCard(ch));
+  };
+  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 250); });
+  update();
+}
+
+function previewCard(ch) {
+  const card = document.createElement("article");
+  card.className = "preview-card";
+  card.dataset.channel = ch.channel;
+  const h = document.createElement("h3");
+  h.textContent = `${ch.channel} (${ch.type || "?"}) · tier ${ch.tier + 1}`;
+  const verdict = document.createElement("p");
+  verdict.className = "verdict";
+  const counter = ch.limit ? ` · ${ch.length}/${ch.limit} by the ${ch.rule} rule` : "";
+  verdict.textContent = ch.verdict + counter + (ch.unavailable ? ` · unavailable: ${ch.unavailable}` : "");
+  if (ch.limit && ch.length > ch.limit) verdict.classList.add("over");
+  card.append(h, verdict);
+  ch.posts.forEach((post, i) => {
+    const pre = document.createElement("pre");
+    pre.className = "post";
+    pre.textContent = post.text;
+    const small = document.createElement("small");
+    small.textContent = `post ${i + 1}: ${post.length}${ch.limit ? "/" + ch.limit : ""}`;
+    card.append(pre, small);
+  });
+  return card;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  liveRefresh();
+  defaultZones();
+  composePreview();
+});
