@@ -38,6 +38,8 @@ class FeedOptions(ChannelOptions):
     directory: Path | None = None  # default: <channel state dir>/public
     base_url: str | None = None  # default: <api.public_url>/status/
     language: str | None = None
+    # Where else to find us, shown on the page: {"Mastodon" = "https://social.example/@acme"}
+    profiles: dict[str, str] = {}
 
 
 class FeedChannel:
@@ -57,6 +59,7 @@ class FeedChannel:
             description=options.description,
             base_url=base if base.endswith("/") else base + "/",
             language=options.language,
+            profiles=tuple(options.profiles.items()),
         )
         self._items: list[FeedItem] = []
         self._lock = asyncio.Lock()

@@ -59,6 +59,7 @@ class FeedMeta:
     description: str
     base_url: str  # where index.html is served, ending in "/"
     language: str | None = None
+    profiles: tuple[tuple[str, str], ...] = ()  # (label, URL) of our other profiles
 
 
 def atom(meta: FeedMeta, items: list[FeedItem], now: datetime) -> bytes:
