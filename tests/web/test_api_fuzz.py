@@ -32,6 +32,7 @@ async def test_fuzz_the_api(web: Harness, tmp_path: Path) -> None:
         "--exclude-method", "DELETE",  # revoking tokens: tested in test_rest_api.py
         "--workers", "1", "--no-color", "--report", "ndjson", "--report-dir", str(tmp_path),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        cwd=tmp_path,  # its cache directory stays out of the checkout
     )  # fmt: skip
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=600)
     report = out.decode(errors="replace")
