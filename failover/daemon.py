@@ -394,7 +394,8 @@ class Daemon:
         )
         await self.monitor.start(self.config, self.channels)
         self.leading, self.epoch = True, epoch
-        log.info(
+        log.log(
+            logging.INFO if self.store.shared else logging.DEBUG,  # alone, it always leads
             "this daemon now leads (epoch %d): it runs the probes and failover decisions",
             epoch,
             extra={"event": "cluster.leader", "epoch": epoch},
