@@ -340,3 +340,30 @@ async def test_listen_goes_to_store_listen_not_the_pooled_dsn(pg_dsn: str) -> No
     finally:
         listener.cancel()
         await a.close()
+
+
+async def test_edit_before_sending_and_not_after(store: Store) -> None:
+    later = T0 + timedelta(hours=2)
+    m, _ = await store.create_message(
+        msg(scheduled_at=later), [pending("a", later), pending("b", later)], [], T0
+    )
+    sooner = T0 + timedelta(hours=1)
+    edited = await store.edit_message(
+        m.id, {"text": "new", "title": "T", "scheduled_at": sooner}, sooner, "alice", T0
+    )
+    assert (edited.text, edited.title, edited.scheduled_at) == ("new", "T", sooner)
+    assert {d.due_at for d in await store.deliveries(m.id)} == {sooner}
+    assert "message.edited" in [e.kind for e in await store.events(message_id=m.id)]
+    await store.claim_due("a", sooner, "me", sooner + timedelta(seconds=60), 1)
+    with pytest.raises(Conflict, match="sending has started on a"):
+        await store.edit_message(m.id, {"text": "late"}, None, "alice", sooner)
+    assert (await store.message(m.id)).text == "new"  # type: ignore[union-attr]
+    with pytest.raises(NotFound):
+        await store.edit_message(10**9, {"text": "x"}, None, "alice", T0)
+
+
+async def test_token_signing_key_is_the_stored_hash_until_revoked(store: Store) -> None:
+    token = await store.create_token("web", Role.VIEWER, "f" * 64, None, T0)
+    assert await store.token_signing_key(token.id) == (token, "f" * 64)
+    await store.revoke_token(token.id, T0)
+    assert await store.token_signing_key(token.id) is None
