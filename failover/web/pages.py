@@ -23,7 +23,7 @@ from failover.api.auth import throttled, token_for
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.views import channel_json, event_json, message_json, queue_json
 from failover.errors import Conflict, InvalidInput, NotFound
-from failover.model import Forced, Role, message_state
+from failover.model import DeliveryState, Forced, Role, message_state
 from failover.tokens import new_token, token_hash
 from failover.web import session as sessions
 from failover.web.events import summary
@@ -191,16 +191,31 @@ async def force(request: web.Request, session: sessions.Session) -> web.StreamRe
 @routes.get("/ui/messages/{id:\\d+}")
 @page(Role.VIEWER)
 async def show_message(request: web.Request, session: sessions.Session) -> web.Response:
+    return await _message_page(request, session, int(request.match_info["id"]))
+
+
+async def _message_page(
+    request: web.Request,
+    session: sessions.Session,
+    message_id: int,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+) -> web.Response:
     ctx = _ctx(request)
-    message_id = int(request.match_info["id"])
     message = await ctx.store.message(message_id)
     if message is None:
         raise web.HTTPNotFound(text=f"no message {message_id}")
     deliveries = await ctx.store.deliveries(message_id)
     events = [event_json(e) for e in await ctx.store.events(limit=100, message_id=message_id)]
+    open_ = message_state(message, deliveries).value in ("scheduled", "queued")
+    editable = open_ and not any(
+        d.attempts or d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED)
+        for d in deliveries
+    )
     return render(
-        request, "message.html", session, m=message_json(message, deliveries), events=events,
-        cancellable=message_state(message, deliveries).value in ("scheduled", "queued"),
+        request, "message.html", session, status=422 if error else 200,
+        m=message_json(message, deliveries), events=events, cancellable=open_,
+        editable=editable, form=form or {}, error=error, zones=ZONES,
     )  # fmt: skip
 
 
@@ -212,6 +227,24 @@ async def cancel_message(request: web.Request, session: sessions.Session) -> web
         await _ctx(request).intake().cancel(message_id, f"web:{session.token.name}")
     except (Conflict, NotFound) as exc:
         raise web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
+
+
+@routes.post("/ui/messages/{id:\\d+}/edit")
+@page(Role.PUBLISHER, changes=True)
+async def edit_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    message_id = int(request.match_info["id"])
+    form = {k: str(v) for k, v in (await request.post()).items() if k != "csrf"}
+    try:
+        changes: dict[str, Any] = {"text": form.get("text", "")}
+        for key in ("title", "link", "content_warning"):
+            changes[key] = form.get(key, "").strip() or None
+        changes["scheduled_at"] = _when(form, "scheduled_at")
+        await _ctx(request).intake().edit(message_id, changes, f"web:{session.token.name}")
+    except InvalidInput as exc:
+        return await _message_page(request, session, message_id, form, f"{exc.field}: {exc.detail}")
+    except (Conflict, NotFound) as exc:
+        return await _message_page(request, session, message_id, form, str(exc))
     raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
 
 
@@ -261,7 +294,8 @@ def _compose(
     return render(
         request, "compose.html", session, status=422 if error else 200, form=form,
         error=error, field=field, routes=list(config.routes), default_route=config.default_route,
-        zones=ZONES,
+        zones=ZONES, channels=list(config.channels),
+        open_overrides=any(k.startswith("override.") and v for k, v in form.items()),
     )  # fmt: skip
 
 
@@ -284,14 +318,21 @@ def _payload(form: dict[str, str], image: object) -> dict[str, Any]:
     for key in ("title", "link", "content_warning", "route"):
         if form.get(key, "").strip():
             payload[key] = form[key].strip()
-    when = form.get("scheduled_at", "").strip()
-    if when:
-        try:
-            local = datetime.fromisoformat(when)
-        except ValueError:
-            raise InvalidInput("scheduled_at", "is not a date and time") from None
-        zone = _zone(form.get("tz"), strict=True)
-        payload["scheduled_at"] = local.replace(tzinfo=zone).astimezone(UTC).isoformat()
+    for key in ("scheduled_at", "expires_at"):
+        if (when := _when(form, key)) is not None:
+            payload[key] = when
+    overrides = {
+        k.removeprefix("override."): v.strip()
+        for k, v in form.items()
+        if k.startswith("override.") and v.strip()
+    }
+    if overrides:
+        payload["overrides"] = overrides
+    thread = form.get("thread", "").strip().lstrip("#")
+    if thread:
+        if not thread.isdigit():
+            raise InvalidInput("thread", "is the number of the message to continue")
+        payload["thread"] = int(thread)
     if isinstance(image, web.FileField):
         data = image.file.read()
         if data:
@@ -301,6 +342,19 @@ def _payload(form: dict[str, str], image: object) -> dict[str, Any]:
                 "alt": form.get("alt", ""),
             }]  # fmt: skip
     return payload
+
+
+def _when(form: dict[str, str], key: str) -> str | None:
+    """A form's local date-time field, read in the form's time zone, as UTC ISO 8601."""
+    raw = form.get(key, "").strip()
+    if not raw:
+        return None
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(key, "is not a date and time") from None
+    zone = _zone(form.get("tz"), strict=True)
+    return local.replace(tzinfo=zone).astimezone(UTC).isoformat()
 
 
 def _zone(name: str | None, *, strict: bool = False) -> ZoneInfo:

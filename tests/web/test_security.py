@@ -28,6 +28,7 @@ UI_CHANGES = {
     "/ui/compose": "publisher",
     "/ui/preview": "publisher",
     "/ui/messages/{id}/cancel": "publisher",
+    "/ui/messages/{id}/edit": "publisher",
     "/ui/channels/hook/force": "operator",
     "/ui/tokens": "admin",
     "/ui/tokens/{token}/revoke": "admin",

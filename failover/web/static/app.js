@@ -49,8 +49,11 @@ function composePreview() {
   const update = async () => {
     const payload = {
       text: form.text.value, title: form.title.value || null, link: form.link.value || null,
-      route: form.route.value,
+      route: form.route.value, overrides: {},
     };
+    for (const area of form.querySelectorAll("textarea[data-override]")) {
+      if (area.value.trim()) payload.overrides[area.dataset.override] = area.value;
+    }
     const r = await fetch("/ui/preview", {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },

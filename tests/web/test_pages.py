@@ -1,0 +1,64 @@
+"""The web forms, driven as a browser would post them: every message field the API takes that
+people need, edits before sending, and bad input that comes back with nothing lost."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from tests.harness import Harness
+from tests.web.web_session import login
+
+
+async def test_compose_with_overrides_expiry_thread_and_time_zone(web: Harness) -> None:
+    first = await web.post(text="The incident starts", route="fediverse")
+    s, csrf = await login(web.url, web.tokens["publisher"])
+    # 09:30 in Tokyo (UTC+9, no DST) is 00:30 UTC.
+    day = (datetime.now(UTC) + timedelta(days=2)).date()
+    form = {
+        "csrf": csrf, "route": "fediverse", "text": "Update for everyone",
+        "override.masto": "Update, short for Mastodon", "thread": f"#{first['id']}",
+        "scheduled_at": f"{day}T09:30", "expires_at": f"{day}T18:00", "tz": "Asia/Tokyo",
+    }  # fmt: skip
+    async with s, s.post(web.url + "/ui/compose", data=form) as r:
+        assert r.status == 200 and re.fullmatch(r"/ui/messages/\d+", r.url.path), r.url
+        message_id = int(r.url.path.rsplit("/", 1)[1])
+    m = await web.message(message_id)
+    assert m["overrides"] == {"masto": "Update, short for Mastodon"}
+    assert m["thread"] == first["id"]
+    assert m["scheduled_at"] == f"{day}T00:30:00Z"
+    assert m["expires_at"] == f"{day}T09:00:00Z"
+
+
+async def test_bad_input_comes_back_filled_in_with_the_field_named(web: Harness) -> None:
+    s, csrf = await login(web.url, web.tokens["publisher"])
+    form = {"csrf": csrf, "route": "default", "text": "Keep me", "title": "Kept too",
+            "link": "not a link", "tz": "UTC"}  # fmt: skip
+    async with s, s.post(web.url + "/ui/compose", data=form) as r:
+        html = await r.text()
+    assert r.status == 422
+    assert 'role="alert"' in html and "link:" in html
+    assert ">Keep me</textarea>" in html and 'value="Kept too"' in html
+    assert re.search(r'id="link"[^>]*aria-invalid="true"', html)
+    _, listed = await web.request("GET", "/api/v1/messages")
+    assert listed["items"] == []  # nothing stored
+
+
+async def test_edit_a_scheduled_message_from_its_page(web: Harness) -> None:
+    later = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
+    m = await web.post(text="Draft", scheduled_at=later.isoformat(), route="fediverse")
+    s, csrf = await login(web.url, web.tokens["publisher"])
+    async with s:
+        async with s.get(web.url + f"/ui/messages/{m['id']}") as r:
+            page = await r.text()
+        assert 'id="edit"' in page and later.strftime("%Y-%m-%dT%H:%M:%S") in page
+        form = {"csrf": csrf, "text": "Final", "title": "Now with a title",
+                "scheduled_at": "", "tz": "UTC"}  # fmt: skip
+        async with s.post(web.url + f"/ui/messages/{m['id']}/edit", data=form) as r:
+            assert r.status == 200 and r.url.path == f"/ui/messages/{m['id']}"
+        done = await web.wait_state(m["id"], "delivered")  # empty time: send now
+        assert (done["text"], done["title"]) == ("Final", "Now with a title")
+        async with s.get(web.url + f"/ui/messages/{m['id']}") as r:
+            assert 'id="edit"' not in await r.text()  # sent: no longer editable
+        async with s.post(web.url + f"/ui/messages/{m['id']}/edit", data=form) as r:
+            assert r.status == 422 and "sending has started" in await r.text()
