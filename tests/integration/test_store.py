@@ -304,36 +304,24 @@ async def test_nodes_heartbeat_and_forget(store: Store) -> None:
     assert await store.try_lead("a", 30, now) is not None  # b's lease went with it
 
 
-async def test_notify_wakes_a_listener_on_another_store(pg_dsn: str) -> None:
+@pytest.mark.parametrize("via", ["same DSN", "store_listen past a pooler"])
+async def test_notify_wakes_a_listener_on_another_store(pg_dsn: str, via: str) -> None:
+    """A commit on one store wakes a daemon listening through another; behind PgBouncer in
+    transaction mode LISTEN must reach the server directly (``store_listen``), so there the
+    pooled DSN points nowhere and the wake-up still comes."""
     from failover.store.postgres import PostgresStore
 
-    a, b = PostgresStore(pg_dsn), PostgresStore(pg_dsn)
+    a = PostgresStore(pg_dsn)
+    b = (
+        PostgresStore(pg_dsn)
+        if via == "same DSN"
+        else PostgresStore("postgresql://nobody@127.0.0.1:9/nowhere", listen_dsn=pg_dsn)
+    )
     await a.open()
-    await b.open()
     woken = asyncio.Event()
     listener = asyncio.create_task(b.listen(woken.set))
     try:
         await asyncio.wait_for(woken.wait(), 5)  # the first wake-up: "listening now"
-        woken.clear()
-        await a.create_message(msg(), [pending("x")], [], T0)
-        await asyncio.wait_for(woken.wait(), 5)
-    finally:
-        listener.cancel()
-        await a.close()
-        await b.close()
-
-
-async def test_listen_goes_to_store_listen_not_the_pooled_dsn(pg_dsn: str) -> None:
-    """Behind PgBouncer in transaction mode LISTEN must reach the server directly."""
-    from failover.store.postgres import PostgresStore
-
-    a = PostgresStore(pg_dsn)
-    pooled = PostgresStore("postgresql://nobody@127.0.0.1:9/nowhere", listen_dsn=pg_dsn)
-    await a.open()
-    woken = asyncio.Event()
-    listener = asyncio.create_task(pooled.listen(woken.set))
-    try:
-        await asyncio.wait_for(woken.wait(), 5)
         woken.clear()
         await a.create_message(msg(), [pending("x")], [], T0)
         await asyncio.wait_for(woken.wait(), 5)
