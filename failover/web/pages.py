@@ -120,13 +120,13 @@ async def login(request: web.Request) -> web.StreamResponse:
         return render(request, "login.html", None, status=429, nonce=nonce,
                       next=_next(request), error=f"Too many failed attempts. {slow.headers['Retry-After']} s.")  # fmt: skip
     token = await token_for(request, str(form.get("token", "")).strip())
-    if token is None:
+    # The signing key is re-read: a token revoked in between gets no session.
+    found = await _ctx(request).store.token_signing_key(token.id) if token else None
+    if found is None:
         return render(request, "login.html", None, status=401, nonce=nonce,
                       next=_next(request), error="That token is unknown or revoked.")  # fmt: skip
-    found = await _ctx(request).store.token_signing_key(token.id)
-    assert found is not None
     response = web.HTTPSeeOther(_next(request, str(form.get("next", ""))))
-    sessions.set_session(response, request, sessions.cookie_value(token, found[1]))
+    sessions.set_session(response, request, sessions.cookie_value(found[0], found[1]))
     response.del_cookie(sessions.LOGIN_COOKIE, path="/ui/login")
     raise response
 
