@@ -23,7 +23,9 @@ from failover.durations import Duration
 from failover.errors import ConfigError
 from failover.secret_refs import MissingSecret, is_reference, resolve
 
-CORE_CHANNEL_KEYS = frozenset({"type", "enabled", "concurrency", "retry", "health", "profile"})
+CORE_CHANNEL_KEYS = frozenset(
+    {"type", "enabled", "concurrency", "retry", "health", "profile", "display_name"}
+)
 ALERTS_ROUTE = "_alerts"
 
 
@@ -170,6 +172,19 @@ class _TopLevel(_Strict):
     routes: dict[str, RouteConfig] = {}
 
 
+# The platform's own name per channel type, for people; third-party types show their key.
+PLATFORM_NAMES = {
+    "x": "X",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "email": "Email",
+    "slack": "Slack",
+    "apprise": "Notifications",
+    "webhook": "Webhook",
+    "feed": "Status page",
+}
+
+
 @dataclass(frozen=True)
 class ChannelConfig:
     name: str
@@ -181,10 +196,16 @@ class ChannelConfig:
     health: HealthConfig = field(default_factory=HealthConfig)
     missing: tuple[str, ...] = ()  # why the channel cannot be used (missing secrets)
     profile: str | None = None  # the public profile people can follow there
+    display_name: str | None = None  # what people read ("X", "Mastodon"), never the config key
 
     @property
     def available(self) -> bool:
         return self.enabled and not self.missing and self.options is not None
+
+    @property
+    def label(self) -> str:
+        """The name shown to people: ``display_name``, else the platform's name."""
+        return self.display_name or PLATFORM_NAMES.get(self.type, self.name)
 
 
 @dataclass(frozen=True)
@@ -388,11 +409,13 @@ def _channel(
         health=core_model.health,
         missing=tuple(missing),
         profile=core_model.profile,
+        display_name=core_model.display_name,
     )
 
 
 class _ChannelCore(_Strict):
     profile: str | None = None
+    display_name: str | None = Field(None, min_length=1, max_length=80)
     enabled: bool = True
     concurrency: int = Field(4, ge=1, le=256)
     retry: RetryConfig = RetryConfig()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,21 @@ def test_commented_channel_examples_are_valid_options() -> None:
         name, table = tomllib.loads("\n".join(block))["channels"].popitem()
         options = {k: v for k, v in table.items() if k not in CORE_CHANNEL_KEYS}
         adapter_class(table["type"]).Options.model_validate(options)  # raises on an unknown key
+
+
+def test_display_name_defaults_to_the_platform_not_the_key() -> None:
+    text = textwrap.dedent(
+        """
+        [channels.twitter-main]
+        type = "feed"
+        [channels.status]
+        type = "feed"
+        display_name = "Acme status"
+        [routes.default]
+        mode = "broadcast"
+        tiers = [["twitter-main", "status"]]
+        """
+    )
+    cfg = parse_config(text, env={})
+    assert cfg.channels["twitter-main"].label == "Status page"
+    assert cfg.channels["status"].label == "Acme status"
