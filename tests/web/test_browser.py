@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
+from tests import system_tools
 from tests.harness import Harness
 from tests.peers.mastodon_api import MastodonPeer
 from tests.peers.samples import PNG
@@ -29,7 +30,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/install-system.sh)")
+        system_tools.missing(
+            f"Chromium ({CHROMIUM})", "apt-get install chromium (or bash .ci/install-system.sh)"
+        )
     async with async_playwright() as p:
         b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
