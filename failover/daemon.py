@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from failover import __version__
+from failover import __version__, startup
 from failover.adapters import ChannelSet, close_channels
 from failover.api import ApiContext, create_app
 from failover.clock import Clock, SystemClock
@@ -89,7 +89,8 @@ class Daemon:
         self.channels, _ = await ChannelSet.open(cfg)
         for live in self.channels.all():
             if live.problem:
-                log.error("channel %s is UNAVAILABLE: %s", live.name, live.problem)
+                short = startup.not_connected(live.config) or f"{live.name}: {live.problem}"
+                log.warning("%s", short, extra={"event": "channel.unavailable"})
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
@@ -142,11 +143,17 @@ class Daemon:
         )
         self.notifier.send(READY=1, STATUS=await self.status_line())
         log.info(
-            "failover %s ready: API on http://%s",
+            "failover %s %s",
             __version__,
-            cfg.api.listen,
+            startup.ready_line(cfg, self.feed_url()),
             extra={"event": "daemon.started"},
         )
+        if not any(t.revoked_at is None for t in await self.store.tokens()):
+            log.info(
+                "no API token yet; create the first one with: %s",
+                startup.token_create_command(cfg),
+                extra={"event": "daemon.no_tokens"},
+            )
 
     async def _first_probe_round(self) -> None:
         """READY means the first probe round is done: health is known, not guessed."""

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from failover import startup
 from failover.api.auth import throttled, token_for
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.views import channel_json, event_json, message_json, queue_json
@@ -53,6 +54,8 @@ def render(
     status: int = 200,
     **values: Any,
 ) -> web.Response:
+    if session is None:  # the login page says how to make a token for this very daemon
+        values.setdefault("token_command", _token_command(request))
     html = _env.get_template(name).render(session=session, Role=Role, path=request.path, **values)
     return web.Response(
         text=html,
@@ -66,6 +69,10 @@ def render(
             "Referrer-Policy": "same-origin",
         },
     )
+
+
+def _token_command(request: web.Request) -> str:
+    return startup.token_create_command(_ctx(request).config(), role="publisher", name="you")
 
 
 def page(role: Role, *, changes: bool = False) -> Callable[[Handler], Callable[..., Any]]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
+
 from tests.harness import Harness
 from tests.web.web_session import login
 
@@ -62,3 +64,13 @@ async def test_edit_a_scheduled_message_from_its_page(web: Harness) -> None:
             assert 'id="edit"' not in await r.text()  # sent: no longer editable
         async with s.post(web.url + f"/ui/messages/{m['id']}/edit", data=form) as r:
             assert r.status == 422 and "sending has started" in await r.text()
+
+
+async def test_login_page_gives_the_exact_token_command_for_this_daemon(web: Harness) -> None:
+    async with aiohttp.ClientSession() as s, s.get(web.url + "/ui/login") as r:
+        html = await r.text()
+    command = re.search(r'<code id="token-command">([^<]+)</code>', html)
+    assert command is not None
+    config = web.daemon.config.source
+    assert config is not None
+    assert command[1].endswith(f"token create --role publisher --name you -c {config}")
