@@ -5,7 +5,8 @@ the message and status commands talk to a running daemon's API (``--url``/``FAIL
 and ``--token``/``FAILOVER_TOKEN``), so they work from any host. Tables for people,
 ``--json`` for scripts. Exit codes: 0 ok, 1 failure, 2 invalid input, 3 not found,
 4 not allowed (401/403), 5 conflict, 69 daemon unreachable, 78 configuration error
-(``check-config`` exits 1 for a valid config in which some channel lacks its secrets).
+(``check-config`` exits 0 for a valid config in which some channel lacks its secrets, and
+warns).
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # about the flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAIL
 
 
 class _InputError(Exception):
@@ -214,38 +221,59 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    data = config.masked()
-    unavailable = {n: c for n, c in data["channels"].items() if not c["available"]}
+    from failover.config_report import check
+
+    report = check(args.config)
+    data = report.config.masked() if report.config else None
     if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(f"config {args.config}: valid")
+        print(json.dumps({
+            "valid": report.valid,
+            "errors": [e.as_json() for e in report.errors],
+            "warnings": [w.as_json() for w in report.warnings],
+            "config": data,
+        }, indent=2, default=str))  # fmt: skip
+        return EXIT_OK if report.valid else EXIT_CONFIG
+    if not report.valid:
+        n = len(report.errors)
         print(
-            f"state_dir  {data['state_dir']}\nstore      {data['store']}\napi        {config.api.listen}"
+            f"config {args.config}: {n} error{'s' if n != 1 else ''}, in file order:",
+            file=sys.stderr,
         )
-        rows = [
-            [n, c["type"], "yes" if c["available"] else "NO", "; ".join(c["missing"])]
-            for n, c in data["channels"].items()
-        ]
-        print("\nchannels:")
-        print(_table(["name", "type", "available", "problem"], rows))
-        print("\nroutes:")
-        rows = [
-            [n, r["mode"], " -> ".join("+".join(t) for t in r["tiers"]), r["fit"]]
-            for n, r in data["routes"].items()
-        ]
-        print(_table(["name", "mode", "tiers", "fit"], rows))
-        print(f"default route: {data['default_route']}")
-    if unavailable:
-        # Valid, but not everything can run: say what is missing, and fail so scripts notice.
-        for name, c in unavailable.items():
-            print(
-                f"error: channel {name} is unavailable: {'; '.join(c['missing']) or 'disabled'}",
-                file=sys.stderr,
-            )
-        return EXIT_FAIL
+        for e in report.errors:
+            print(f"  {e}", file=sys.stderr)
+        print(f"exit code {EXIT_CONFIG}: the daemon would refuse this file; fix the errors above")
+        return EXIT_CONFIG
+    assert report.config is not None and data is not None
+    _print_config(args.config, report.config, data)
+    for w in report.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    n = len(report.warnings)
+    tail = f", with {n} warning{'s' if n != 1 else ''} (see above)" if n else ""
+    print(f"\nvalid{tail}. exit code 0: the daemon will start with this file "
+          f"(errors exit {EXIT_CONFIG}; warnings never change the exit code)")  # fmt: skip
     return EXIT_OK
+
+
+def _print_config(path: str, config: Any, data: dict[str, Any]) -> None:
+    from failover.startup import short_problem
+
+    print(f"config {path}: valid")
+    print(
+        f"state_dir  {data['state_dir']}\nstore      {data['store']}\napi        {config.api.listen}"
+    )
+    rows = [
+        [n, ch.label, ch.type, "yes" if ch.available else "no", short_problem(ch) or ""]
+        for n, ch in config.channels.items()
+    ]
+    print("\nchannels:")
+    print(_table(["name", "shown as", "type", "connected", "problem"], rows))
+    print("\nroutes:")
+    rows = [
+        [n, r["mode"], " -> ".join("+".join(t) for t in r["tiers"]), r["fit"]]
+        for n, r in data["routes"].items()
+    ]
+    print(_table(["name", "mode", "tiers", "fit"], rows))
+    print(f"default route: {data['default_route']}")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ secrets are missing is kept, marked unavailable, and reported — never silently
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from channels.base import ChannelOptions
 from channels.registry import UnknownChannelType, adapter_class
+from failover import wording
 from failover.durations import Duration
 from failover.errors import ConfigError
 from failover.secret_refs import MissingSecret, is_reference, resolve
@@ -270,12 +272,8 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], where) from None
     locate = _Locator(text)
-    try:
-        top = _TopLevel.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, (), locate), where) from None
-
     problems: list[str] = []
+    top = _validate_top(raw, locate, problems)
     store_password = None
     if top.store_password is not None:
         missing_store: list[str] = []
@@ -303,15 +301,16 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
             )
     if ALERTS_ROUTE in top.routes:
         problems.append(f"routes.{ALERTS_ROUTE}: this name is reserved for operator alerts")
-    if not top.routes:
+    declared: dict[str, Any] = raw["routes"] if isinstance(raw.get("routes"), dict) else {}
+    if not declared:
         problems.append("routes: at least one route is needed, e.g. [routes.default]")
     default_route = top.default_route or ("default" if "default" in top.routes else "")
     if not default_route and top.routes:
         default_route = next(iter(top.routes))
-    if top.default_route and top.default_route not in top.routes:
+    if top.default_route and top.default_route not in declared:
         problems.append(f"default_route: no route named {top.default_route!r}")
     if problems:
-        raise ConfigError(problems, where)
+        raise ConfigError(sorted(problems, key=_line_of), where)  # in file order
 
     base = source.parent if source else Path.cwd()
     state = top.state_dir or env.get("STATE_DIRECTORY") or "state"
@@ -332,6 +331,30 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         alerts=top.alerts,
         tracing=top.tracing,
     )
+
+
+def _validate_top(raw: dict[str, Any], locate: _Locator, problems: list[str]) -> _TopLevel:
+    """The top level, validated; a part that fails is reported and left out, so the rest is
+    still checked and one run reports every mistake."""
+    raw = dict(raw)
+    for _ in range(3):
+        try:
+            return _TopLevel.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_describe(exc, (), locate))
+            for err in exc.errors():
+                head, *rest = (str(p) for p in err["loc"])
+                part = raw.get(head)
+                if rest and head in ("routes", "channels") and isinstance(part, dict):
+                    raw[head] = {k: v for k, v in part.items() if k != rest[0]}
+                else:
+                    raw.pop(head, None)
+    return _TopLevel()
+
+
+def _line_of(problem: str) -> int:
+    found = re.search(r" \(line (\d+)\): ", problem)
+    return int(found[1]) if found else 1_000_000
 
 
 def _with_alerts_route(
@@ -464,12 +487,7 @@ def _describe(exc: ValidationError, prefix: tuple[str, ...], locate: _Locator) -
     for err in exc.errors():
         loc = [*prefix, *(str(p) for p in err["loc"])]
         path = ".".join(loc)
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "missing (this key is required)"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see config.example.toml)"
-        out.append(f"{path}{locate.line(*loc)}: {msg}")
+        out.append(f"{path}{locate.line(*loc)}: {wording.plain(err)}")
     return out
 
 

@@ -55,7 +55,7 @@ def test_missing_required_key() -> None:
 def test_wrong_type() -> None:
     text = BASE.replace('type = "feed"', 'type = "feed"\nconcurrency = "many"')
     [msg] = problems(text)
-    assert msg.startswith("channels.status.concurrency (line 4): Input should be a valid integer")
+    assert msg.startswith("channels.status.concurrency (line 4): expected a whole number")
 
 
 def test_unknown_key_and_unknown_channel_type() -> None:
@@ -109,7 +109,7 @@ def test_route_errors() -> None:
     [msg] = problems(
         BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nmode = "roundrobin"')
     )
-    assert msg.startswith("routes.default.mode (line 7): Input should be 'failover' or 'broadcast'")
+    assert msg.startswith("routes.default.mode (line 7): expected one of 'failover' or 'broadcast'")
 
 
 def test_toml_syntax_error_has_line() -> None:
