@@ -20,12 +20,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from failover import __version__
+from failover import __version__, startup, timefmt
 from failover.client import ApiError, Client
 from failover.durations import parse_duration
 
@@ -41,13 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INPUT
     try:
+        _SHOWN.zone = _zone_arg(getattr(args, "tz", None) or os.environ.get("FAILOVER_TZ"))
         code: int = args.func(args)
         return code
     except ApiError as exc:
-        return _api_error(exc)
+        return _api_error(exc, args)
     except _InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return exc.code
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -59,106 +60,163 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class _InputError(Exception):
-    pass
+    """Something the user typed (or did not give) is wrong; the message says what to do."""
+
+    def __init__(self, message: str, code: int = EXIT_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Shown:
+    """The zone times are shown in (--tz, $FAILOVER_TZ, else this computer's)."""
+
+    zone: tzinfo = UTC
+
+
+_SHOWN = _Shown()
+
+
+def _zone_arg(name: str | None) -> tzinfo:
+    try:
+        return timefmt.zone(name)
+    except ValueError as exc:
+        raise _InputError(f"--tz: {exc}") from None
+
+
+EPILOG = f"""\
+where each command works:
+  on the daemon's host, with its config file (-c FILE, default {DEFAULT_CONFIG},
+  or $FAILOVER_CONFIG): run, check-config, migrate, token
+  from anywhere, talking to a running daemon (--url or $FAILOVER_URL, default
+  http://127.0.0.1:8080, and --token or $FAILOVER_TOKEN): post, status, messages,
+  show, cancel, force, drill, events
+
+examples:
+  failover check-config -c failover.toml
+  failover run -c failover.toml
+  failover token create --role publisher --name laptop -c failover.toml
+  export FAILOVER_URL=http://127.0.0.1:8080 FAILOVER_TOKEN=<the token>
+  failover post "Checkout is slow right now; we are on it."
+  failover post "Winter sale!" --at 2026-12-01T09:00 --tz Europe/Berlin --expires 6h
+  failover show 12 --watch
+  failover force x down
+
+exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 not allowed (no or weak
+token), 5 conflict, 69 daemon unreachable, 78 config has errors.
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="failover", description="Multi-channel communications fallback daemon."
+        prog="failover",
+        description="Keeps posts reaching people when the primary platform is down.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"failover {__version__}")
-    sub = p.add_subparsers(metavar="COMMAND")
+    sub = p.add_subparsers(metavar="COMMAND", title="commands")
+
+    def config_option(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "-c", "--config", default=DEFAULT_CONFIG,
+            help=f"the daemon's config file (default {DEFAULT_CONFIG}, or $FAILOVER_CONFIG)",
+        )  # fmt: skip
 
     def local(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_)
-        sp.add_argument(
-            "-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
-        )
+        sp = sub.add_parser(name, help=help_, description=help_ + " (reads the config file).")
+        config_option(sp)
         return sp
 
     def remote(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_)
+        sp = sub.add_parser(name, help=help_, description=help_ + " (talks to a running daemon).")
         sp.add_argument(
-            "--url",
-            default=os.environ.get("FAILOVER_URL", "http://127.0.0.1:8080"),
-            help="daemon API base URL (env FAILOVER_URL)",
-        )
+            "--url", default=os.environ.get("FAILOVER_URL", "http://127.0.0.1:8080"),
+            help="the daemon's address (default $FAILOVER_URL, else http://127.0.0.1:8080)",
+        )  # fmt: skip
         sp.add_argument(
-            "--token",
-            default=os.environ.get("FAILOVER_TOKEN"),
-            help="API token (env FAILOVER_TOKEN)",
-        )
+            "--token", default=os.environ.get("FAILOVER_TOKEN"),
+            help="API token (default $FAILOVER_TOKEN); make one with `failover token create`",
+        )  # fmt: skip
+        sp.add_argument(
+            "--tz", default=os.environ.get("FAILOVER_TZ"),
+            help="time zone for times shown and for times typed without one, e.g. "
+            "Europe/Berlin (default $FAILOVER_TZ, else this computer's zone)",
+        )  # fmt: skip
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         return sp
 
     sp = local("run", "run the daemon")
     sp.set_defaults(func=cmd_run)
 
-    sp = local("check-config", "validate the config, print resolved channels and routes")
-    sp.add_argument("--json", action="store_true")
+    sp = local("check-config", "check the config: every error at once, then warnings")
+    sp.add_argument(
+        "--json", action="store_true",
+        help='print {"valid", "errors": [{"key", "line", "message"}], "warnings", "config"}',
+    )  # fmt: skip
     sp.set_defaults(func=cmd_check_config)
 
     sp = local("migrate", "bring the store's schema up to date")
     sp.set_defaults(func=cmd_migrate)
 
-    tok = sub.add_parser("token", help="API tokens (local store)")
-    toks = tok.add_subparsers(metavar="ACTION")
-    for action in ("create", "list", "revoke"):
-        sp = toks.add_parser(action)
-        sp.add_argument("-c", "--config", default=DEFAULT_CONFIG)
-        sp.add_argument("--json", action="store_true")
-        if action == "create":
-            sp.add_argument(
-                "--role", required=True, choices=["viewer", "publisher", "operator", "admin"]
-            )
-            sp.add_argument(
-                "--name", required=True, help="who or what uses it, e.g. marketing-laptop"
-            )
-        if action == "revoke":
-            sp.add_argument("id", type=int)
-        sp.set_defaults(func=cmd_token, action=action)
+    _token_parser(sub, config_option)
 
-    sp = remote("post", "post a message")
-    sp.add_argument("text", help="the text; - reads standard input")
-    sp.add_argument("--route")
-    sp.add_argument("--at", help='when: ISO time with zone ("2026-12-01T09:00+01:00"), or "+10m"')
-    sp.add_argument("--tz", help="time zone for an --at/--expires without one, e.g. Europe/Paris")
-    sp.add_argument("--expires", help='ISO time with zone, or a duration after --at/now like "6h"')
-    sp.add_argument("--title")
-    sp.add_argument("--link")
-    sp.add_argument("--cw", dest="content_warning", help="content warning")
-    sp.add_argument("--lang", dest="language")
-    sp.add_argument("--image", action="append", default=[], help="image file (repeatable)")
+    sp = remote("post", "post a message, now or at a time")
+    sp.add_argument("text", help="the text; - reads it from standard input")
+    sp.add_argument("--route", help="which route (default: the config's default_route)")
+    sp.add_argument(
+        "--at", help='when to send: "2026-12-01T09:00" (in --tz), with a zone '
+        '("2026-12-01T09:00+01:00"), or from now ("+10m"); default now',
+    )  # fmt: skip
+    sp.add_argument(
+        "--allow-past", action="store_true",
+        help="accept an --at more than a minute in the past (it is sent at once)",
+    )  # fmt: skip
+    sp.add_argument(
+        "--expires", help='stop trying after: a time like --at, or a duration after --at/now ("6h")'
+    )
+    sp.add_argument("--title", help="a title (email subject, status page heading)")
+    sp.add_argument("--link", help="a link (https://...) added where the channel allows")
+    sp.add_argument("--cw", dest="content_warning", help="content warning (Mastodon)")
+    sp.add_argument("--lang", dest="language", help='language of the text, e.g. "en", "de"')
+    sp.add_argument("--image", action="append", default=[], help="an image file (repeatable)")
     sp.add_argument(
         "--alt", action="append", default=[], help="alt text for each --image, in order"
     )
     sp.add_argument("--thread", type=int, help="id of the message this one continues")
-    sp.add_argument("--override", action="append", default=[], metavar="CHANNEL=TEXT")
-    sp.add_argument("--idempotency-key", help="repeat-safe key (default: none)")
+    sp.add_argument(
+        "--override", action="append", default=[], metavar="CHANNEL=TEXT",
+        help="other text for one channel (repeatable)",
+    )  # fmt: skip
+    sp.add_argument(
+        "--idempotency-key",
+        help="any unique string: posting again with it returns the first message, no duplicate",
+    )
     sp.set_defaults(func=cmd_post)
 
-    sp = remote("status", "channels, health and queue")
+    sp = remote("status", "channels, their health, and the queue")
     sp.set_defaults(func=cmd_status)
 
-    sp = remote("messages", "recent messages")
-    sp.add_argument("--limit", type=int, default=20)
-    sp.add_argument("--state")
+    sp = remote("messages", "recent messages, newest first")
+    sp.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    sp.add_argument("--state", help="only messages in this state, e.g. scheduled, failed")
     sp.set_defaults(func=cmd_messages)
 
     sp = remote("show", "one message with its deliveries")
-    sp.add_argument("id", type=int)
+    sp.add_argument("id", type=int, help="the message's number")
     sp.add_argument(
         "--watch", action="store_true", help="follow a sending message until it settles"
     )
     sp.set_defaults(func=cmd_show)
 
-    sp = remote("cancel", "cancel what is still pending of a message")
-    sp.add_argument("id", type=int)
+    sp = remote("cancel", "stop what has not been sent yet of a message")
+    sp.add_argument("id", type=int, help="the message's number")
     sp.set_defaults(func=cmd_cancel)
 
     sp = remote("force", "force a channel down or up, or back to automatic health")
-    sp.add_argument("channel")
-    sp.add_argument("state", choices=["down", "up", "auto"])
+    sp.add_argument("channel", help="the channel's name in the config, e.g. x")
+    sp.add_argument(
+        "state", choices=["down", "up", "auto"], help="down, up, or auto (health decides)"
+    )
     sp.set_defaults(func=cmd_force)
 
     sp = remote(
@@ -178,11 +236,47 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(func=cmd_drill)
 
-    sp = remote("events", "the event timeline (newest first)")
-    sp.add_argument("--channel")
-    sp.add_argument("--limit", type=int, default=30)
+    sp = remote("events", "what happened, newest first")
+    sp.add_argument("--channel", help="only events of this channel")
+    sp.add_argument("--limit", type=int, default=30, help="how many (default 30)")
     sp.set_defaults(func=cmd_events)
     return p
+
+
+def _token_parser(sub: Any, config_option: Any) -> None:
+    tok = sub.add_parser(
+        "token", help="create, list or revoke API tokens (reads the config file)",
+        description="API tokens for the CLI, scripts and the web UI, kept in the daemon's "
+        "store (run on the daemon's host).",
+    )  # fmt: skip
+    toks = tok.add_subparsers(metavar="ACTION", title="actions")
+    tok.set_defaults(func=lambda _args: _usage(tok))
+    helps = {
+        "create": "make a token; it is printed once (stdout), keep it secret",
+        "list": "all tokens: name, role, last use, revoked or not",
+        "revoke": "stop a token from working, at once",
+    }
+    for action, help_ in helps.items():
+        sp = toks.add_parser(action, help=help_, description=help_ + ".")
+        config_option(sp)
+        sp.add_argument("--json", action="store_true", help="print JSON for scripts")
+        if action == "create":
+            sp.add_argument(
+                "--role", required=True, choices=["viewer", "publisher", "operator", "admin"],
+                help="viewer reads; publisher also posts; operator also forces channels; "
+                "admin also manages tokens",
+            )  # fmt: skip
+            sp.add_argument(
+                "--name", required=True, help="who or what uses it, e.g. marketing-laptop"
+            )
+        if action == "revoke":
+            sp.add_argument("id", type=int, help="the token's id (see `token list`)")
+        sp.set_defaults(func=cmd_token, action=action)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_INPUT
 
 
 # --- local commands ----------------------------------------------------------------------------
@@ -371,7 +465,18 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace) -> Client:
+    if not args.token:
+        raise _InputError(
+            "no API token: set FAILOVER_TOKEN or pass --token (create one on the daemon's "
+            f"host with: failover token create --role publisher --name {_user()} -c "
+            f"{DEFAULT_CONFIG})",
+            EXIT_DENIED,
+        )
     return Client(args.url, args.token)
+
+
+def _user() -> str:
+    return os.environ.get("USER") or "me"
 
 
 def _call(args: argparse.Namespace, method: str, path: str, **kw: Any) -> dict[str, Any]:
@@ -388,6 +493,8 @@ def cmd_post(args: argparse.Namespace) -> int:
     at = _parse_time(args.at, args.tz, now, "--at") if args.at else None
     if at:
         body["scheduled_at"] = at.isoformat()
+    if args.allow_past:
+        body["allow_past"] = True
     if args.expires:
         body["expires_at"] = _parse_time(
             args.expires, args.tz, at or now, "--expires", relative=True
@@ -417,12 +524,12 @@ def cmd_post(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(msg))
     else:
-        when = f", scheduled for {msg['scheduled_at']}" if msg.get("scheduled_at") else ""
+        when = f", for {_when(msg['scheduled_at'], hint=True)}" if msg.get("scheduled_at") else ""
         channels = [d["channel"] for d in msg["deliveries"] if d["state"] != "skipped"]
         print(f"message {msg['id']} accepted ({msg['state']}{when}) -> {', '.join(channels)}")
         for d in msg["deliveries"]:
             if d["state"] == "skipped":
-                print(f"  skipped {d['channel']}: {d['last_error']}")
+                print(f"  skipped {d['channel']}: {_short(d['last_error'] or '', 100)}")
     return EXIT_OK
 
 
@@ -438,7 +545,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             c["health"] if c["available"] else "unavailable",
             c["forced"] if c["forced"] != "auto" else "",
             _when(c["since"]),
-            c["problem"] or c["reason"],
+            startup.short_reason(c["problem"] or c["reason"], 60),
         ]
         for c in data["channels"]
     ]
@@ -470,7 +577,7 @@ def cmd_messages(args: argparse.Namespace) -> int:
         [
             m["id"],
             m["state"],
-            _when(m["scheduled_at"] or m["created_at"]),
+            _when(m["scheduled_at"], hint=True) if m["scheduled_at"] else _when(m["created_at"]),
             m["route"],
             _deliveries_summary(m),
             _short(m["text"]),
@@ -507,26 +614,27 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(m))
         return EXIT_OK
     print(f"message {m['id']}  {m['state']}  route {m['route']}  by {m['created_by']}")
-    print(
-        f"created {m['created_at']}"
-        + (f"  scheduled {m['scheduled_at']}" if m["scheduled_at"] else "")
-        + (f"  expires {m['expires_at']}" if m["expires_at"] else "")
-    )
+    print(f"created   {_when(m['created_at'])}")
+    if m["scheduled_at"]:
+        print(f"scheduled {_when(m['scheduled_at'], hint=True)}")
+    if m["expires_at"]:
+        print(f"expires   {_when(m['expires_at'], hint=True)}")
     if m["title"]:
         print(f"title: {m['title']}")
     print(f"\n{m['text']}\n")
     rows = [
         [
             d["channel"],
-            d["tier"] + 1,
             d["state"],
             d["attempts"],
             d["url"] or d["remote_id"] or "",
-            d["last_error"] or "",
+            _short(d["last_error"] or "", 80),
         ]
         for d in m["deliveries"]
     ]
-    print(_table(["channel", "tier", "state", "attempts", "post", "last error"], rows))
+    print(_table(["channel", "state", "attempts", "post", "last error"], rows))
+    if any(len(d["last_error"] or "") > 80 for d in m["deliveries"]):
+        print("(errors shortened; --json shows them in full)")
     return EXIT_OK
 
 
@@ -535,9 +643,24 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(m))
     else:
-        cancelled = [d["channel"] for d in m["deliveries"] if d["state"] == "cancelled"]
-        print(f"message {m['id']} cancelled on {', '.join(cancelled)}")
+        print(_cancel_words(m))
     return EXIT_OK
+
+
+def _cancel_words(m: dict[str, Any]) -> str:
+    """What cancel did, honestly: what it stopped, and what was already public."""
+    by_state: dict[str, list[str]] = {}
+    for d in m["deliveries"]:
+        by_state.setdefault(d["state"], []).append(d["channel"])
+    parts = []
+    if by_state.get("cancelled"):
+        parts.append(f"stopped the pending deliveries on {', '.join(by_state['cancelled'])}")
+    if by_state.get("delivered"):
+        parts.append(
+            f"already published on {', '.join(by_state['delivered'])} "
+            "(cancel does not take it down there)"
+        )
+    return f"message {m['id']}: " + ("; ".join(parts) or "nothing was pending")
 
 
 def cmd_force(args: argparse.Namespace) -> int:
@@ -668,19 +791,54 @@ async def _drill(
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _api_error(exc: ApiError) -> int:
-    print(f"error: {exc}", file=sys.stderr)
+# API fields as the options that set them, so an error names what the user typed.
+FLAGS = {
+    "text": "TEXT", "scheduled_at": "--at", "expires_at": "--expires", "route": "--route",
+    "title": "--title", "link": "--link", "content_warning": "--cw", "language": "--lang",
+    "images": "--image", "thread": "--thread", "overrides": "--override",
+    "Idempotency-Key": "--idempotency-key", "state": "--state", "limit": "--limit",
+}  # fmt: skip
+
+
+def _api_error(exc: ApiError, args: argparse.Namespace) -> int:
+    url = getattr(args, "url", "")
     if exc.status == 0:
-        return EXIT_UNREACHABLE
-    if exc.status in (401, 403):
-        return EXIT_DENIED
-    if exc.status == 404:
-        return EXIT_NOT_FOUND
-    if exc.status == 409:
-        return EXIT_CONFLICT
-    if exc.status in (400, 413, 422):
-        return EXIT_INPUT
-    return EXIT_FAIL
+        message, code = exc.detail, EXIT_UNREACHABLE
+    elif exc.status == 401:
+        message = (
+            f"the daemon at {url} refused the API token ({exc.detail or 'unknown or revoked'}); "
+            "check FAILOVER_TOKEN or --token, or create a new one with `failover token create`"
+        )
+        code = EXIT_DENIED
+    elif exc.status == 403:
+        message, code = f"not allowed: {exc.detail or exc.title}", EXIT_DENIED
+    elif exc.status == 404:
+        message, code = f"not found: {exc.detail or exc.title}", EXIT_NOT_FOUND
+    elif exc.status == 409:
+        message, code = exc.detail or exc.title, EXIT_CONFLICT
+    elif exc.status in (400, 413, 422):
+        message, code = _input_problem(exc), EXIT_INPUT
+    elif exc.status == 429:
+        message, code = f"too many failed logins from here: {exc.detail}", EXIT_DENIED
+    elif exc.status == 503:
+        message = f"the daemon at {url} is up but cannot work right now: {exc.detail}"
+        code = EXIT_FAIL
+    else:
+        message = f"the daemon at {url} answered {exc.status} {exc.title}: {exc.detail}"
+        code = EXIT_FAIL
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _input_problem(exc: ApiError) -> str:
+    detail = exc.detail or exc.title
+    if exc.field:
+        head = exc.field.split(".", 1)[0]
+        flag = FLAGS.get(exc.field) or FLAGS.get(head)
+        if flag:
+            detail = detail.removeprefix(f"{exc.field}: ")
+            return f"{flag}: {detail}"
+    return detail
 
 
 def _parse_time(
@@ -732,12 +890,12 @@ def _short(text: str, n: int = 50) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _when(value: Any) -> str:
-    if value is None:
+def _when(value: Any, hint: bool = False) -> str:
+    """A time in the shown zone with its name; with ``hint``, also "(in 3 h)"."""
+    if value is None or value == "":
         return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value).replace("T", " ")[:19]
+    shown = timefmt.local(value, _SHOWN.zone)
+    return f"{shown} ({timefmt.relative(value, datetime.now(UTC))})" if hint else shown
 
 
 def _table(headers: list[str], rows: list[list[Any]]) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -156,6 +157,25 @@ class TracingConfig(_Strict):
     service_name: str = "failover"
 
 
+class UiConfig(_Strict):
+    """What the web UI and the public page show people."""
+
+    # Times are shown (and typed in forms) in this zone, with its name; a browser that says
+    # where its reader is shows the reader's zone instead.
+    time_zone: str = "UTC"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use a name like Europe/Berlin"
+            ) from None
+        return value
+
+
 class _TopLevel(_Strict):
     state_dir: str | None = None
     store: str = "sqlite"
@@ -170,6 +190,7 @@ class _TopLevel(_Strict):
     retry: RetryConfig = RetryConfig()
     alerts: AlertsConfig = AlertsConfig()
     tracing: TracingConfig = TracingConfig()
+    ui: UiConfig = UiConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
 
@@ -227,6 +248,7 @@ class Config:
     tracing: TracingConfig = field(default_factory=TracingConfig)
     store_password: str | None = field(default=None, repr=False)
     store_listen: str | None = None
+    ui: UiConfig = field(default_factory=UiConfig)
 
     @property
     def database_path(self) -> Path:
@@ -330,6 +352,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         default_route=default_route,
         alerts=top.alerts,
         tracing=top.tracing,
+        ui=top.ui,
     )
 
 

@@ -14,13 +14,13 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from failover import router
+from failover import router, timefmt
 from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, TracingConfig
@@ -65,6 +65,7 @@ class MessageIn(BaseModel):
     route: str | None = None
     scheduled_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
+    allow_past: bool = False  # a scheduled_at over a minute ago is refused unless this is set
     thread: int | None = Field(None, ge=1)
 
 
@@ -84,6 +85,7 @@ class MessageEdit(BaseModel):
     overrides: dict[str, str] = {}
     scheduled_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
+    allow_past: bool = False  # a scheduled_at over a minute ago is refused unless this is set
 
 
 class PreviewIn(BaseModel):
@@ -107,6 +109,20 @@ def _validated(model: type[_M], payload: dict[str, Any]) -> _M:
         if err["type"] == "extra_forbidden" and model is MessageEdit:
             message = "cannot be edited; cancel the message and send a new one"
         raise InvalidInput(field, message) from None
+
+
+PAST_GRACE = timedelta(minutes=1)  # a time typed "now-ish" is not a mistake
+
+
+def _not_in_the_past(when: datetime | None, now: datetime, allowed: bool) -> None:
+    """A mistyped year must not publish at once: a time in the past needs allow_past."""
+    if when is not None and not allowed and when < now - PAST_GRACE:
+        raise InvalidInput(
+            "scheduled_at",
+            f"is {timefmt.span(now - when)} in the past ({when.astimezone(UTC):%Y-%m-%d %H:%M} "
+            "UTC): check the date, leave it empty to send now, or allow a past time on purpose "
+            "(allow_past; --allow-past on the command line)",
+        )
 
 
 @dataclass
@@ -136,6 +152,7 @@ class Intake:
                 return await self._replay(earlier, request_hash)
         data = _validated(MessageIn, payload)
         now = self.clock.now()
+        _not_in_the_past(data.scheduled_at, now, data.allow_past)
         route_name = data.route or self.config.default_route
         route = self.config.routes.get(route_name)
         if route is None:
@@ -255,7 +272,7 @@ class Intake:
     async def edit(self, message_id: int, payload: dict[str, Any], actor: str) -> Message:
         """Change a message before any of its deliveries has started."""
         data = _validated(MessageEdit, payload)
-        fields = {name: getattr(data, name) for name in data.model_fields_set}
+        fields = {name: getattr(data, name) for name in data.model_fields_set - {"allow_past"}}
         if not fields:
             raise InvalidInput("body", "names nothing to change")
         if fields.get("text", "") is None:
@@ -267,6 +284,7 @@ class Intake:
             if name not in self.config.channels:
                 raise InvalidInput(f"overrides.{name}", "no channel with this name")
         now = self.clock.now()
+        _not_in_the_past(fields.get("scheduled_at"), now, data.allow_past)
         scheduled = fields.get("scheduled_at", current.scheduled_at)
         expires = fields.get("expires_at", current.expires_at)
         if expires is not None and "expires_at" in fields and expires <= now:

@@ -53,6 +53,21 @@ def short_problem(ch: ChannelConfig) -> str | None:
     return None
 
 
+def short_reason(problem: str | None, width: int = 80) -> str:
+    """A channel's problem as a screen or table shows it; the full text stays in --json and
+    behind a details disclosure."""
+    if not problem:
+        return ""
+    if problem.startswith("missing secrets"):
+        return "not connected: credentials missing"
+    if problem == "disabled in the config":
+        return "turned off in the config"
+    if problem == "options invalid":
+        return "not connected: its settings are invalid"
+    line = " ".join(problem.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
 def program() -> str:
     """How this process was started (``.venv/bin/failover``), for commands people copy."""
     argv0 = sys.argv[0] if sys.argv else ""

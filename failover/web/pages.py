@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hmac
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from failover import startup
+from failover import startup, timefmt
 from failover.api.auth import throttled, token_for
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.views import channel_json, event_json, message_json, queue_json
@@ -56,6 +57,10 @@ def render(
 ) -> web.Response:
     if session is None:  # the login page says how to make a token for this very daemon
         values.setdefault("token_command", _token_command(request))
+    ctx = _ctx(request)
+    ui_zone = ctx.config().ui.time_zone
+    values.setdefault("ui_zone", ui_zone)
+    values["when"] = _when_html(timefmt.zone(ui_zone), ctx.clock.now())
     html = _env.get_template(name).render(session=session, Role=Role, path=request.path, **values)
     return web.Response(
         text=html,
@@ -69,6 +74,23 @@ def render(
             "Referrer-Policy": "same-origin",
         },
     )
+
+
+def _when_html(zone: tzinfo, now: datetime) -> Callable[..., Markup]:
+    """``when(iso, hint=False)`` for templates: the time in the UI's zone with the zone's name
+    (and "in 3 h"); app.js re-renders it in the reader's own zone."""
+
+    def when(value: str | datetime | None, hint: bool = False) -> Markup:
+        at = timefmt.parse_iso(value)
+        if at is None:
+            return Markup("")
+        text = timefmt.local(at, zone) + (f" ({timefmt.relative(at, now)})" if hint else "")
+        flag = Markup(" data-hint") if hint else ""
+        return Markup('<time datetime="{}" data-when{}>{}</time>').format(
+            at.astimezone(UTC).isoformat(), flag, text
+        )
+
+    return when
 
 
 def _token_command(request: web.Request) -> str:
@@ -223,6 +245,7 @@ async def _message_page(
         request, "message.html", session, status=422 if error else 200,
         m=message_json(message, deliveries), events=events, cancellable=open_,
         editable=editable, form=form or {}, error=error, zones=ZONES,
+        edit_at=_local_input(message.scheduled_at, ctx.config().ui.time_zone),
     )  # fmt: skip
 
 
@@ -247,6 +270,8 @@ async def edit_message(request: web.Request, session: sessions.Session) -> web.S
         for key in ("title", "link", "content_warning"):
             changes[key] = form.get(key, "").strip() or None
         changes["scheduled_at"] = _when(form, "scheduled_at")
+        if form.get("allow_past"):
+            changes["allow_past"] = True
         await _ctx(request).intake().edit(message_id, changes, f"web:{session.token.name}")
     except InvalidInput as exc:
         return await _message_page(request, session, message_id, form, f"{exc.field}: {exc.detail}")
@@ -259,7 +284,7 @@ async def edit_message(request: web.Request, session: sessions.Session) -> web.S
 @page(Role.VIEWER)
 async def scheduled(request: web.Request, session: sessions.Session) -> web.Response:
     ctx = _ctx(request)
-    zone = _zone(request.query.get("tz"))
+    zone = _zone(request.query.get("tz") or ctx.config().ui.time_zone)
     now = ctx.clock.now()
     days: dict[str, list[dict[str, Any]]] = {}
     for m in await ctx.store.messages(limit=500):
@@ -269,7 +294,8 @@ async def scheduled(request: web.Request, session: sessions.Session) -> web.Resp
         days.setdefault(local.strftime("%A %d %B %Y"), []).append(
             {
                 "id": m.id,
-                "time": local.strftime("%H:%M"),
+                "time": local.strftime("%H:%M %Z"),
+                "at": m.scheduled_at,
                 "text": m.text,
                 "route": m.route,
                 "sort": m.scheduled_at,
@@ -328,6 +354,8 @@ def _payload(form: dict[str, str], image: object) -> dict[str, Any]:
     for key in ("scheduled_at", "expires_at"):
         if (when := _when(form, key)) is not None:
             payload[key] = when
+    if form.get("allow_past"):
+        payload["allow_past"] = True
     overrides = {
         k.removeprefix("override."): v.strip()
         for k, v in form.items()
@@ -362,6 +390,11 @@ def _when(form: dict[str, str], key: str) -> str | None:
         raise InvalidInput(key, "is not a date and time") from None
     zone = _zone(form.get("tz"), strict=True)
     return local.replace(tzinfo=zone).astimezone(UTC).isoformat()
+
+
+def _local_input(at: datetime | None, zone: str) -> str:
+    """A stored time as a datetime-local field's value in ``zone`` (the form's default)."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M:%S") if at else ""
 
 
 def _zone(name: str | None, *, strict: bool = False) -> ZoneInfo:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 
-from tests.harness import Harness
+from tests.harness import Harness, start_daemon, write_config
 from tests.web.web_session import login
 
 
@@ -74,3 +75,63 @@ async def test_login_page_gives_the_exact_token_command_for_this_daemon(web: Har
     config = web.daemon.config.source
     assert config is not None
     assert command[1].endswith(f"token create --role publisher --name you -c {config}")
+
+
+async def test_a_past_time_is_refused_unless_allowed_in_the_form_and_the_api(web: Harness) -> None:
+    last_year = (datetime.now(UTC) - timedelta(days=365)).strftime("%Y-%m-%dT09:00")
+    s, csrf = await login(web.url, web.tokens["publisher"])
+    form = {"csrf": csrf, "route": "fediverse", "text": "Sale!", "scheduled_at": last_year,
+            "tz": "UTC"}  # fmt: skip
+    async with s:
+        async with s.post(web.url + "/ui/compose", data=form) as r:
+            html = await r.text()
+        assert r.status == 422 and "scheduled_at: is 365 days in the past" in html
+        assert re.search(r'id="scheduled_at"[^>]*aria-invalid="true"', html)
+        assert ">Sale!</textarea>" in html  # nothing lost
+        async with s.post(web.url + "/ui/compose", data={**form, "allow_past": "1"}) as r:
+            assert r.status == 200 and re.fullmatch(r"/ui/messages/\d+", r.url.path)
+    past = f"{last_year}:00Z"
+    status, body = await web.request(
+        "POST", "/api/v1/messages", role="publisher", json={"text": "x", "scheduled_at": past}
+    )
+    assert status == 422 and body["field"] == "scheduled_at"
+    assert "allow_past" in body["detail"]
+    status, _ = await web.request(
+        "POST", "/api/v1/messages", role="publisher",
+        json={"text": "x", "scheduled_at": past, "allow_past": True},
+    )  # fmt: skip
+    assert status == 201
+
+
+async def test_pages_show_times_in_the_configured_zone_with_its_name(tmp_path: Path) -> None:
+    config = write_config(tmp_path, TOKYO)
+    h = await start_daemon(config)
+    try:
+        at = (datetime.now(UTC) + timedelta(days=3)).replace(
+            hour=0, minute=30, second=0, microsecond=0
+        )
+        m = await h.post(text="Tokyo morning", scheduled_at=at.isoformat())
+        s, csrf = await login(h.url, h.tokens["publisher"])
+        async with s:
+            async with s.get(h.url + f"/ui/messages/{m['id']}") as r:
+                page = await r.text()
+            assert f"{at:%Y-%m-%d} 09:30 JST (in 3 days)</time>" in page
+            assert f'datetime="{at:%Y-%m-%dT%H:%M:%S}+00:00"' in page
+            async with s.get(h.url + "/ui/scheduled") as r:
+                assert "09:30 JST</time>" in await r.text()
+            async with s.get(h.url + "/ui/compose") as r:
+                assert "<option selected>Asia/Tokyo</option>" in await r.text()
+    finally:
+        await h.daemon.stop()
+
+
+TOKYO = """
+[ui]
+time_zone = "Asia/Tokyo"
+
+[channels.status]
+type = "feed"
+
+[routes.default]
+tiers = [["status"]]
+"""

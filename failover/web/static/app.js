@@ -19,7 +19,7 @@ function liveRefresh() {
       if (!r.ok) return;
       const doc = new DOMParser().parseFromString(await r.text(), "text/html");
       const fresh = doc.getElementById("live");
-      if (fresh) live.innerHTML = fresh.innerHTML;
+      if (fresh) { live.innerHTML = fresh.innerHTML; localTimes(live); }
     } catch (e) { /* offline for a moment: try again next time */ }
   }, seconds * 1000);
 }
@@ -37,6 +37,36 @@ function defaultZones() {
     if (select.hasAttribute("data-autosubmit")) {
       select.addEventListener("change", () => select.form.submit());
     }
+  }
+}
+
+// Times: shown in the reader's own zone, always with the zone's name ("2026-12-01 09:00 CET"),
+// and "in 3 h" where the page asks for a hint. Without JavaScript the UI's zone is shown.
+function pad(n) { return String(n).padStart(2, "0"); }
+
+function localTime(date) {
+  const parts = {};
+  const fmt = new Intl.DateTimeFormat("en-GB", {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZoneName: "short",
+  });
+  for (const p of fmt.formatToParts(date)) parts[p.type] = p.value;
+  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${parts.timeZoneName}`;
+}
+
+function relative(date) {
+  const s = (date.getTime() - Date.now()) / 1000, a = Math.abs(s);
+  if (a < 30) return "now";
+  const span = a < 90 ? `${Math.round(a)} s` : a < 5400 ? `${Math.round(a / 60)} min`
+    : a < 129600 ? `${Math.round(a / 3600)} h` : `${Math.round(a / 86400)} day${Math.round(a / 86400) === 1 ? "" : "s"}`;
+  return s > 0 ? `in ${span}` : `${span} ago`;
+}
+
+function localTimes(root) {
+  for (const t of (root || document).querySelectorAll("time[data-when]")) {
+    const date = new Date(t.getAttribute("datetime"));
+    if (isNaN(date)) continue;
+    t.textContent = localTime(date) + (t.hasAttribute("data-hint") ? ` (${relative(date)})` : "");
   }
 }
 
@@ -95,6 +125,7 @@ function previewCard(ch) {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  localTimes();
   liveRefresh();
   defaultZones();
   composePreview();
