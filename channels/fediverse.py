@@ -61,6 +61,9 @@ class MastodonOptions(ChannelOptions):
 class MastodonChannel:
     type_name: ClassVar[str] = "mastodon"
     Options: ClassVar[type[ChannelOptions]] = MastodonOptions
+    # Mastodon's defaults, until open() reads the instance's own (also what a preview of a
+    # channel that is not connected shows).
+    _max_chars, _url_chars, _max_media = 500, 23, 4
 
     def __init__(self, context: ChannelContext, options: MastodonOptions) -> None:
         self.options = options

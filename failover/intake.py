@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from channels.base import Limits
+from channels.registry import adapter_class
 from failover import router, timefmt
 from failover.adapters import ChannelSet
 from failover.clock import Clock
@@ -109,6 +111,16 @@ def _validated(model: type[_M], payload: dict[str, Any]) -> _M:
         if err["type"] == "extra_forbidden" and model is MessageEdit:
             message = "cannot be edited; cancel the message and send a new one"
         raise InvalidInput(field, message) from None
+
+
+def _offline_limits(channel_type: str) -> Limits:
+    """An adapter's declared limits without opening it (no secrets, no network)."""
+    try:
+        cls = adapter_class(channel_type)
+        limits: Limits = cls.__new__(cls).limits
+    except Exception:
+        return Limits()  # they depend on its options: preview the text without a limit
+    return limits
 
 
 PAST_GRACE = timedelta(minutes=1)  # a time typed "now-ish" is not a mistake
@@ -323,10 +335,13 @@ class Intake:
     def _preview_one(self, draft: NewMessage, name: str, tier: int, policy: str) -> dict[str, Any]:
         live = self.channels.get(name)
         entry: dict[str, Any] = {"channel": name, "tier": tier, "unavailable": self.unusable(name)}
-        if live is None or live.adapter is None:
+        # A channel that is not connected still previews, with its platform's usual limits.
+        limits = (
+            live.adapter.limits if live and live.adapter else _offline_limits(live.config.type)
+        ) if live else None  # fmt: skip
+        if live is None or limits is None:
             return {**entry, "type": live.config.type if live else None, "posts": [],
                     "verdict": "unavailable"}  # fmt: skip
-        limits = live.adapter.limits
         text = compose(draft, name, limits)
         rule = limits.text
         entry |= {"type": live.config.type, "rule": rule.name if rule else None,

@@ -28,7 +28,7 @@ from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
 from failover.tokens import new_token, token_hash
 from failover.web import session as sessions
-from failover.web.events import summary
+from failover.web.events import details, sentence, who
 
 HERE = Path(__file__).parent
 _env = Environment(
@@ -37,7 +37,6 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters["summary"] = summary
 _env.globals["static"] = lambda name: f"/ui/static/{name}"
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request, sessions.Session], Awaitable[web.StreamResponse]]
@@ -58,9 +57,16 @@ def render(
     if session is None:  # the login page says how to make a token for this very daemon
         values.setdefault("token_command", _token_command(request))
     ctx = _ctx(request)
-    ui_zone = ctx.config().ui.time_zone
-    values.setdefault("ui_zone", ui_zone)
-    values["when"] = _when_html(timefmt.zone(ui_zone), ctx.clock.now())
+    config = ctx.config()
+    values.setdefault("ui_zone", config.ui.time_zone)
+    values["when"] = _when_html(timefmt.zone(config.ui.time_zone), ctx.clock.now())
+    labels = {name: ch.label for name, ch in config.channels.items()}
+
+    def label(name: str | None) -> str:
+        return labels.get(name or "", name or "")
+
+    values.update(label=label, sentence=lambda e: sentence(e, label), details=details,
+                  who=who, short_reason=startup.short_reason)  # fmt: skip
     html = _env.get_template(name).render(session=session, Role=Role, path=request.path, **values)
     return web.Response(
         text=html,

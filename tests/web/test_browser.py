@@ -13,6 +13,7 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
@@ -119,8 +120,8 @@ async def test_compose_schedule_deliver_force_and_reroute(
     accepted = page.locator(
         f'.timeline li[data-kind="message.accepted"][data-message="{message_id}"]'
     )
-    await expect(accepted).to_contain_text("accepted for masto, status")
-    await expect(accepted).to_contain_text("skipped hook")
+    await expect(accepted).to_contain_text("Accepted for Mastodon, Status page")
+    await expect(accepted).to_contain_text("skipped Webhook")
     assert not any(r.body["text"] == "Posting while the primary is down." for r in hook.delivered())
     assert masto.state.statuses[-1]["text"] == "Posting while the primary is down."
     await page.screenshot(path=str(shots / "dashboard.png"), full_page=True)
@@ -138,3 +139,142 @@ async def test_compose_schedule_deliver_force_and_reroute(
     assert width <= 390  # nothing overflows a phone's width
     await public.screenshot(path=str(shots / "status-page.png"), full_page=True)
     await anonymous.close()
+
+
+# -- every page on a phone and a laptop -------------------------------------------------------
+
+LONG_WORD = "https://example.com/" + "incident-" * 40  # one 380-character "word"
+LONG_TEXT = (
+    "Checkout is failing for some card payments in the EU region; we are rolling back. "
+    + LONG_WORD
+    + " "
+    + " ".join(f"Detail {i} of what we know." for i in range(30))
+)
+
+
+@pytest.fixture
+async def angry() -> AsyncIterator[str]:
+    """A webhook receiver that refuses everything with a long, unbroken error body."""
+    from aiohttp import web as aioweb
+
+    async def refuse(request: aioweb.Request) -> aioweb.Response:
+        return aioweb.Response(status=400, text="invalid_payload:" + "x" * 600)
+
+    app = aioweb.Application()
+    app.router.add_post("/hook", refuse)
+    runner = aioweb.AppRunner(app)
+    await runner.setup()
+    site = aioweb.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def layout_config(angry: str) -> str:
+    return f"""
+    [ui]
+    time_zone = "Europe/Berlin"
+
+    [channels.x]
+    type = "x"
+    consumer_key = "${{X_KEY_NOT_SET_3f1}}"
+    consumer_secret = "${{X_SECRET_NOT_SET_3f1}}"
+    access_token = "${{X_TOKEN_NOT_SET_3f1}}"
+    access_token_secret = "${{X_TOKEN_SECRET_NOT_SET_3f1}}"
+
+    [channels.ops]
+    type = "webhook"
+    display_name = "Operations webhook for the on-call team"
+    url = "{angry}/hook"
+    retry = {{ max_attempts = 1 }}
+
+    [channels.status]
+    type = "feed"
+    title = "Acme status"
+
+    [routes.default]
+    tiers = [["x"], ["ops"], ["status"]]
+    """
+
+
+PAGES = ["/ui/", "/ui/compose", "/ui/messages/{sent}", "/ui/messages/{later}", "/ui/scheduled",
+         "/ui/tokens", "/status/"]  # fmt: skip
+
+
+async def test_every_page_fits_a_phone_and_a_laptop_with_long_texts_and_errors(
+    tmp_path: Path, browser: Browser, angry: str, shots: Path
+) -> None:
+    from tests.harness import start_daemon, write_config
+
+    h = await start_daemon(write_config(tmp_path, layout_config(angry)))
+    try:
+        sent = await h.post(text=LONG_TEXT, title="Checkout incident " + LONG_WORD[:60])
+        done = await h.wait_message(
+            sent["id"], lambda m: {d["channel"]: d["state"] for d in m["deliveries"]}.get("status")
+            == "delivered",
+        )  # fmt: skip
+        ops = next(d for d in done["deliveries"] if d["channel"] == "ops")
+        assert len(ops["last_error"]) > 200  # the long error is on the page
+        later = datetime.now(UTC) + timedelta(days=2)
+        scheduled = await h.post(text=LONG_TEXT, scheduled_at=later.isoformat())
+        status, _ = await h.request(
+            "POST", "/api/v1/tokens", json={"name": "laptop-" + "y" * 90, "role": "viewer"}
+        )
+        ids = {"sent": sent["id"], "later": scheduled["id"]}
+        for width in (390, 1366):
+            context = await browser.new_context(
+                viewport={"width": width, "height": 900}, timezone_id="America/New_York"
+            )
+            page = await context.new_page()
+            await log_in(page, h.url, h.tokens["admin"])
+            for path in PAGES:
+                await page.goto(h.url + path.format(**ids))
+                await page.wait_for_load_state("networkidle")
+                sizes = await page.evaluate(
+                    "[document.documentElement.scrollWidth, window.innerWidth]"
+                )
+                assert sizes[0] <= sizes[1], (path, width, sizes)
+                name = path.strip("/").replace("/", "-").replace("ui-", "") or "dashboard"
+                name = {"ui": "dashboard", "status": "status-page"}.get(name, name)
+                name = name.replace(str(sent["id"]), "sent").replace(
+                    str(scheduled["id"]), "scheduled"
+                )
+                await page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+            # The compose page with an error, and its preview before the Send button.
+            await page.goto(h.url + "/ui/compose")
+            await page.get_by_label("Text", exact=True).fill(LONG_TEXT)
+            await page.get_by_label("Link").fill("not a link " + LONG_WORD)
+            await expect(
+                page.locator('.preview-card[data-channel="x"] .not-connected')
+            ).to_have_text("X is not connected; this is how it would look.")
+            preview = await page.locator("#preview").bounding_box()
+            send = await page.get_by_role("button", name="Send").bounding_box()
+            assert preview is not None and send is not None and preview["y"] < send["y"]
+            await page.evaluate("document.getElementById('link').type = 'text'")
+            await page.get_by_role("button", name="Send").click()
+            await expect(page.locator("#form-error")).to_contain_text("link:")
+            sizes = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert sizes[0] <= sizes[1], ("compose with an error", width, sizes)
+            await page.screenshot(path=str(shots / f"compose-error-{width}.png"), full_page=True)
+            if width == 390:
+                # No column is hidden on a phone: the message text is there on the dashboard.
+                await page.goto(h.url + "/ui/")
+                await expect(page.locator(f"#message-{sent['id']} td.text")).to_be_visible()
+                # Times are in the reader's zone, with its name.
+                await expect(page.locator(f"#message-{scheduled['id']} time")).to_contain_text(
+                    later.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M EST")
+                )
+            await context.close()
+    finally:
+        await h.daemon.stop()
+
+
+async def test_dark_mode_follows_the_system(web: Harness, browser: Browser, shots: Path) -> None:
+    context = await browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    page = await context.new_page()
+    await log_in(page, web.url, web.tokens["publisher"])
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)", background
+    await page.screenshot(path=str(shots / "dashboard-dark-390.png"), full_page=True)
+    await context.close()
