@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from tests import system_tools
 from tests.harness import Harness
@@ -235,6 +235,11 @@ async def test_every_page_fits_a_phone_and_a_laptop_with_long_texts_and_errors(
                     "[document.documentElement.scrollWidth, window.innerWidth]"
                 )
                 assert sizes[0] <= sizes[1], (path, width, sizes)
+                if path == "/status/":  # each time in UTC, named, and the reader's own beside it
+                    item = page.locator("article").first
+                    await expect(item.locator("time")).to_contain_text(" UTC")
+                    await expect(item.locator(".local")).to_contain_text("your time:")
+                    await expect(item.locator(".local")).to_contain_text("EST")
                 name = path.strip("/").replace("/", "-").replace("ui-", "") or "dashboard"
                 name = {"ui": "dashboard", "status": "status-page"}.get(name, name)
                 name = name.replace(str(sent["id"]), "sent").replace(
@@ -278,3 +283,110 @@ async def test_dark_mode_follows_the_system(web: Harness, browser: Browser, shot
     assert background == "rgb(13, 17, 23)", background
     await page.screenshot(path=str(shots / "dashboard-dark-390.png"), full_page=True)
     await context.close()
+
+
+PLATFORMS = """
+[channels.x]
+type = "x"
+consumer_key = "${X_KEY_NOT_SET_9c2}"
+consumer_secret = "${X_SECRET_NOT_SET_9c2}"
+access_token = "${X_TOKEN_NOT_SET_9c2}"
+access_token_secret = "${X_TOKEN_SECRET_NOT_SET_9c2}"
+
+[channels.masto]
+type = "mastodon"
+api_base_url = "https://mastodon.example"
+access_token = "${MASTO_NOT_SET_9c2}"
+
+[channels.sky]
+type = "bluesky"
+handle = "acme.example"
+app_password = "${SKY_NOT_SET_9c2}"
+
+[channels.mail]
+type = "email"
+host = "smtp.example"
+from_address = "status@example.com"
+recipients = ["ops@example.com"]
+password = "${MAIL_NOT_SET_9c2}"
+
+[channels.team]
+type = "slack"
+token = "${SLACK_NOT_SET_9c2}"
+channel = "#status"
+
+[channels.status]
+type = "feed"
+
+[routes.default]
+mode = "broadcast"
+tiers = [["x", "masto", "sky", "mail", "team", "status"]]
+"""
+
+
+async def test_previews_look_like_each_platform_even_when_not_connected(
+    tmp_path: Path, browser: Browser, shots: Path
+) -> None:
+    from tests.harness import start_daemon, write_config
+
+    h = await start_daemon(write_config(tmp_path, PLATFORMS))
+    try:
+        page = await browser.new_page(viewport={"width": 390, "height": 900})
+        await log_in(page, h.url, h.tokens["publisher"])
+        await page.goto(h.url + "/ui/compose")
+        text = "Checkout is down in the EU. Details: https://status.example.com/i/42 #outage " + (
+            " ".join(f"Update {i}: still investigating." for i in range(12))
+        )
+        await page.get_by_label("Title").fill("Checkout incident")
+        await page.get_by_label("Text", exact=True).fill(text)
+        await page.get_by_label("Content warning").fill("payments outage")
+        image = tmp_path / "chart.png"
+        image.write_bytes(PNG)
+        await page.get_by_label("File (PNG, JPEG, GIF, WebP)").set_input_files(str(image))
+        await page.get_by_label("Alt text").fill("Error rate chart")
+
+        def card(name: str) -> Locator:
+            return page.locator(f'.preview-card[data-channel="{name}"]')
+
+        # Every card says the channel is not connected, and still shows the post.
+        for name, label in [("x", "X"), ("masto", "Mastodon"), ("sky", "Bluesky"),
+                            ("mail", "Email"), ("team", "Slack")]:  # fmt: skip
+            await expect(card(name).locator(".not-connected")).to_have_text(
+                f"{label} is not connected; this is how it would look."
+            )
+            await expect(card(name).locator("h3")).to_have_text(label)
+        # X: a thread, each post numbered with its 280 counter.
+        await expect(card("x").locator(".verdict")).to_contain_text("thread of")
+        await expect(card("masto").locator(".alt-badge")).to_have_count(1)  # the image is in
+        tweets = card("x").locator(".tweet")
+        n = await tweets.count()
+        assert n >= 2
+        for i in range(n):
+            counter = await tweets.nth(i).locator(".counter").inner_text()
+            done, length = counter.split(" · ")
+            assert done == f"{i + 1}/{n}" and int(length.split("/")[0]) <= 280
+            assert length.endswith("/280")
+        await expect(tweets.first.locator("img")).to_have_attribute("alt", "Error rate chart")
+        # Mastodon: behind its content warning, with the image's alt text marked.
+        toot = card("masto").locator(".toot").first
+        await expect(toot.locator("details.cw summary")).to_contain_text("CW: payments outage")
+        await expect(toot.locator(".alt-badge")).to_have_attribute("title", "Error rate chart")
+        # Bluesky: the link and the tag are facets.
+        sky = card("sky").locator(".skeet").first
+        await expect(sky.locator("a.facet.link")).to_have_attribute(
+            "href", "https://status.example.com/i/42"
+        )
+        await expect(sky.locator("a.facet.tag")).to_have_text("#outage")
+        # Email: subject and preheader; Slack: title and text; status page: the item.
+        await expect(card("mail").locator(".subject")).to_have_text("Checkout incident")
+        await expect(card("mail").locator(".preheader")).to_contain_text("Checkout is down")
+        await expect(card("team").locator(".slack-msg strong.title")).to_have_text(
+            "Checkout incident"
+        )
+        await expect(card("status").locator(".status-item h4")).to_have_text("Checkout incident")
+        await expect(card("status").locator(".not-connected")).to_have_count(0)
+        sizes = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert sizes[0] <= sizes[1]
+        await page.screenshot(path=str(shots / "compose-previews-390.png"), full_page=True)
+    finally:
+        await h.daemon.stop()
