@@ -199,7 +199,8 @@ def layout_config(angry: str) -> str:
 
 
 PAGES = ["/ui/", "/ui/compose", "/ui/messages/{sent}", "/ui/messages/{later}", "/ui/scheduled",
-         "/ui/tokens", "/status/"]  # fmt: skip
+         "/ui/calendar?view=month&date={day}", "/ui/calendar?view=week&date={day}", "/ui/tokens",
+         "/status/"]  # fmt: skip
 
 
 async def test_every_page_fits_a_phone_and_a_laptop_with_long_texts_and_errors(
@@ -221,7 +222,7 @@ async def test_every_page_fits_a_phone_and_a_laptop_with_long_texts_and_errors(
         status, _ = await h.request(
             "POST", "/api/v1/tokens", json={"name": "laptop-" + "y" * 90, "role": "viewer"}
         )
-        ids = {"sent": sent["id"], "later": scheduled["id"]}
+        ids = {"sent": sent["id"], "later": scheduled["id"], "day": f"{later:%Y-%m-%d}"}
         for width in (390, 1366):
             context = await browser.new_context(
                 viewport={"width": width, "height": 900}, timezone_id="America/New_York"
@@ -240,7 +241,8 @@ async def test_every_page_fits_a_phone_and_a_laptop_with_long_texts_and_errors(
                     await expect(item.locator("time")).to_contain_text(" UTC")
                     await expect(item.locator(".local")).to_contain_text("your time:")
                     await expect(item.locator(".local")).to_contain_text("EST")
-                name = path.strip("/").replace("/", "-").replace("ui-", "") or "dashboard"
+                name = path.split("&")[0].strip("/").replace("/", "-").replace("ui-", "")
+                name = name.replace("calendar?view=", "calendar-") or "dashboard"
                 name = {"ui": "dashboard", "status": "status-page"}.get(name, name)
                 name = name.replace(str(sent["id"]), "sent").replace(
                     str(scheduled["id"]), "scheduled"
@@ -390,3 +392,40 @@ async def test_previews_look_like_each_platform_even_when_not_connected(
         await page.screenshot(path=str(shots / "compose-previews-390.png"), full_page=True)
     finally:
         await h.daemon.stop()
+
+
+async def test_drag_a_message_to_another_day_in_the_week_view(
+    web: Harness, browser: Browser, shots: Path
+) -> None:
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=7 - today.weekday())
+    at = datetime(monday.year, monday.month, monday.day, 9, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    m = await web.post(text="Campaign kick-off", scheduled_at=at.isoformat(), route="fediverse")
+    page = await browser.new_page(viewport={"width": 1366, "height": 900})
+    await log_in(page, web.url, web.tokens["publisher"])
+    await page.goto(web.url + f"/ui/calendar?view=week&date={monday}&tz=Europe/Berlin")
+    entry = page.locator(f'.entry[data-id="{m["id"]}"]')
+    await expect(entry).to_contain_text("09:00 CET Campaign kick-off")
+    thursday = monday + timedelta(days=3)
+    await entry.drag_to(page.locator(f'td[data-date="{thursday}"]'))
+    await expect(
+        page.locator(f'td[data-date="{thursday}"] .entry[data-id="{m["id"]}"]')
+    ).to_be_visible()
+    moved = await web.message(m["id"])
+    assert moved["scheduled_at"] == (at + timedelta(days=3)).astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    await page.screenshot(path=str(shots / "calendar-week-1366.png"), full_page=True)
+    # Into the past: refused, said on the page, nothing moved.
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    later = await web.post(text="Later today", scheduled_at=soon.isoformat())
+    day = soon.astimezone(ZoneInfo("Europe/Berlin")).date()
+    if day.weekday() > 0:  # the day before is in the same week
+        await page.goto(web.url + f"/ui/calendar?view=week&date={day}&tz=Europe/Berlin")
+        await page.locator(f'.entry[data-id="{later["id"]}"]').drag_to(
+            page.locator(f'td[data-date="{day - timedelta(days=1)}"]')
+        )
+        await expect(page.locator("#calendar-error")).to_contain_text(
+            f"Message {later['id']} was not moved: scheduled_at: is"
+        )
+        assert (await web.message(later["id"]))["scheduled_at"] == later["scheduled_at"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 
@@ -135,3 +136,63 @@ type = "feed"
 [routes.default]
 tiers = [["status"]]
 """
+
+
+def next_monday(weeks_ahead: int = 1) -> datetime:
+    today = datetime.now(UTC).date()
+    monday = today + timedelta(days=7 * weeks_ahead - today.weekday())
+    return datetime(monday.year, monday.month, monday.day, tzinfo=UTC)
+
+
+async def test_calendar_moves_a_message_with_csrf_roles_and_the_same_validation(
+    web: Harness,
+) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    monday = next_monday().replace(tzinfo=berlin, hour=9)
+    m = await web.post(text="Campaign kick-off", scheduled_at=monday.isoformat(), route="fediverse")
+    month = f"/ui/calendar?view=month&date={monday:%Y-%m-%d}&tz=Europe/Berlin"
+
+    viewer, _ = await login(web.url, web.tokens["viewer"])
+    async with viewer:
+        async with viewer.get(web.url + month) as r:
+            html = await r.text()
+        assert r.status == 200 and "Campaign kick-off" in html
+        assert f'href="/ui/messages/{m["id"]}"' in html and "09:00 CE" in html
+        assert "draggable" not in html and "/move" not in html  # a viewer cannot move
+        async with viewer.get(web.url + "/ui/") as r:
+            csrf_viewer = re.search(r'name="csrf-token" content="([^"]+)"', await r.text())
+        assert csrf_viewer is not None
+        form = {"csrf": csrf_viewer[1], "date": f"{monday:%Y-%m-%d}", "tz": "Europe/Berlin"}
+        async with viewer.post(web.url + f"/ui/messages/{m['id']}/move", data=form) as r:
+            assert r.status == 403
+
+    s, csrf = await login(web.url, web.tokens["publisher"])
+    async with s:
+        async with s.get(web.url + month) as r:
+            assert 'draggable="true"' in await r.text()
+        wednesday = monday + timedelta(days=2)
+        form = {"date": f"{wednesday:%Y-%m-%d}", "time": "14:30", "tz": "Europe/Berlin"}
+        async with s.post(web.url + f"/ui/messages/{m['id']}/move", data=form) as r:
+            assert r.status == 403  # no CSRF token
+        async with s.post(
+            web.url + f"/ui/messages/{m['id']}/move", data={**form, "csrf": csrf},
+            headers={"Referer": web.url + month},
+        ) as r:  # fmt: skip
+            assert r.status == 200 and r.url.path == "/ui/calendar"
+        moved = await web.message(m["id"])
+        assert moved["scheduled_at"] == wednesday.replace(hour=14, minute=30).astimezone(
+            UTC
+        ).strftime("%Y-%m-%dT%H:%M:%SZ")
+        # The same validation as the edit form: the past is refused, nothing changes.
+        last_year = (datetime.now(UTC) - timedelta(days=365)).date()
+        form = {"csrf": csrf, "date": f"{last_year}", "tz": "Europe/Berlin"}
+        async with s.post(web.url + f"/ui/messages/{m['id']}/move", data=form) as r:
+            html = await r.text()
+        assert r.status == 422 and "was not moved: scheduled_at: is" in html
+        async with s.post(
+            web.url + f"/ui/messages/{m['id']}/move", data={**form, "date": "soon"},
+            headers={"Accept": "application/json"},
+        ) as r:  # fmt: skip
+            assert r.status == 422
+            assert (await r.json())["error"].endswith("date: is not a date like 2026-12-01")
+        assert (await web.message(m["id"]))["scheduled_at"] == moved["scheduled_at"]

@@ -276,9 +276,45 @@ function previewCard(ch) {
   return card;
 }
 
+// Calendar: drop a message on another day to move it there, at the same time of day. The
+// server checks the CSRF token, the role and the time exactly as for the edit form.
+function calendarMoves() {
+  const table = document.querySelector("table.calendar");
+  if (!table) return;
+  const error = document.getElementById("calendar-error");
+  for (const entry of table.querySelectorAll(".entry[draggable=true]")) {
+    entry.addEventListener("dragstart", e => {
+      e.dataTransfer.setData("text/plain", entry.dataset.id);
+      e.dataTransfer.effectAllowed = "move";
+    });
+  }
+  for (const cell of table.querySelectorAll("td[data-drop]")) {
+    cell.addEventListener("dragover", e => { e.preventDefault(); cell.classList.add("drop-target"); });
+    cell.addEventListener("dragleave", () => cell.classList.remove("drop-target"));
+    cell.addEventListener("drop", async e => {
+      e.preventDefault();
+      cell.classList.remove("drop-target");
+      const id = e.dataTransfer.getData("text/plain");
+      const entry = table.querySelector(`.entry[data-id="${CSS.escape(id)}"]`);
+      if (!entry || entry.closest("td") === cell) return;
+      const body = new URLSearchParams({ date: cell.dataset.date, time: entry.dataset.time, tz: table.dataset.tz });
+      const r = await fetch(`/ui/messages/${id}/move`, {
+        method: "POST", credentials: "same-origin", body,
+        headers: { "X-CSRF-Token": csrf(), "Accept": "application/json" },
+      });
+      if (r.ok) { location.reload(); return; }
+      let said = `Message ${id} was not moved (${r.status}).`;
+      try { said = (await r.json()).error || said; } catch (err) { /* not JSON: keep the status */ }
+      error.textContent = said;
+      error.hidden = false;
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes();
   liveRefresh();
   defaultZones();
   composePreview();
+  calendarMoves();
 });
