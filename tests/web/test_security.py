@@ -29,6 +29,7 @@ UI_CHANGES = {
     "/ui/preview": "publisher",
     "/ui/messages/{id}/cancel": "publisher",
     "/ui/messages/{id}/edit": "publisher",
+    "/ui/messages/{id}/move": "publisher",
     "/ui/channels/hook/force": "operator",
     "/ui/tokens": "admin",
     "/ui/tokens/{token}/revoke": "admin",
