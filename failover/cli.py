@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from failover import __version__, startup, timefmt
 from failover.client import ApiError, Client
 from failover.durations import parse_duration
+from failover.timeline import sentence, who
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_DENIED, EXIT_CONFLICT = 0, 1, 2, 3, 4, 5
 EXIT_UNREACHABLE, EXIT_CONFIG = 69, 78
@@ -541,15 +542,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     rows = [
         [
             c["name"],
-            c["type"],
-            c["health"] if c["available"] else "unavailable",
+            c.get("display_name") or c["type"],
+            c["health"] if c["available"] else "not connected",
             c["forced"] if c["forced"] != "auto" else "",
             _when(c["since"]),
             startup.short_reason(c["problem"] or c["reason"], 60),
         ]
         for c in data["channels"]
     ]
-    print(_table(["channel", "type", "health", "forced", "since", "why"], rows))
+    print(_table(["channel", "shown as", "health", "forced", "since", "why"], rows))
     q = data["queue"]
     age = f", oldest due {q['oldest_due_age_s']:.0f}s ago" if q["oldest_due_age_s"] else ""
     print(f"\nqueue: {q['pending']} pending ({q['due']} due), {q['sending']} sending{age}")
@@ -613,7 +614,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(m))
         return EXIT_OK
-    print(f"message {m['id']}  {m['state']}  route {m['route']}  by {m['created_by']}")
+    print(f"message {m['id']}  {m['state']}  (route {m['route']}, by {who(m['created_by'])})")
     print(f"created   {_when(m['created_at'])}")
     if m["scheduled_at"]:
         print(f"scheduled {_when(m['scheduled_at'], hint=True)}")
@@ -680,19 +681,20 @@ def cmd_events(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return EXIT_OK
+    labels: dict[str, str] = {
+        str(c["name"]): str(c.get("display_name") or c["name"])
+        for c in _call(args, "GET", "/api/v1/channels")["items"]
+    }
+
+    def label(name: str | None) -> str:
+        return labels.get(name or "", name or "")
+
     rows = [
-        [
-            e["id"],
-            _when(e["at"]),
-            e["kind"],
-            e["channel"] or "",
-            e["message_id"] or "",
-            e["actor"] or "",
-            _short(json.dumps(e["detail"]), 60),
-        ]
+        [_when(e["at"]), e["message_id"] or "", _short(sentence(e, label), 90)]
         for e in data["items"]
     ]
-    print(_table(["id", "at", "event", "channel", "message", "actor", "detail"], rows))
+    print(_table(["at", "message", "what happened"], rows))
+    print("(--json has every event's kind and full detail)")
     return EXIT_OK
 
 

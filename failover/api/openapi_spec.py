@@ -86,7 +86,8 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Channel": _obj(
         {
-            "name": STR, "type": STR, "available": {"type": "boolean"}, "problem": N_STR,
+            "name": STR, "display_name": STR, "type": STR, "available": {"type": "boolean"},
+            "problem": N_STR,
             "health": {"type": "string", "enum": [h.value for h in Health]},
             "observed": {"type": "string", "enum": [h.value for h in Health]},
             "forced": {"type": "string", "enum": [f.value for f in Forced]},

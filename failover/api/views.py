@@ -76,6 +76,7 @@ def channel_json(live: LiveChannel, state: ChannelState | None) -> dict[str, Any
     st = state or ChannelState(live.name)
     return {
         "name": live.name,
+        "display_name": live.config.label,
         "type": live.config.type,
         "available": live.adapter is not None,
         "problem": live.problem,

@@ -26,9 +26,9 @@ from failover.api.context import CONTEXT, ApiContext
 from failover.api.views import channel_json, event_json, message_json, queue_json
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
+from failover.timeline import details, sentence, who
 from failover.tokens import new_token, token_hash
 from failover.web import session as sessions
-from failover.web.events import details, sentence, who
 
 HERE = Path(__file__).parent
 _env = Environment(

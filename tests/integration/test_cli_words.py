@@ -145,3 +145,20 @@ async def test_times_carry_their_zone_and_a_relative_hint(
     assert f"{year}-12-01 09:00 CET (in " in capsys.readouterr().out
     assert await cli("status", "--url", url, "--token", token, "--tz", "Mars/Base") == 2
     assert "unknown time zone 'Mars/Base'" in capsys.readouterr().err
+
+
+async def test_status_and_events_speak_plain_words(
+    daemon: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("--url", daemon.url, "--token", daemon.tokens["operator"], "--tz", "UTC")
+    m = await daemon.post(text="Checkout is slow")
+    await daemon.wait_state(m["id"], "delivered")
+    assert await cli("force", "status", "down", *base) == 0
+    assert await cli("events", *base) == 0
+    out = capsys.readouterr().out
+    assert "Posted on Status page" in out
+    assert "test-operator marked Status page as down by hand" in out
+    assert "delivery.delivered" not in out and "channel.forced" not in out
+    assert await cli("status", *base) == 0
+    out = capsys.readouterr().out
+    assert "SHOWN AS" in out and "Status page" in out

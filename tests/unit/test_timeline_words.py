@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-import failover.api  # noqa: F401  (imported first: the API app imports the web pages)
-from failover.web.events import details, sentence
+from failover.timeline import details, sentence
 
 LABELS = {"x": "X", "masto": "Mastodon", "status": "Status page", "hook": "Ops webhook"}
 
