@@ -26,12 +26,24 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from failover import __version__, startup, timefmt
+from failover.cli_local import cmd_check_config, cmd_migrate, cmd_run, cmd_token
+from failover.cli_output import (
+    EXIT_CONFLICT,
+    EXIT_DENIED,
+    EXIT_FAIL,
+    EXIT_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    SHOWN,
+    short,
+    table,
+    when,
+)
 from failover.client import ApiError, Client
 from failover.durations import parse_duration
 from failover.timeline import sentence, who
 
-EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_DENIED, EXIT_CONFLICT = 0, 1, 2, 3, 4, 5
-EXIT_UNREACHABLE, EXIT_CONFIG = 69, 78
 DEFAULT_CONFIG = os.environ.get("FAILOVER_CONFIG", "/etc/failover/config.toml")
 
 
@@ -42,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INPUT
     try:
-        _SHOWN.zone = _zone_arg(getattr(args, "tz", None) or os.environ.get("FAILOVER_TZ"))
+        SHOWN.zone = _zone_arg(getattr(args, "tz", None) or os.environ.get("FAILOVER_TZ"))
         code: int = args.func(args)
         return code
     except ApiError as exc:
@@ -66,15 +78,6 @@ class _InputError(Exception):
     def __init__(self, message: str, code: int = EXIT_INPUT) -> None:
         super().__init__(message)
         self.code = code
-
-
-class _Shown:
-    """The zone times are shown in (--tz, $FAILOVER_TZ, else this computer's)."""
-
-    zone: tzinfo = UTC
-
-
-_SHOWN = _Shown()
 
 
 def _zone_arg(name: str | None) -> tzinfo:
@@ -280,188 +283,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return EXIT_INPUT
 
 
-# --- local commands ----------------------------------------------------------------------------
-
-
-def _load(path: str) -> Any:
-    from failover.config import load_config
-    from failover.errors import ConfigError
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"config error in {exc.source or path}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from failover import logs
-    from failover.daemon import Daemon, _secret_values
-    from failover.errors import FailoverError
-
-    config = _load(args.config)
-    logs.setup(config.log.level, config.log.format)
-    logs.register_secrets(_secret_values(config))
-    try:
-        asyncio.run(Daemon(config).run())
-    except FailoverError as exc:
-        print(f"failover: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    except OSError as exc:
-        print(f"failover: cannot start: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    return EXIT_OK
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    from failover.config_report import check
-
-    report = check(args.config)
-    data = report.config.masked() if report.config else None
-    if args.json:
-        print(json.dumps({
-            "valid": report.valid,
-            "errors": [e.as_json() for e in report.errors],
-            "warnings": [w.as_json() for w in report.warnings],
-            "config": data,
-        }, indent=2, default=str))  # fmt: skip
-        return EXIT_OK if report.valid else EXIT_CONFIG
-    if not report.valid:
-        n = len(report.errors)
-        print(
-            f"config {args.config}: {n} error{'s' if n != 1 else ''}, in file order:",
-            file=sys.stderr,
-        )
-        for e in report.errors:
-            print(f"  {e}", file=sys.stderr)
-        print(f"exit code {EXIT_CONFIG}: the daemon would refuse this file; fix the errors above")
-        return EXIT_CONFIG
-    assert report.config is not None and data is not None
-    _print_config(args.config, report.config, data)
-    for w in report.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    n = len(report.warnings)
-    tail = f", with {n} warning{'s' if n != 1 else ''} (see above)" if n else ""
-    print(f"\nvalid{tail}. exit code 0: the daemon will start with this file "
-          f"(errors exit {EXIT_CONFIG}; warnings never change the exit code)")  # fmt: skip
-    return EXIT_OK
-
-
-def _print_config(path: str, config: Any, data: dict[str, Any]) -> None:
-    from failover.startup import short_problem
-
-    print(f"config {path}: valid")
-    print(
-        f"state_dir  {data['state_dir']}\nstore      {data['store']}\napi        {config.api.listen}"
-    )
-    rows = [
-        [n, ch.label, ch.type, "yes" if ch.available else "no", short_problem(ch) or ""]
-        for n, ch in config.channels.items()
-    ]
-    print("\nchannels:")
-    print(_table(["name", "shown as", "type", "connected", "problem"], rows))
-    print("\nroutes:")
-    rows = [
-        [n, r["mode"], " -> ".join("+".join(t) for t in r["tiers"]), r["fit"]]
-        for n, r in data["routes"].items()
-    ]
-    print(_table(["name", "mode", "tiers", "fit"], rows))
-    print(f"default route: {data['default_route']}")
-
-
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from failover.store import open_store
-
-    config = _load(args.config)
-
-    async def go() -> None:
-        store = open_store(config)
-        await store.open()
-        await store.close()
-
-    asyncio.run(go())
-    print("store schema is up to date")
-    return EXIT_OK
-
-
-def cmd_token(args: argparse.Namespace) -> int:
-    from failover.clock import SystemClock
-    from failover.model import Role
-    from failover.store import open_store
-    from failover.tokens import new_token, token_hash
-
-    config = _load(args.config)
-    clock = SystemClock()
-
-    async def go() -> int:
-        store = open_store(config)
-        await store.open()
-        try:
-            if args.action == "create":
-                secret = new_token()
-                token = await store.create_token(
-                    args.name,
-                    Role.parse(args.role),
-                    token_hash(secret),
-                    f"cli:{os.environ.get('USER', 'unknown')}",
-                    clock.now(),
-                )
-                if args.json:
-                    print(
-                        json.dumps(
-                            {
-                                "id": token.id,
-                                "name": token.name,
-                                "role": token.role.label,
-                                "token": secret,
-                            }
-                        )
-                    )
-                else:
-                    print(secret)
-                    print(
-                        f"token {token.id} ({token.name}, {token.role.label}) created; "
-                        "it is shown only this once",
-                        file=sys.stderr,
-                    )
-                return EXIT_OK
-            if args.action == "list":
-                tokens = await store.tokens()
-                if args.json:
-                    from failover.api.views import token_json
-
-                    print(json.dumps([token_json(t) for t in tokens]))
-                else:
-                    print(
-                        _table(
-                            ["id", "name", "role", "created", "last used", "revoked"],
-                            [
-                                [
-                                    t.id,
-                                    t.name,
-                                    t.role.label,
-                                    _when(t.created_at),
-                                    _when(t.last_used_at),
-                                    _when(t.revoked_at),
-                                ]
-                                for t in tokens
-                            ],
-                        )
-                    )
-                return EXIT_OK
-            if await store.revoke_token(args.id, clock.now()):
-                print(f"token {args.id} revoked")
-                return EXIT_OK
-            print(f"error: no live token {args.id}", file=sys.stderr)
-            return EXIT_NOT_FOUND
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
-
-
 # --- remote commands ---------------------------------------------------------------------------
 
 
@@ -525,12 +346,12 @@ def cmd_post(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(msg))
     else:
-        when = f", for {_when(msg['scheduled_at'], hint=True)}" if msg.get("scheduled_at") else ""
+        when_ = f", for {when(msg['scheduled_at'], hint=True)}" if msg.get("scheduled_at") else ""
         channels = [d["channel"] for d in msg["deliveries"] if d["state"] != "skipped"]
-        print(f"message {msg['id']} accepted ({msg['state']}{when}) -> {', '.join(channels)}")
+        print(f"message {msg['id']} accepted ({msg['state']}{when_}) -> {', '.join(channels)}")
         for d in msg["deliveries"]:
             if d["state"] == "skipped":
-                print(f"  skipped {d['channel']}: {_short(d['last_error'] or '', 100)}")
+                print(f"  skipped {d['channel']}: {short(d['last_error'] or '', 100)}")
     return EXIT_OK
 
 
@@ -545,12 +366,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             c.get("display_name") or c["type"],
             c["health"] if c["available"] else "not connected",
             c["forced"] if c["forced"] != "auto" else "",
-            _when(c["since"]),
+            when(c["since"]),
             startup.short_reason(c["problem"] or c["reason"], 60),
         ]
         for c in data["channels"]
     ]
-    print(_table(["channel", "shown as", "health", "forced", "since", "why"], rows))
+    print(table(["channel", "shown as", "health", "forced", "since", "why"], rows))
     q = data["queue"]
     age = f", oldest due {q['oldest_due_age_s']:.0f}s ago" if q["oldest_due_age_s"] else ""
     print(f"\nqueue: {q['pending']} pending ({q['due']} due), {q['sending']} sending{age}")
@@ -558,11 +379,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if nodes:
         print()
         rows = [
-            [n["node"], "leader" if n["leads"] else "follower", _when(n["since"]),
-             _when(n["seen"]), n.get("api", "")]
+            [n["node"], "leader" if n["leads"] else "follower", when(n["since"]),
+             when(n["seen"]), n.get("api", "")]
             for n in nodes
         ]  # fmt: skip
-        print(_table(["daemon", "role", "up since", "last seen", "api"], rows))
+        print(table(["daemon", "role", "up since", "last seen", "api"], rows))
     return EXIT_OK
 
 
@@ -578,14 +399,14 @@ def cmd_messages(args: argparse.Namespace) -> int:
         [
             m["id"],
             m["state"],
-            _when(m["scheduled_at"], hint=True) if m["scheduled_at"] else _when(m["created_at"]),
+            when(m["scheduled_at"], hint=True) if m["scheduled_at"] else when(m["created_at"]),
             m["route"],
             _deliveries_summary(m),
-            _short(m["text"]),
+            short(m["text"]),
         ]
         for m in data["items"]
     ]
-    print(_table(["id", "state", "when", "route", "channels", "text"], rows))
+    print(table(["id", "state", "when", "route", "channels", "text"], rows))
     return EXIT_OK
 
 
@@ -615,11 +436,11 @@ def cmd_show(args: argparse.Namespace) -> int:
         print(json.dumps(m))
         return EXIT_OK
     print(f"message {m['id']}  {m['state']}  (route {m['route']}, by {who(m['created_by'])})")
-    print(f"created   {_when(m['created_at'])}")
+    print(f"created   {when(m['created_at'])}")
     if m["scheduled_at"]:
-        print(f"scheduled {_when(m['scheduled_at'], hint=True)}")
+        print(f"scheduled {when(m['scheduled_at'], hint=True)}")
     if m["expires_at"]:
-        print(f"expires   {_when(m['expires_at'], hint=True)}")
+        print(f"expires   {when(m['expires_at'], hint=True)}")
     if m["title"]:
         print(f"title: {m['title']}")
     print(f"\n{m['text']}\n")
@@ -629,11 +450,11 @@ def cmd_show(args: argparse.Namespace) -> int:
             d["state"],
             d["attempts"],
             d["url"] or d["remote_id"] or "",
-            _short(d["last_error"] or "", 80),
+            short(d["last_error"] or "", 80),
         ]
         for d in m["deliveries"]
     ]
-    print(_table(["channel", "state", "attempts", "post", "last error"], rows))
+    print(table(["channel", "state", "attempts", "post", "last error"], rows))
     if any(len(d["last_error"] or "") > 80 for d in m["deliveries"]):
         print("(errors shortened; --json shows them in full)")
     return EXIT_OK
@@ -690,10 +511,9 @@ def cmd_events(args: argparse.Namespace) -> int:
         return labels.get(name or "", name or "")
 
     rows = [
-        [_when(e["at"]), e["message_id"] or "", _short(sentence(e, label), 90)]
-        for e in data["items"]
+        [when(e["at"]), e["message_id"] or "", short(sentence(e, label), 90)] for e in data["items"]
     ]
-    print(_table(["at", "message", "what happened"], rows))
+    print(table(["at", "message", "what happened"], rows))
     print("(--json has every event's kind and full detail)")
     return EXIT_OK
 
@@ -710,7 +530,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
         print(
             f"drill: {args.channel} forced down for {duration:g}s; test message {report['message_id']}"
         )
-        print(_table(["step", "seconds"], [[k, f"{v:.3f}"] for k, v in report["steps"].items()]))
+        print(table(["step", "seconds"], [[k, f"{v:.3f}"] for k, v in report["steps"].items()]))
         rows = [
             [
                 d["channel"],
@@ -720,7 +540,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
             ]
             for d in report["deliveries"]
         ]
-        print(_table(["channel", "state", "post", "delivered after s"], rows))
+        print(table(["channel", "state", "post", "delivered after s"], rows))
         print(
             "result: "
             + (
@@ -885,29 +705,6 @@ def _deliveries_summary(m: dict[str, Any]) -> str:
     return " ".join(
         f"{d['channel']}:{d['state']}" for d in m["deliveries"] if d["state"] != "skipped"
     )
-
-
-def _short(text: str, n: int = 50) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _when(value: Any, hint: bool = False) -> str:
-    """A time in the shown zone with its name; with ``hint``, also "(in 3 h)"."""
-    if value is None or value == "":
-        return ""
-    shown = timefmt.local(value, _SHOWN.zone)
-    return f"{shown} ({timefmt.relative(value, datetime.now(UTC))})" if hint else shown
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) for c in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    if not rows:
-        lines.append("(none)")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":
