@@ -113,6 +113,16 @@ class MastodonChannel:
         except MastodonError as exc:
             raise _classify(exc, write) from exc
 
+    async def retract(self, part: Receipt) -> None:
+        """DELETE /api/v1/statuses/:id; a status the server no longer has (404) is gone."""
+        if not part.remote_id:
+            return
+        try:
+            await self._run(lambda c: c.status_delete(part.remote_id), write=True)
+        except PermanentError as exc:
+            if exc.status != 404:
+                raise
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:

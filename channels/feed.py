@@ -109,6 +109,19 @@ class FeedChannel:
             self._items = items
         return Receipt(remote_id=str(post.message_id), url=item.url, extra={"id": post.message_id})
 
+    async def retract(self, part: Receipt) -> None:
+        """Take the item off the page and out of both feeds (readers' copies stay theirs)."""
+        item_id = part.extra.get("id")
+        async with self._lock:
+            items = [i for i in self._items if i.id != item_id]
+            if len(items) == len(self._items):
+                return  # already gone
+            try:
+                await asyncio.to_thread(self._publish, items, datetime.now(UTC))
+            except OSError as exc:
+                raise TransientError(f"writing the feed failed: {exc.strerror}") from exc
+            self._items = items
+
     async def check(self) -> CheckResult:
         probe = self.directory / ".check"
         try:
@@ -148,6 +161,9 @@ class FeedChannel:
                     content_type=image.content_type,
                 )
             )
+        self._publish(items, now)
+
+    def _publish(self, items: list[FeedItem], now: datetime) -> None:
         _atomic_write(
             self.directory / "items.json",
             json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=1).encode(),

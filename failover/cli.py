@@ -93,7 +93,7 @@ where each command works:
   or $FAILOVER_CONFIG): run, check-config, migrate, token
   from anywhere, talking to a running daemon (--url or $FAILOVER_URL, default
   http://127.0.0.1:8080, and --token or $FAILOVER_TOKEN): post, status, messages,
-  show, cancel, force, drill, events
+  show, cancel, retract, force, drill, events
 
 examples:
   failover check-config -c failover.toml
@@ -215,6 +215,10 @@ def _parser() -> argparse.ArgumentParser:
     sp = remote("cancel", "stop what has not been sent yet of a message")
     sp.add_argument("id", type=int, help="the message's number")
     sp.set_defaults(func=cmd_cancel)
+
+    sp = remote("retract", "take a published message down from every channel that can delete it")
+    sp.add_argument("id", type=int, help="the message's number")
+    sp.set_defaults(func=cmd_retract)
 
     sp = remote("force", "force a channel down or up, or back to automatic health")
     sp.add_argument("channel", help="the channel's name in the config, e.g. x")
@@ -461,7 +465,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    m = _call(args, "POST", f"/api/v1/messages/{args.id}/cancel")
+    try:
+        m = _call(args, "POST", f"/api/v1/messages/{args.id}/cancel")
+    except ApiError as exc:
+        if exc.status != 409 or args.json:
+            raise
+        print(f"error: {exc.detail}; cancel never takes down what was published "
+              f"(use `failover retract {args.id}` for that)", file=sys.stderr)  # fmt: skip
+        return EXIT_CONFLICT
     if args.json:
         print(json.dumps(m))
     else:
@@ -480,9 +491,33 @@ def _cancel_words(m: dict[str, Any]) -> str:
     if by_state.get("delivered"):
         parts.append(
             f"already published on {', '.join(by_state['delivered'])} "
-            "(cancel does not take it down there)"
+            f"(use `failover retract {m['id']}` to take it down)"
         )
     return f"message {m['id']}: " + ("; ".join(parts) or "nothing was pending")
+
+
+def cmd_retract(args: argparse.Namespace) -> int:
+    result = _call(args, "POST", f"/api/v1/messages/{args.id}/retract")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(_retract_words(result))
+    failed = [c for c in result["channels"] if c["outcome"] == "failed"]
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _retract_words(result: dict[str, Any]) -> str:
+    lines = [f"message {result['message_id']}:"]
+    if result["stopped"]:
+        lines.append(f"  stopped the pending deliveries on {', '.join(result['stopped'])}")
+    said = {"retracted": "taken down", "failed": "NOT taken down", "cannot": "cannot be taken down"}
+    for c in result["channels"]:
+        lines.append(f"  {c['channel']}: {said[c['outcome']]} ({c['detail']})")
+    if any(c["outcome"] == "failed" for c in result["channels"]):
+        lines.append("  run the same command again to retry where it failed")
+    if len(lines) == 1:
+        lines.append("  nothing was published, so nothing to take down")
+    return "\n".join(lines)
 
 
 def cmd_force(args: argparse.Namespace) -> int:

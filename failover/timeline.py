@@ -48,6 +48,9 @@ def _delivery(kind: str, ch: str, d: dict[str, Any]) -> str | None:
         "delivery.missed": f"Not sent on {ch}: too late ({error})",
         "delivery.cancelled": f"Stopped on {ch} (it had not been sent)",
         "delivery.skipped": f"Skipped {ch}: {error}",
+        "delivery.retracted": f"Taken down from {ch}",
+        "delivery.retract_failed": f"Could not take it down from {ch}: {error}",
+        "delivery.retract_impossible": f"Still up on {ch}: {error}",
     }.get(kind)
 
 

@@ -95,6 +95,17 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "ChannelList": _obj({"items": {"type": "array", "items": _ref("Channel")}}),
+    "Retraction": _obj(
+        {
+            "message_id": INT, "stopped": {"type": "array", "items": STR},
+            "channels": {"type": "array", "items": _obj(
+                {
+                    "channel": STR, "detail": STR, "url": N_STR,
+                    "outcome": {"type": "string", "enum": ["retracted", "failed", "cannot"]},
+                },
+            )},
+        }
+    ),
     "Force": _obj({"state": {"type": "string", "enum": [f.value for f in Forced]}}),
     "Event": _obj(
         {
@@ -250,6 +261,12 @@ def build() -> dict[str, Any]:
                 "post": _op("cancel what has not been sent",
                             {"200": {"description": "cancelled", **_json("Message")}},
                             Role.PUBLISHER, params=[ID], errors={**not_found, **conflict}),
+            },
+            "/api/v1/messages/{id}/retract": {
+                "post": _op("take a published message down from every channel that can delete "
+                            "it (and stop what is pending); email and webhooks cannot unsend",
+                            {"200": {"description": "per channel", **_json("Retraction")}},
+                            Role.PUBLISHER, params=[ID], errors=not_found),
             },
             "/api/v1/preview": {
                 "post": _op("how a text would be fitted on each channel of a route",

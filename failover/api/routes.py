@@ -22,6 +22,7 @@ from failover.api.views import (
 )
 from failover.errors import InvalidInput
 from failover.model import Forced, Role
+from failover.retract import Retractor
 from failover.tokens import new_token, token_hash
 
 routes = web.RouteTableDef()
@@ -157,6 +158,15 @@ async def cancel_message(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     message = await ctx.intake().cancel(int(request.match_info["id"]), f"token:{token.name}")
     return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
+
+
+@routes.post("/api/v1/messages/{id:\\d+}/retract")
+async def retract_message(request: web.Request) -> web.Response:
+    token = await require(request, Role.PUBLISHER)
+    ctx = _ctx(request)
+    retractor = Retractor(ctx.store, ctx.clock, ctx.channels, ctx.intake().cancel)
+    result = await retractor.retract(int(request.match_info["id"]), f"token:{token.name}")
+    return web.json_response(result)
 
 
 @routes.patch("/api/v1/messages/{id:\\d+}")

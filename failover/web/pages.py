@@ -26,6 +26,7 @@ from failover.api.context import CONTEXT, ApiContext
 from failover.api.views import channel_json, event_json, message_json, queue_json
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
+from failover.retract import Retractor
 from failover.timeline import details, sentence, who
 from failover.tokens import new_token, token_hash
 from failover.web import session as sessions
@@ -247,9 +248,15 @@ async def _message_page(
         d.attempts or d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED)
         for d in deliveries
     )
+    retracted = {e["channel"] for e in events if e["kind"] == "delivery.retracted"}
+    settled = retracted | {e["channel"] for e in events
+                           if e["kind"] == "delivery.retract_impossible"}  # fmt: skip
+    published = any(d.state is DeliveryState.DELIVERED and d.channel not in settled
+                    for d in deliveries)  # fmt: skip
     return render(
         request, "message.html", session, status=422 if error else 200,
         m=message_json(message, deliveries), events=events, cancellable=open_,
+        retracted=retracted, retractable=published,
         editable=editable, form=form or {}, error=error, zones=ZONES,
         edit_at=_local_input(message.scheduled_at, ctx.config().ui.time_zone),
     )  # fmt: skip
@@ -263,6 +270,19 @@ async def cancel_message(request: web.Request, session: sessions.Session) -> web
         await _ctx(request).intake().cancel(message_id, f"web:{session.token.name}")
     except (Conflict, NotFound) as exc:
         raise web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
+
+
+@routes.post("/ui/messages/{id:\\d+}/retract")
+@page(Role.PUBLISHER, changes=True)
+async def retract_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    message_id = int(request.match_info["id"])
+    retractor = Retractor(ctx.store, ctx.clock, ctx.channels, ctx.intake().cancel)
+    try:
+        await retractor.retract(message_id, f"web:{session.token.name}")
+    except NotFound as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
     raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
 
 

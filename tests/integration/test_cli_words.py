@@ -162,3 +162,17 @@ async def test_status_and_events_speak_plain_words(
     assert await cli("status", *base) == 0
     out = capsys.readouterr().out
     assert "SHOWN AS" in out and "Status page" in out
+
+
+def test_cancel_says_what_it_stopped_and_what_stays_public() -> None:
+    from failover.cli import _cancel_words
+
+    m = {"id": 7, "deliveries": [
+        {"channel": "status", "state": "delivered"},
+        {"channel": "x", "state": "cancelled"},
+        {"channel": "ops-webhook", "state": "cancelled"},
+    ]}  # fmt: skip
+    assert _cancel_words(m) == (
+        "message 7: stopped the pending deliveries on x, ops-webhook; already published on "
+        "status (use `failover retract 7` to take it down)"
+    )
