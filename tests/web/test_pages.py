@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 
 from tests.harness import Harness, start_daemon, write_config
+from tests.peers.mastodon_api import MastodonPeer
 from tests.web.web_session import login
 
 
@@ -196,3 +197,17 @@ async def test_calendar_moves_a_message_with_csrf_roles_and_the_same_validation(
             assert r.status == 422
             assert (await r.json())["error"].endswith("date: is not a date like 2026-12-01")
         assert (await web.message(m["id"]))["scheduled_at"] == moved["scheduled_at"]
+
+
+async def test_retract_from_the_message_page(web: Harness, masto: MastodonPeer) -> None:
+    m = await web.post(text="Wrong price in this post", route="fediverse")
+    await web.wait_state(m["id"], "delivered")
+    assert masto.state.statuses
+    s, csrf = await login(web.url, web.tokens["publisher"])
+    async with s:
+        async with s.post(web.url + f"/ui/messages/{m['id']}/retract", data={"csrf": csrf}) as r:
+            page = await r.text()
+        assert r.status == 200 and r.url.path == f"/ui/messages/{m['id']}"
+    assert masto.state.statuses == []
+    assert "Taken down from Mastodon" in page and "Taken down from Status page" in page
+    assert 'id="retract"' not in page
