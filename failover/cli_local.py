@@ -66,7 +66,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         )
         for e in report.errors:
             print(f"  {e}", file=sys.stderr)
-        print(f"exit code {EXIT_CONFIG}: the daemon would refuse this file; fix the errors above")
+        print(f"exit code {EXIT_CONFIG}: the config has errors; fix them before running the daemon")
         return EXIT_CONFIG
     assert report.config is not None and data is not None
     _print_config(args.config, report.config, data)

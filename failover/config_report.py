@@ -1,7 +1,9 @@
 """What ``failover check-config`` finds: every error at once in file order, then warnings.
 
-Errors make the daemon refuse the file (exit 78). Warnings do not: the daemon starts and says
-the same thing. ``WARNINGS`` is the list of warning checks; add a function there to add one.
+Errors (exit 78) are what the daemon refuses to load, plus what would fail once it runs (a web
+address that is not http(s), a state_dir it cannot create). Warnings do not change the exit
+code: the daemon starts and says the same thing. ``WARNINGS`` is the list of warning checks;
+add a function there to add one.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ def test_every_error_at_once_in_file_order_in_plain_words(
     ]
     assert "Input should" not in err
     assert err.splitlines()[0] == f"config {path}: 5 errors, in file order:"
-    assert out.strip() == "exit code 78: the daemon would refuse this file; fix the errors above"
+    assert out.strip() == "exit code 78: the config has errors; fix them before running the daemon"
 
 
 def test_json_is_always_json_with_key_line_and_message(
