@@ -368,7 +368,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         [
             c["name"],
             c.get("display_name") or c["type"],
-            c["health"] if c["available"] else "not connected",
+            ("not checked yet" if c["health"] == "unknown" else c["health"])
+            if c["available"]
+            else "not connected",
             c["forced"] if c["forced"] != "auto" else "",
             when(c["since"]),
             startup.short_reason(c["problem"] or c["reason"], 60),

@@ -101,7 +101,7 @@ async def test_compose_schedule_deliver_force_and_reroute(
     # Scheduled page lists nothing now; the dashboard shows the message delivered.
     await page.get_by_role("link", name="Dashboard").click()
     row = page.locator("tr#channel-hook")
-    await expect(row.locator(".health")).to_have_text("unknown")  # no probe, nothing sent yet
+    await expect(row.locator(".health")).to_have_text("not checked yet")  # no probe, no send yet
 
     # Force the primary (hook) down from the dashboard.
     await row.locator('button[data-state="down"]').click()
