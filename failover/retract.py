@@ -52,7 +52,7 @@ class Retractor:
         already = await self._already_retracted(message_id)
         outcomes = []
         for delivery in await self.store.deliveries(message_id):
-            if delivery.state is not DeliveryState.DELIVERED:
+            if not published(delivery):
                 continue
             if delivery.channel in already:
                 outcomes.append(_outcome(delivery, DONE, "already taken down"))
@@ -63,15 +63,16 @@ class Retractor:
         return {"message_id": message_id, "stopped": stopped, "channels": outcomes}
 
     async def _stop_pending(self, message_id: int, actor: str) -> list[str]:
+        before = await self._cancelled(message_id)
         try:
             await self.cancel(message_id, actor)
         except Conflict:
             return []  # nothing was pending
-        return [
-            d.channel
-            for d in await self.store.deliveries(message_id)
-            if d.state is DeliveryState.CANCELLED
-        ]
+        return sorted(await self._cancelled(message_id) - before)
+
+    async def _cancelled(self, message_id: int) -> set[str]:
+        deliveries = await self.store.deliveries(message_id)
+        return {d.channel for d in deliveries if d.state is DeliveryState.CANCELLED}
 
     async def _already_retracted(self, message_id: int) -> set[str]:
         events = await self.store.events(limit=1000, message_id=message_id)
@@ -88,9 +89,7 @@ class Retractor:
                 "this channel cannot delete its posts"
             )  # fmt: skip
             return _outcome(delivery, IMPOSSIBLE, why)
-        parts = delivery.receipt.get("parts") or [
-            {"remote_id": delivery.remote_id, "url": delivery.url, "extra": delivery.receipt}
-        ]
+        parts = _parts(delivery)
         try:  # the last reply first, so a thread never points at a deleted post
             for part in reversed(parts):
                 await self._with_retry(adapter, _receipt(part))
@@ -126,6 +125,22 @@ class Retractor:
         level = logging.WARNING if outcome["outcome"] == FAILED else logging.INFO
         log.log(level, "retract message %s on %s: %s (%s)", delivery.message_id,
                 delivery.channel, outcome["outcome"], outcome["detail"])  # fmt: skip
+
+
+def _parts(delivery: Delivery) -> list[dict[str, Any]]:
+    """What is public of a delivery: every posted part (a thread that failed halfway too)."""
+    if delivery.state is DeliveryState.DELIVERED:
+        return delivery.receipt.get("parts") or [
+            {"remote_id": delivery.remote_id, "url": delivery.url, "extra": delivery.receipt}
+        ]
+    return list(delivery.progress.get("parts") or [])
+
+
+def published(delivery: Delivery) -> bool:
+    """Whether some of it is public (so retract has something to take down)."""
+    if delivery.state in (DeliveryState.PENDING, DeliveryState.SENDING):
+        return False  # still in the sender's hands (cancel stops what is pending)
+    return bool(_parts(delivery))
 
 
 def _receipt(part: dict[str, Any]) -> Receipt:

@@ -26,7 +26,7 @@ from failover.api.context import CONTEXT, ApiContext
 from failover.api.views import channel_json, event_json, message_json, queue_json
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
-from failover.retract import Retractor
+from failover.retract import Retractor, published
 from failover.timeline import details, sentence, who
 from failover.tokens import new_token, token_hash
 from failover.web import session as sessions
@@ -251,12 +251,11 @@ async def _message_page(
     retracted = {e["channel"] for e in events if e["kind"] == "delivery.retracted"}
     settled = retracted | {e["channel"] for e in events
                            if e["kind"] == "delivery.retract_impossible"}  # fmt: skip
-    published = any(d.state is DeliveryState.DELIVERED and d.channel not in settled
-                    for d in deliveries)  # fmt: skip
+    retractable = any(published(d) and d.channel not in settled for d in deliveries)
     return render(
         request, "message.html", session, status=422 if error else 200,
         m=message_json(message, deliveries), events=events, cancellable=open_,
-        retracted=retracted, retractable=published,
+        retracted=retracted, retractable=retractable,
         editable=editable, form=form or {}, error=error, zones=ZONES,
         edit_at=_local_input(message.scheduled_at, ctx.config().ui.time_zone),
     )  # fmt: skip
