@@ -22,7 +22,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from channels.base import Limits
 from channels.registry import adapter_class
-from failover import router, timefmt
+from failover import router, timefmt, wording
 from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, TracingConfig
@@ -101,13 +101,21 @@ class PreviewIn(BaseModel):
     route: str | None = None
 
 
+# What a field's pattern means, in words (Pydantic would quote the regular expression).
+PATTERNS = {
+    "link": "must be a web address starting with https:// or http://, without spaces",
+    "language": 'must be a language code like "en" or "pt-BR"',
+}
+
+
 def _validated(model: type[_M], payload: dict[str, Any]) -> _M:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "body"
-        message = err["msg"].removeprefix("Value error, ")
+        message = PATTERNS.get(field) if err["type"] == "string_pattern_mismatch" else None
+        message = message or wording.plain(err, json=True)
         if err["type"] == "extra_forbidden" and model is MessageEdit:
             message = "cannot be edited; cancel the message and send a new one"
         raise InvalidInput(field, message) from None

@@ -24,6 +24,23 @@ _BY_TYPE = {
     "model_attributes_type": "expected a table of keys (a [section] or { key = value })",
     "url_parsing": 'expected a full URL, e.g. "https://example.com/path"',
     "json_invalid": "expected valid JSON",
+    "timezone_aware": "needs a time zone, e.g. 2026-12-01T09:00+01:00 or ...Z",
+    "datetime_from_date_parsing": "expected a date and time like 2026-12-01T09:00+01:00",
+    "datetime_parsing": "expected a date and time like 2026-12-01T09:00+01:00",
+    "datetime_type": "expected a date and time like 2026-12-01T09:00+01:00",
+}
+
+
+# The same errors in a JSON request (the API, the web forms) rather than a TOML file.
+_IN_JSON = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field here (check the spelling)",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
 }
 
 
@@ -31,9 +48,11 @@ def _ctx(err: ErrorDetails, key: str) -> Any:
     return (err.get("ctx") or {}).get(key)
 
 
-def plain(err: ErrorDetails) -> str:
-    """The message for one Pydantic error, in failover's voice."""
+def plain(err: ErrorDetails, *, json: bool = False) -> str:
+    """The message for one Pydantic error, in failover's voice (``json``: in a request body)."""
     kind = err["type"]
+    if json and kind in _IN_JSON:
+        return _IN_JSON[kind]
     if kind in _BY_TYPE:
         return _BY_TYPE[kind]
     if kind == "literal_error":

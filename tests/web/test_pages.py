@@ -211,3 +211,18 @@ async def test_retract_from_the_message_page(web: Harness, masto: MastodonPeer) 
     assert masto.state.statuses == []
     assert "Taken down from Mastodon" in page and "Taken down from Status page" in page
     assert 'id="retract"' not in page
+
+
+async def test_api_and_form_errors_are_words_not_patterns(web: Harness) -> None:
+    cases = [
+        ({"text": "x", "link": "not a link"},
+         "link: must be a web address starting with https:// or http://, without spaces"),
+        ({"text": "x", "language": "english"}, 'language: must be a language code like "en" or "pt-BR"'),
+        ({"text": "x", "scheduled_at": "2026-12-01T09:00"},
+         "scheduled_at: needs a time zone, e.g. 2026-12-01T09:00+01:00 or ...Z"),
+        ({"text": "x", "colour": "red"}, "colour: is not a field here (check the spelling)"),
+    ]  # fmt: skip
+    for body, said in cases:
+        status, problem = await web.request("POST", "/api/v1/messages", role="publisher", json=body)
+        assert (status, problem["detail"]) == (422, said)
+        assert "should" not in problem["detail"] and "^" not in problem["detail"]
