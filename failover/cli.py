@@ -450,10 +450,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     if m["title"]:
         print(f"title: {m['title']}")
     print(f"\n{m['text']}\n")
+    events = _call(args, "GET", "/api/v1/events", params={"message_id": str(m["id"])})["items"]
+    down = {e["channel"] for e in events if e["kind"] == "delivery.retracted"}
     rows = [
         [
             d["channel"],
-            d["state"],
+            d["state"] + (" (taken down)" if d["channel"] in down else ""),
             d["attempts"],
             d["url"] or d["remote_id"] or "",
             short(d["last_error"] or "", 80),

@@ -191,3 +191,5 @@ async def test_cli_and_web_say_what_retract_and_cancel_did(
         assert page.count('<span class="tag">taken down</span>') == 5
         assert 'id="retract"' not in page  # nothing left that retract could take down
     assert p.x.state.tweets == []
+    assert await asyncio.to_thread(main, ["show", str(m["id"]), *base]) == 0
+    assert "delivered (taken down)" in capsys.readouterr().out
