@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from channels.base import ChannelOptions
 from channels.registry import UnknownChannelType, adapter_class
@@ -115,6 +123,9 @@ class ApiConfig(_Strict):
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None  # how people reach this daemon (status page links)
     max_body: int = Field(10 * 1024 * 1024, ge=1024)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); for the
+    # failed-login throttle. Empty: the peer's address is the client's.
+    trusted_proxies: list[IPvAnyNetwork] = []
 
     @field_validator("listen")
     @classmethod

@@ -18,9 +18,11 @@ from failover.api.views import (
     iso,
     message_json,
     queue_json,
+    session_json,
     token_json,
 )
-from failover.errors import InvalidInput
+from failover.errors import InvalidInput, NotFound
+from failover.intake import MAX_ID
 from failover.model import Forced, Role
 from failover.tokens import new_token, token_hash
 
@@ -60,13 +62,32 @@ def _time(request: web.Request, name: str) -> datetime | None:
     return value
 
 
+def path_id(request: web.Request) -> int:
+    """The ``{id}`` of the path; one beyond the stores' integer range names nothing (404)."""
+    raw = request.match_info["id"]
+    if len(raw) > 19 or int(raw) > MAX_ID:
+        raise NotFound(f"no object {raw[:24]}{'…' if len(raw) > 24 else ''}")
+    return int(raw)
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON; whatever it holds, a 4xx names what is wrong, never a 500."""
+    try:
+        text = await request.text()
+    except (UnicodeDecodeError, LookupError):
+        raise InvalidInput("body", f"is not text in charset {request.charset!r}") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidInput("body", "is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and numbers past int's digit limit
+        raise InvalidInput("body", f"is not valid JSON ({str(exc)[:80]})") from None
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise InvalidInput("body", "send JSON with Content-Type: application/json")
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput("body", "is not valid JSON") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidInput("body", "must be a JSON object")
     return body
@@ -100,7 +121,10 @@ async def create_message(request: web.Request) -> web.Response:
     body = await _json_body(request)
     ctx = _ctx(request)
     message, created = await ctx.intake().submit(
-        body, actor=f"token:{token.name}", idempotency_key=request.headers.get("Idempotency-Key")
+        body,
+        actor=f"token:{token.name}",
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        scope=f"token:{token.id}",
     )
     deliveries = await ctx.store.deliveries(message.id)
     return web.json_response(
@@ -131,7 +155,7 @@ async def list_messages(request: web.Request) -> web.Response:
 async def show_message(request: web.Request) -> web.Response:
     await require(request, Role.VIEWER)
     ctx = _ctx(request)
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     message = await ctx.store.message(message_id)
     if message is None:
         return problem(404, "Not found", f"no message {message_id}")
@@ -155,7 +179,7 @@ async def show_message(request: web.Request) -> web.Response:
 async def cancel_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
     ctx = _ctx(request)
-    message = await ctx.intake().cancel(int(request.match_info["id"]), f"token:{token.name}")
+    message = await ctx.intake().cancel(path_id(request), f"token:{token.name}")
     return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
 
 
@@ -164,7 +188,7 @@ async def edit_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
     ctx = _ctx(request)
     body = await _json_body(request)
-    message = await ctx.intake().edit(int(request.match_info["id"]), body, f"token:{token.name}")
+    message = await ctx.intake().edit(path_id(request), body, f"token:{token.name}")
     return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
 
 
@@ -208,7 +232,7 @@ async def create_token(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     ctx = _ctx(request)
-    token_id = int(request.match_info["id"])
+    token_id = path_id(request)
     if not await ctx.store.revoke_token(token_id, ctx.clock.now()):
         return problem(404, "Not found", f"no live token {token_id}")
     return web.Response(status=204)
@@ -288,3 +312,22 @@ async def status(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+@routes.get("/api/v1/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    await require(request, Role.ADMIN)
+    ctx = _ctx(request)
+    return web.json_response(
+        {"items": [session_json(s) for s in await ctx.store.sessions(ctx.clock.now())]}
+    )
+
+
+@routes.delete("/api/v1/sessions/{id:\\d+}")
+async def end_session(request: web.Request) -> web.Response:
+    caller = await require(request, Role.ADMIN)
+    ctx = _ctx(request)
+    session_id = path_id(request)
+    if not await ctx.store.end_session(session_id, f"token:{caller.name}", ctx.clock.now()):
+        return problem(404, "Not found", f"no live session {session_id}")
+    return web.Response(status=204)

@@ -21,6 +21,7 @@ API_CHANGES = [
     ("POST", "/api/v1/channels/hook/force", "operator", {"state": "down"}),
     ("POST", "/api/v1/tokens", "admin", {"name": "n", "role": "viewer"}),
     ("DELETE", "/api/v1/tokens/{token}", "admin", None),
+    ("DELETE", "/api/v1/sessions/{session}", "admin", None),
 ]
 WEAKER = {"publisher": "viewer", "operator": "publisher", "admin": "operator"}
 # Every state-changing page and the role it needs.
@@ -32,6 +33,7 @@ UI_CHANGES = {
     "/ui/channels/hook/force": "operator",
     "/ui/tokens": "admin",
     "/ui/tokens/{token}/revoke": "admin",
+    "/ui/sessions/{session}/end": "admin",
     "/ui/logout": "viewer",
 }
 
@@ -48,10 +50,14 @@ def _post_routes(web: Harness, prefix: str) -> set[str]:
 
 async def test_the_lists_cover_every_state_changing_route(web: Harness) -> None:
     api = {p.replace("{name}", "hook") for p in _post_routes(web, "/api/")}
-    assert api == {path.replace("{token}", "{id}") for _, path, _, _ in API_CHANGES} | {
+    assert api == {
+        path.replace("{token}", "{id}").replace("{session}", "{id}")
+        for _, path, _, _ in API_CHANGES
+    } | {
         "/api/v1/preview"  # reads only; needs a token like every API call
     }
     ui = {p.replace("{name}", "hook").replace("/tokens/{id}", "/tokens/{token}")
+          .replace("/sessions/{id}", "/sessions/{session}")
           for p in _post_routes(web, "/ui/")}  # fmt: skip
     assert ui == set(UI_CHANGES) | {"/ui/login"}
 
@@ -61,7 +67,7 @@ async def test_api_changes_refuse_a_missing_or_weak_role(web: Harness) -> None:
     _, token = await web.request("POST", "/api/v1/tokens", json={"name": "t", "role": "viewer"})
     async with aiohttp.ClientSession() as s:
         for method, path, role, body in API_CHANGES:
-            url = web.url + path.format(id=m["id"], token=token["id"])
+            url = web.url + path.format(id=m["id"], token=token["id"], session=999)
             async with s.request(method, url, json=body) as r:
                 assert r.status == 401, (method, path, r.status)
                 assert r.content_type == "application/problem+json"
@@ -78,7 +84,7 @@ async def test_ui_changes_refuse_missing_csrf_missing_session_and_weak_role(web:
     admin, admin_csrf = await login(web.url, web.tokens["admin"])
     async with admin, aiohttp.ClientSession() as anonymous:
         for path, role in UI_CHANGES.items():
-            url = web.url + path.format(id=m["id"], token=token["id"])
+            url = web.url + path.format(id=m["id"], token=token["id"], session=999)
             form = {"state": "down", "name": "x", "role": "viewer", "text": "t"}
             async with anonymous.post(url, data={**form, "csrf": admin_csrf}) as r:
                 assert r.status == 403, (path, "no session", r.status)
