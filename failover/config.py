@@ -236,6 +236,9 @@ class Config:
     tracing: TracingConfig = field(default_factory=TracingConfig)
     store_password: str | None = field(default=None, repr=False)
     store_listen: str | None = None
+    # Every value that came from a secret reference, whatever key it sits under: masked in
+    # check-config's output and in every log line.
+    secret_values: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def database_path(self) -> Path:
@@ -244,7 +247,12 @@ class Config:
         return self.state_dir / "failover.db"
 
     def masked(self) -> dict[str, Any]:
-        """The resolved config as plain data with every secret masked (for check-config)."""
+        """The resolved config as plain data with every secret masked (for check-config):
+        secret fields, DSN passwords, and any value that came from a reference."""
+        masked: dict[str, Any] = mask_values(self._plain(), self.secret_values)
+        return masked
+
+    def _plain(self) -> dict[str, Any]:
         return {
             "state_dir": str(self.state_dir),
             "store": _mask_dsn(self.store),
@@ -281,22 +289,24 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], where) from None
     locate = _Locator(text)
+    problems: list[str] = []
+    from_refs: list[str] = []
+    raw = _resolve_top_level(raw, env, locate, problems, from_refs)
     try:
         top = _TopLevel.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, (), locate), where) from None
-
-    problems: list[str] = []
+        raise ConfigError(problems + _describe(exc, (), locate), where) from None
     store_password = None
     if top.store_password is not None:
         missing_store: list[str] = []
         store_password = _resolve_refs(
-            top.store_password, "store_password", True, env, locate, missing_store, problems
-        )
+            top.store_password, "store_password", True, env, locate, missing_store, problems,
+            from_refs,
+        )  # fmt: skip
         problems += missing_store  # the store is not optional: a missing secret is an error
     channels: dict[str, ChannelConfig] = {}
     for name, table in top.channels.items():
-        channel = _channel(name, table, top.retry, env, locate, problems)
+        channel = _channel(name, table, top.retry, env, locate, problems, from_refs)
         if channel is not None:
             channels[name] = channel
     for rname, route in top.routes.items():
@@ -342,6 +352,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         default_route=default_route,
         alerts=top.alerts,
         tracing=top.tracing,
+        secret_values=frozenset(from_refs),
     )
 
 
@@ -368,6 +379,7 @@ def _channel(
     env: Mapping[str, str],
     locate: _Locator,
     problems: list[str],
+    from_refs: list[str],
 ) -> ChannelConfig | None:
     prefix = ("channels", name)
     ctype = table.get("type")
@@ -401,8 +413,9 @@ def _channel(
         if key in CORE_CHANNEL_KEYS:
             continue
         options_raw[key] = _resolve_refs(
-            value, f"channels.{name}.{key}", key in secret_fields, env, locate, missing, problems
-        )
+            value, f"channels.{name}.{key}", key in secret_fields, env, locate, missing,
+            problems, from_refs,
+        )  # fmt: skip
     options: ChannelOptions | None = None
     if not missing:
         try:
@@ -441,12 +454,20 @@ def _resolve_refs(
     locate: _Locator,
     missing: list[str],
     problems: list[str],
+    from_refs: list[str],
 ) -> Any:
+    """Resolve every reference in ``value``, lists and tables included (a webhook's
+    ``headers``); each resolved value is added to ``from_refs``."""
     if isinstance(value, list):
         return [
-            _resolve_refs(v, f"{key}[{i}]", secret, env, locate, missing, problems)
+            _resolve_refs(v, f"{key}[{i}]", secret, env, locate, missing, problems, from_refs)
             for i, v in enumerate(value)
         ]
+    if isinstance(value, dict):
+        return {
+            k: _resolve_refs(v, f"{key}.{k}", secret, env, locate, missing, problems, from_refs)
+            for k, v in value.items()
+        }
     if not isinstance(value, str):
         return value
     if not is_reference(value):
@@ -457,10 +478,42 @@ def _resolve_refs(
             )
         return value
     try:
-        return resolve(value, env)
+        resolved = resolve(value, env)
     except MissingSecret as exc:
         missing.append(f"{key}: {exc}")
         return None
+    from_refs.append(resolved)
+    return resolved
+
+
+def _resolve_top_level(
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    locate: _Locator,
+    problems: list[str],
+    from_refs: list[str],
+) -> dict[str, Any]:
+    """References outside ``[channels]`` (the store's DSN, an API URL...) are resolved too;
+    one that points at nothing is an error. ``store_password`` is resolved on its own."""
+    out = dict(raw)
+    for key, value in raw.items():
+        if key in ("channels", "store_password"):
+            continue
+        missing: list[str] = []
+        out[key] = _resolve_refs(value, key, False, env, locate, missing, problems, from_refs)
+        problems += missing
+    return out
+
+
+def mask_values(data: Any, secrets: frozenset[str], mask: str = "***") -> Any:
+    """``data`` with every string that holds one of ``secrets`` replaced by ``mask``."""
+    if isinstance(data, dict):
+        return {k: mask_values(v, secrets, mask) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [mask_values(v, secrets, mask) for v in data]
+    if isinstance(data, str) and any(s == data or (len(s) >= 4 and s in data) for s in secrets):
+        return mask
+    return data
 
 
 def _secret_fields(model: type[BaseModel]) -> set[str]:

@@ -533,7 +533,7 @@ class Daemon:
 def _secret_values(config: Config) -> list[str]:
     from pydantic import SecretStr
 
-    values: list[str] = []
+    values: list[str] = list(config.secret_values)  # whatever came from a reference
     for ch in config.channels.values():
         if ch.options is None:
             continue
