@@ -100,6 +100,7 @@ class PreviewIn(BaseModel):
 
 
 def _validated(model: type[_M], payload: dict[str, Any]) -> _M:
+    _check_strings(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -406,3 +407,26 @@ def _decode_image(index: int, image: ImageIn) -> bytes:
             f"images.{index}.data", f"is not {image.content_type} (its bytes say otherwise)"
         )
     return data
+
+
+def _check_strings(payload: Any) -> None:
+    """Refuse a NUL or a lone surrogate anywhere in the input, keys included: no store
+    takes them (PostgreSQL refuses NUL in text, and neither encodes a lone surrogate)."""
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack += [(f"{where}.{k}" if where else str(k), k) for k in value]
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}.{i}", v) for i, v in enumerate(value)]
+        elif isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            raise InvalidInput(where or "body", "contains a NUL or an invalid character")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from failover.model import Forced, Role
 from failover.tokens import new_token, token_hash
 
 routes = web.RouteTableDef()
+log = logging.getLogger("failover.api")
 OPENAPI = Path(__file__).with_name("openapi.json")
 
 
@@ -41,7 +43,7 @@ def _int(
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw)  # thousands of digits: ValueError too
     except ValueError:
         raise InvalidInput(name, "must be an integer") from None
     if not lo <= value <= hi:
@@ -100,10 +102,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
+    """Ready or not, and why in a few words. Anyone may ask (a load balancer has no token,
+    and the tokens live in the store that may be down), so the driver's own words (hosts,
+    users, databases) go to the log, once per change, never into the answer."""
+    global _last_not_ready
     why = await _ctx(request).ready()
+    if why != _last_not_ready and why is not None:
+        log.warning("not ready: %s", why)
+    _last_not_ready = why
     if why is None:
         return web.json_response({"status": "ready"})
-    return web.json_response({"status": "not ready", "reason": why}, status=503)
+    return web.json_response({"status": "not ready", "reason": why.split(":", 1)[0]}, status=503)
+
+
+_last_not_ready: str | None = None
 
 
 @routes.get("/metrics")
@@ -210,8 +222,8 @@ async def create_token(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     body = await _json_body(request)
     name = body.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
-        raise InvalidInput("name", "must be a string of 1 to 100 characters")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100 or not name.isprintable():
+        raise InvalidInput("name", "must be 1 to 100 printable characters")
     try:
         role = Role.parse(str(body.get("role", "")))
     except ValueError as exc:

@@ -8,20 +8,19 @@ intake and store as the REST API, so the two cannot drift apart.
 from __future__ import annotations
 
 import base64
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from failover.api.auth import client_address, refusal, token_for
 from failover.api.context import CONTEXT, ApiContext
-from failover.api.routes import path_id
+from failover.api.routes import path_id, read_json
 from failover.api.views import channel_json, event_json, message_json, queue_json
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
@@ -41,6 +40,7 @@ _env.globals["static"] = lambda name: f"/ui/static/{name}"
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request, sessions.Session], Awaitable[web.StreamResponse]]
 ZONES = sorted(available_timezones())
+_ZONE_NAMES = frozenset(ZONES)
 
 
 def _ctx(request: web.Request) -> ApiContext:
@@ -115,7 +115,7 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
-    if not nonce or not hmac.compare_digest(nonce.encode(), str(form.get("nonce", "")).encode()):
+    if not nonce or not sessions.same(nonce, str(form.get("nonce", ""))):
         raise web.HTTPForbidden(text="the login form expired; reload the page")
     token = await token_for(request, str(form.get("token", "")).strip())
     if token is None:
@@ -360,26 +360,24 @@ def _when(form: dict[str, str], key: str) -> str | None:
 
 
 def _zone(name: str | None, *, strict: bool = False) -> ZoneInfo:
-    try:
+    """A known zone; ``America`` (a directory), ``../x`` or junk is never opened as a file."""
+    if name in _ZONE_NAMES or not name:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        if strict:
-            raise InvalidInput("tz", f"unknown time zone {name!r}") from None
-        return ZoneInfo("UTC")
+    if strict:
+        raise InvalidInput("tz", f"unknown time zone {name[:64]!r}")
+    return ZoneInfo("UTC")
 
 
 @routes.post("/ui/preview")
 @page(Role.PUBLISHER, changes=True)
 async def preview(request: web.Request, session: sessions.Session) -> web.Response:
     try:
-        body = await request.json()
+        body = await read_json(request)
         if not isinstance(body, dict):
             raise InvalidInput("body", "must be a JSON object")
         return web.json_response(_ctx(request).intake().preview(body))
     except InvalidInput as exc:
         return web.json_response({"error": f"{exc.field}: {exc.detail}"}, status=422)
-    except ValueError:
-        return web.json_response({"error": "body: is not valid JSON"}, status=422)
 
 
 # -- tokens (admin) ------------------------------------------------------------------------
@@ -414,8 +412,8 @@ async def create_token(request: web.Request, session: sessions.Session) -> web.R
         role = Role.parse(str(form.get("role", "")))
     except ValueError as exc:
         return await _tokens(request, session, error=str(exc))
-    if not 1 <= len(name) <= 100:
-        return await _tokens(request, session, error="name: 1 to 100 characters")
+    if not 1 <= len(name) <= 100 or not name.isprintable():
+        return await _tokens(request, session, error="name: 1 to 100 printable characters")
     secret = new_token()
     await ctx.store.create_token(
         name, role, token_hash(secret), f"web:{session.token.name}", ctx.clock.now()

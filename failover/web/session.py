@@ -84,9 +84,12 @@ def _csrf(secret: str) -> str:
 
 
 def csrf_ok(session: Session, sent: str | None) -> bool:
-    return sent is not None and hmac.compare_digest(
-        sent.encode("utf-8", "replace"), session.csrf.encode()
-    )
+    return sent is not None and same(sent, session.csrf)
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of any two strings, whatever characters a client sent."""
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
 
 
 def new_login_nonce() -> str:
