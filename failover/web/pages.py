@@ -293,9 +293,10 @@ def _compose(
     field: str | None = None,
 ) -> web.Response:
     config = _ctx(request).config()
+    public = [r for r in config.routes if not r.startswith("_")]  # not the alerts' own
     return render(
         request, "compose.html", session, status=422 if error else 200, form=form,
-        error=error, field=field, routes=list(config.routes), default_route=config.default_route,
+        error=error, field=field, routes=public, default_route=config.default_route,
         zones=ZONES, channels=list(config.channels),
         open_overrides=any(k.startswith("override.") and v for k, v in form.items()),
     )  # fmt: skip
