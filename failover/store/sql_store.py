@@ -484,8 +484,7 @@ class SqlStore(Store):
         if not rows or rows[0]["revoked_at"] is not None:
             return None
         token = _token(rows[0])
-        last = token.last_used_at
-        if last is None or (now - last).total_seconds() > 60:  # not a write per request
+        if _stale(token.last_used_at, now):
             async with self._tx() as db:
                 await db.run("touch_token", {"id": token.id, "now": now.timestamp()})
         return token
@@ -521,8 +520,7 @@ class SqlStore(Store):
         if not rows:
             return None
         found = _session(rows[0])
-        last = found.last_seen_at
-        if last is None or (now - last).total_seconds() > 60:  # not a write per request
+        if _stale(found.last_seen_at, now):
             async with self._tx() as db:
                 await db.run("touch_session", {"id": found.id, "now": now.timestamp()})
         return found
@@ -753,6 +751,11 @@ def _token(r: Row) -> Token:
         revoked_at=_dt(r["revoked_at"]),
         last_used_at=_dt(r["last_used_at"]),
     )
+
+
+def _stale(last: datetime | None, now: datetime) -> bool:
+    """A last-use time worth rewriting: at most one write a minute, not one per request."""
+    return last is None or (now - last).total_seconds() > 60
 
 
 def _session(r: Row) -> WebSession:
