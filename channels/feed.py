@@ -152,6 +152,7 @@ class FeedChannel:
                 raise PermanentError(f"image type {image.content_type} is not supported")
             name = f"{hashlib.sha256(image.data).hexdigest()[:24]}.{ext}"
             media_dir.mkdir(exist_ok=True)
+            media_dir.chmod(0o755)  # public, like the files in it
             if not (media_dir / name).exists():
                 _atomic_write(media_dir / name, image.data)
             item.images.append(
@@ -183,6 +184,7 @@ def _thread_item(post: Post) -> int | None:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o644)  # public by design, whatever the daemon's umask
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from channels.base import ChannelOptions
 from channels.registry import UnknownChannelType, adapter_class
@@ -118,6 +126,9 @@ class ApiConfig(_Strict):
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None  # how people reach this daemon (status page links)
     max_body: int = Field(10 * 1024 * 1024, ge=1024)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); for the
+    # failed-login throttle. Empty: the peer's address is the client's.
+    trusted_proxies: list[IPvAnyNetwork] = []
 
     @field_validator("listen")
     @classmethod
@@ -249,6 +260,9 @@ class Config:
     store_password: str | None = field(default=None, repr=False)
     store_listen: str | None = None
     ui: UiConfig = field(default_factory=UiConfig)
+    # Every value that came from a secret reference, whatever key it sits under: masked in
+    # check-config's output and in every log line.
+    secret_values: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def database_path(self) -> Path:
@@ -257,7 +271,12 @@ class Config:
         return self.state_dir / "failover.db"
 
     def masked(self) -> dict[str, Any]:
-        """The resolved config as plain data with every secret masked (for check-config)."""
+        """The resolved config as plain data with every secret masked (for check-config):
+        secret fields, DSN passwords, and any value that came from a reference."""
+        masked: dict[str, Any] = mask_values(self._plain(), self.secret_values)
+        return masked
+
+    def _plain(self) -> dict[str, Any]:
         return {
             "state_dir": str(self.state_dir),
             "store": _mask_dsn(self.store),
@@ -295,17 +314,20 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         raise ConfigError([f"not valid TOML: {exc}"], where) from None
     locate = _Locator(text)
     problems: list[str] = []
+    from_refs: list[str] = []
+    raw = _resolve_top_level(raw, env, locate, problems, from_refs)
     top = _validate_top(raw, locate, problems)
     store_password = None
     if top.store_password is not None:
         missing_store: list[str] = []
         store_password = _resolve_refs(
-            top.store_password, "store_password", True, env, locate, missing_store, problems
-        )
+            top.store_password, "store_password", True, env, locate, missing_store, problems,
+            from_refs,
+        )  # fmt: skip
         problems += missing_store  # the store is not optional: a missing secret is an error
     channels: dict[str, ChannelConfig] = {}
     for name, table in top.channels.items():
-        channel = _channel(name, table, top.retry, env, locate, problems)
+        channel = _channel(name, table, top.retry, env, locate, problems, from_refs)
         if channel is not None:
             channels[name] = channel
     for rname, route in top.routes.items():
@@ -353,6 +375,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         alerts=top.alerts,
         tracing=top.tracing,
         ui=top.ui,
+        secret_values=frozenset(from_refs),
     )
 
 
@@ -403,6 +426,7 @@ def _channel(
     env: Mapping[str, str],
     locate: _Locator,
     problems: list[str],
+    from_refs: list[str],
 ) -> ChannelConfig | None:
     prefix = ("channels", name)
     ctype = table.get("type")
@@ -436,8 +460,9 @@ def _channel(
         if key in CORE_CHANNEL_KEYS:
             continue
         options_raw[key] = _resolve_refs(
-            value, f"channels.{name}.{key}", key in secret_fields, env, locate, missing, problems
-        )
+            value, f"channels.{name}.{key}", key in secret_fields, env, locate, missing,
+            problems, from_refs,
+        )  # fmt: skip
     options: ChannelOptions | None = None
     if not missing:
         try:
@@ -476,12 +501,20 @@ def _resolve_refs(
     locate: _Locator,
     missing: list[str],
     problems: list[str],
+    from_refs: list[str],
 ) -> Any:
+    """Resolve every reference in ``value``, lists and tables included (a webhook's
+    ``headers``); each resolved value is added to ``from_refs``."""
     if isinstance(value, list):
         return [
-            _resolve_refs(v, f"{key}[{i}]", secret, env, locate, missing, problems)
+            _resolve_refs(v, f"{key}[{i}]", secret, env, locate, missing, problems, from_refs)
             for i, v in enumerate(value)
         ]
+    if isinstance(value, dict):
+        return {
+            k: _resolve_refs(v, f"{key}.{k}", secret, env, locate, missing, problems, from_refs)
+            for k, v in value.items()
+        }
     if not isinstance(value, str):
         return value
     if not is_reference(value):
@@ -492,10 +525,42 @@ def _resolve_refs(
             )
         return value
     try:
-        return resolve(value, env)
+        resolved = resolve(value, env)
     except MissingSecret as exc:
         missing.append(f"{key}: {exc}")
         return None
+    from_refs.append(resolved)
+    return resolved
+
+
+def _resolve_top_level(
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    locate: _Locator,
+    problems: list[str],
+    from_refs: list[str],
+) -> dict[str, Any]:
+    """References outside ``[channels]`` (the store's DSN, an API URL...) are resolved too;
+    one that points at nothing is an error. ``store_password`` is resolved on its own."""
+    out = dict(raw)
+    for key, value in raw.items():
+        if key in ("channels", "store_password"):
+            continue
+        missing: list[str] = []
+        out[key] = _resolve_refs(value, key, False, env, locate, missing, problems, from_refs)
+        problems += missing
+    return out
+
+
+def mask_values(data: Any, secrets: frozenset[str], mask: str = "***") -> Any:
+    """``data`` with every string that holds one of ``secrets`` replaced by ``mask``."""
+    if isinstance(data, dict):
+        return {k: mask_values(v, secrets, mask) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [mask_values(v, secrets, mask) for v in data]
+    if isinstance(data, str) and any(s == data or (len(s) >= 4 and s in data) for s in secrets):
+        return mask
+    return data
 
 
 def _secret_fields(model: type[BaseModel]) -> set[str]:

@@ -28,6 +28,7 @@ from failover.config import Config, load_config
 from failover.dispatcher import Dispatcher
 from failover.engine import Engine
 from failover.errors import ConfigError, FailoverError
+from failover.filemodes import make_private
 from failover.health import Transition
 from failover.intake import Intake
 from failover.logs import register_secrets
@@ -38,6 +39,7 @@ from failover.notify import Notifier
 from failover.scheduler import Scheduler
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
+from failover.store.sqlite import sqlite_files
 from failover.tracing import Tracing
 
 log = logging.getLogger("failover.daemon")
@@ -73,7 +75,7 @@ class Daemon:
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private(cfg.state_dir, sqlite_files(cfg.database_path))
         self.media_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         # A store of our own (SQLite): any claim left in it is from a daemon that died. Hand
@@ -538,7 +540,7 @@ class Daemon:
 def _secret_values(config: Config) -> list[str]:
     from pydantic import SecretStr
 
-    values: list[str] = []
+    values: list[str] = list(config.secret_values)  # whatever came from a reference
     for ch in config.channels.values():
         if ch.options is None:
             continue

@@ -245,7 +245,9 @@ class Engine:
             return  # the only alert channel is the one that is down: nothing to alert through
         try:
             await self.intake().submit(
-                {"text": f"[failover] {text}", "route": ALERTS_ROUTE}, actor="failover:alert"
+                {"text": f"[failover] {text}", "route": ALERTS_ROUTE},
+                actor="failover:alert",
+                internal=True,
             )
         except Exception:
             log.exception("could not queue an operator alert")

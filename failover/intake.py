@@ -25,7 +25,7 @@ from channels.registry import adapter_class
 from failover import router, timefmt, wording
 from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.config import Config, TracingConfig
+from failover.config import Config, RouteConfig, TracingConfig
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.fitting import TooLong, compose, fit
 from failover.metrics import Metrics
@@ -37,6 +37,8 @@ MAX_TEXT = 100_000
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+MAX_ID = 2**63 - 1  # the stores' integer range: a larger id names nothing
+MAX_KEY = 200  # characters of an Idempotency-Key
 
 
 class ImageIn(BaseModel):
@@ -68,7 +70,7 @@ class MessageIn(BaseModel):
     scheduled_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     allow_past: bool = False  # a scheduled_at over a minute ago is refused unless this is set
-    thread: int | None = Field(None, ge=1)
+    thread: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -109,6 +111,7 @@ PATTERNS = {
 
 
 def _validated(model: type[_M], payload: dict[str, Any]) -> _M:
+    _check_strings(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
@@ -158,15 +161,25 @@ class Intake:
     tracing: Tracing | None = None
 
     async def submit(
-        self, payload: dict[str, Any], actor: str, idempotency_key: str | None = None
+        self,
+        payload: dict[str, Any],
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        scope: str | None = None,
+        internal: bool = False,
     ) -> tuple[Message, bool]:
-        """Validate, route and store; return (message, created). Raises InvalidInput."""
+        """Validate, route and store; return (message, created). Raises InvalidInput.
+
+        ``scope`` (the caller's token) scopes the idempotency key: one client's key never
+        replays another's message. Only the daemon itself (``internal``) posts to internal
+        routes such as operator alerts.
+        """
         request_hash = hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()
         if idempotency_key is not None:
-            if not 1 <= len(idempotency_key) <= 200:
-                raise InvalidInput("Idempotency-Key", "must be 1 to 200 characters")
+            idempotency_key = scoped_key(scope, idempotency_key)
             earlier = await self.store.message_by_key(idempotency_key)
             if earlier is not None:
                 return await self._replay(earlier, request_hash)
@@ -174,11 +187,7 @@ class Intake:
         now = self.clock.now()
         _not_in_the_past(data.scheduled_at, now, data.allow_past)
         route_name = data.route or self.config.default_route
-        route = self.config.routes.get(route_name)
-        if route is None:
-            raise InvalidInput(
-                "route", f"no route named {route_name!r}; known: {', '.join(self.config.routes)}"
-            )
+        route = self._route(route_name, internal)
         for name in data.overrides:
             if name not in self.config.channels:
                 raise InvalidInput(f"overrides.{name}", "no channel with this name")
@@ -191,7 +200,11 @@ class Intake:
             if data.scheduled_at is not None and expires_at <= data.scheduled_at:
                 raise InvalidInput("expires_at", "must be after scheduled_at")
         thread_id = await self._thread(data.thread)
-        images = tuple(self._save_image(i, img) for i, img in enumerate(data.images))
+        decoded = [_decode_image(i, img) for i, img in enumerate(data.images)]
+        self._check_media(data.images, decoded, route)
+        images = tuple(
+            self._save_image(img, raw) for img, raw in zip(data.images, decoded, strict=True)
+        )
         new = NewMessage(
             text=data.text,
             route=route_name,
@@ -266,15 +279,36 @@ class Intake:
                     f"too long for channel {name}: {exc.detail}",
                 ) from None
 
-    def _save_image(self, index: int, image: ImageIn) -> ImageRef:
-        try:
-            data = base64.b64decode(image.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(f"images.{index}.data", "is not valid base64") from None
-        if not data:
-            raise InvalidInput(f"images.{index}.data", "is empty")
-        if len(data) > MAX_IMAGE_BYTES:
-            raise InvalidInput(f"images.{index}.data", f"is larger than {MAX_IMAGE_BYTES} bytes")
+    def _route(self, name: str, internal: bool) -> RouteConfig:
+        route = self.config.routes.get(name)
+        if route is None or (name.startswith("_") and not internal):
+            known = ", ".join(r for r in self.config.routes if not r.startswith("_"))
+            raise InvalidInput("route", f"no route named {name!r}; known: {known}")
+        return route
+
+    def _check_media(self, images: list[ImageIn], data: list[bytes], route: RouteConfig) -> None:
+        """Every channel the route can reach takes these images (count, size, type), so
+        none fails for good at send time. Channels that carry no images drop them."""
+        for name in (c for tier in route.tiers for c in tier):
+            live = self.channels.get(name)
+            limits = live.adapter.limits if live and live.adapter else None
+            if limits is None or limits.max_media == 0 or not images:
+                continue
+            if len(images) > limits.max_media:
+                raise InvalidInput("images", f"channel {name} takes at most {limits.max_media}")
+            for i, (image, raw) in enumerate(zip(images, data, strict=True)):
+                if limits.media_types and image.content_type not in limits.media_types:
+                    raise InvalidInput(
+                        f"images.{i}.content_type", f"channel {name} does not take this type"
+                    )
+                if len(raw) > limits.max_media_bytes:
+                    raise InvalidInput(
+                        f"images.{i}.data",
+                        f"is {len(raw)} bytes; channel {name} takes at most "
+                        f"{limits.max_media_bytes}",
+                    )
+
+    def _save_image(self, image: ImageIn, data: bytes) -> ImageRef:
         digest = hashlib.sha256(data).hexdigest()
         self.media_dir.mkdir(parents=True, exist_ok=True)
         path = self.media_dir / digest
@@ -327,11 +361,7 @@ class Intake:
         shows before anything is stored."""
         data = _validated(PreviewIn, payload)
         route_name = data.route or self.config.default_route
-        route = self.config.routes.get(route_name)
-        if route is None:
-            raise InvalidInput(
-                "route", f"no route named {route_name!r}; known: {', '.join(self.config.routes)}"
-            )
+        route = self._route(route_name, internal=False)
         draft = NewMessage(text=data.text, route=route_name, created_by="preview",
                            title=data.title, link=data.link, overrides=data.overrides)  # fmt: skip
         channels = []
@@ -374,3 +404,70 @@ class Intake:
         if message is None:
             raise NotFound(f"no message {message_id}")
         return message
+
+
+def scoped_key(scope: str | None, key: str) -> str:
+    """The stored form of a client's Idempotency-Key: ``<scope>/<key>``."""
+    if not 1 <= len(key) <= MAX_KEY or not key.isascii() or not key.isprintable():
+        raise InvalidInput("Idempotency-Key", f"must be 1 to {MAX_KEY} printable ASCII characters")
+    return f"{scope}/{key}" if scope else key
+
+
+def client_key(stored: str | None) -> str | None:
+    """The key as its client sent it (keys stored before scoping have no scope)."""
+    if stored is None or not stored.startswith("token:"):
+        return stored
+    return stored.partition("/")[2]
+
+
+# The first bytes of each accepted image type: declared types are checked against the data.
+_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+
+
+def _matches(content_type: str, data: bytes) -> bool:
+    if content_type == "image/webp":
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return data.startswith(_MAGIC.get(content_type, ()))
+
+
+def _decode_image(index: int, image: ImageIn) -> bytes:
+    try:
+        data = base64.b64decode(image.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"images.{index}.data", "is not valid base64") from None
+    if not data:
+        raise InvalidInput(f"images.{index}.data", "is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidInput(f"images.{index}.data", f"is larger than {MAX_IMAGE_BYTES} bytes")
+    if not _matches(image.content_type, data):
+        raise InvalidInput(
+            f"images.{index}.data", f"is not {image.content_type} (its bytes say otherwise)"
+        )
+    return data
+
+
+def _check_strings(payload: Any) -> None:
+    """Refuse a NUL or a lone surrogate anywhere in the input, keys included: no store
+    takes them (PostgreSQL refuses NUL in text, and neither encodes a lone surrogate)."""
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack += [(f"{where}.{k}" if where else str(k), k) for k in value]
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}.{i}", v) for i, v in enumerate(value)]
+        elif isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            raise InvalidInput(where or "body", "contains a NUL or an invalid character")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -29,7 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    for noisy in ("asyncio", "hpack", "urllib3", "aiosqlite"):
+    # The store libraries stay at DEBUG: failover must keep their query parameters (token and
+    # session hashes) out of the logs by itself (failover/logs.py, quiet_libraries).
+    logging.getLogger("psycopg").setLevel(logging.DEBUG)  # else psycopg sets WARNING on import
+    for noisy in ("asyncio", "hpack", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.INFO)
 
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from failover.api.auth import THROTTLE, denied_middleware
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.problems import problem_middleware
+from failover.api.public_headers import headers_for
 from failover.api.routes import routes
 from failover.api.throttle import AuthThrottle
 from failover.web import add_web
@@ -58,10 +59,14 @@ async def _public_file(request: web.Request) -> web.StreamResponse:
     if root is None:
         raise web.HTTPNotFound(text="no feed channel is configured")
     rel = request.match_info["path"] or "index.html"
-    path = (root / rel).resolve()
-    if not _inside(path, root.resolve()) or not path.is_file():
+    try:
+        path = (root / rel).resolve()
+        found = _inside(path, root.resolve()) and path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL...
+        found = False
+    if not found:
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=30"})
+    return web.FileResponse(path, headers=headers_for(path))
 
 
 def _inside(path: Path, root: Path) -> bool:

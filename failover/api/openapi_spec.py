@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from failover import __version__
-from failover.intake import MessageEdit, MessageIn, PreviewIn
+from failover.intake import MAX_ID, MessageEdit, MessageIn, PreviewIn
 from failover.model import DeliveryState, Forced, Health, MessageState, Role
 
 JSON = "application/json"
@@ -126,6 +126,14 @@ SCHEMAS: dict[str, Any] = {
                 "role": {"type": "string", "enum": [r.label for r in Role]}}),
         "additionalProperties": False,
     },
+    "Session": _obj(
+        {
+            "id": INT, "token_id": INT, "token_name": STR,
+            "role": {"type": "string", "enum": [r.label for r in Role]},
+            "created_at": TIME, "expires_at": TIME, "last_seen_at": N_TIME, "client": N_STR,
+        }
+    ),
+    "SessionList": _obj({"items": {"type": "array", "items": _ref("Session")}}),
     "TokenCreated": {
         "allOf": [_ref("Token"), _obj({"token": {"type": "string", "description": "shown once"}})]
     },
@@ -174,7 +182,8 @@ BODY_ERRORS = {
     "413": _problem("the request body is larger than api.max_body"),
     "422": _problem("invalid input; `field` names what is wrong"),
 }
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+ID = {"name": "id", "in": "path", "required": True,
+      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}  # fmt: skip
 
 
 def _op(
@@ -309,6 +318,15 @@ def build() -> dict[str, Any]:
             "/api/v1/tokens/{id}": {
                 "delete": _op("revoke a token (its web sessions end too)",
                               {"204": {"description": "revoked"}}, Role.ADMIN, params=[ID],
+                              errors=not_found),
+            },
+            "/api/v1/sessions": {
+                "get": _op("live web sessions (never their secrets or hashes)",
+                           {"200": {"description": "sessions", **_json("SessionList")}}, Role.ADMIN),
+            },
+            "/api/v1/sessions/{id}": {
+                "delete": _op("end one web session at once, on every daemon",
+                              {"204": {"description": "ended"}}, Role.ADMIN, params=[ID],
                               errors=not_found),
             },
         },

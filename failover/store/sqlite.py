@@ -18,11 +18,15 @@ from typing import Any
 
 import aiosqlite
 
+from failover import logs
 from failover.errors import StoreError
+from failover.filemodes import private_file
 from failover.store import queries
 from failover.store.sql_store import Row, SqlStore
 
 Q = queries.load("sqlite")
+
+logs.quiet_libraries()  # their debug lines print query parameters
 
 
 class _SqliteTx:
@@ -59,6 +63,9 @@ class SqliteStore(SqlStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.exclusive:
             self._take_daemon_lock()
+        for path in sqlite_files(self.path):  # 0600 whatever the umask (WAL/SHM copy the db's)
+            if path == self.path or path.exists():
+                private_file(path)
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -142,3 +149,8 @@ class SqliteStore(SqlStore):
                 await self._conn.execute("SELECT 1")
         except (sqlite3.Error, ValueError) as exc:
             raise StoreError(f"store unreachable: {exc}") from exc
+
+
+def sqlite_files(path: Path) -> list[Path]:
+    """The database file and the files SQLite and the daemon lock keep beside it."""
+    return [path, Path(f"{path}-wal"), Path(f"{path}-shm"), path.with_suffix(".lock")]

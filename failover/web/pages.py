@@ -8,21 +8,21 @@ intake and store as the REST API, so the two cannot drift apart.
 from __future__ import annotations
 
 import base64
-import hmac
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from failover import startup, timefmt
-from failover.api.auth import throttled, token_for
+from failover.api.auth import client_address, refusal, token_for
 from failover.api.context import CONTEXT, ApiContext
+from failover.api.routes import path_id, read_json
 from failover.api.views import channel_json, event_json, message_json, queue_json
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
@@ -42,6 +42,7 @@ _env.globals["static"] = lambda name: f"/ui/static/{name}"
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request, sessions.Session], Awaitable[web.StreamResponse]]
 ZONES = sorted(available_timezones())
+_ZONE_NAMES = frozenset(ZONES)
 
 
 def _ctx(request: web.Request) -> ApiContext:
@@ -150,19 +151,18 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
-    if not nonce or not hmac.compare_digest(nonce, str(form.get("nonce", ""))):
+    if not nonce or not sessions.same(nonce, str(form.get("nonce", ""))):
         raise web.HTTPForbidden(text="the login form expired; reload the page")
-    if (slow := throttled(request)) is not None:
-        return render(request, "login.html", None, status=429, nonce=nonce,
-                      next=_next(request), error=f"Too many failed attempts. {slow.headers['Retry-After']} s.")  # fmt: skip
     token = await token_for(request, str(form.get("token", "")).strip())
-    # The signing key is re-read: a token revoked in between gets no session.
-    found = await _ctx(request).store.token_signing_key(token.id) if token else None
-    if found is None:
-        return render(request, "login.html", None, status=401, nonce=nonce,
-                      next=_next(request), error="That token is unknown or revoked.")  # fmt: skip
+    if token is None:
+        refused = refusal(request, client_address(request))
+        error = "That token is unknown or revoked."
+        if refused.status == 429:
+            error = f"Too many failed attempts. Try again in {refused.headers['Retry-After']} s."
+        return render(request, "login.html", None, status=refused.status, nonce=nonce,
+                      next=_next(request), error=error)  # fmt: skip
     response = web.HTTPSeeOther(_next(request, str(form.get("next", ""))))
-    sessions.set_session(response, request, sessions.cookie_value(found[0], found[1]))
+    sessions.set_session(response, request, await sessions.open_session(request, token))
     response.del_cookie(sessions.LOGIN_COOKIE, path="/ui/login")
     raise response
 
@@ -178,6 +178,8 @@ def _next(request: web.Request, raw: str | None = None) -> str:
 @routes.post("/ui/logout")
 @page(Role.VIEWER, changes=True)
 async def logout(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    await ctx.store.end_session(session.id, None, ctx.clock.now())
     response = web.HTTPSeeOther("/ui/login")
     sessions.clear_session(response)
     raise response
@@ -227,7 +229,7 @@ async def force(request: web.Request, session: sessions.Session) -> web.StreamRe
 @routes.get("/ui/messages/{id:\\d+}")
 @page(Role.VIEWER)
 async def show_message(request: web.Request, session: sessions.Session) -> web.Response:
-    return await _message_page(request, session, int(request.match_info["id"]))
+    return await _message_page(request, session, path_id(request))
 
 
 async def _message_page(
@@ -264,7 +266,7 @@ async def _message_page(
 @routes.post("/ui/messages/{id:\\d+}/cancel")
 @page(Role.PUBLISHER, changes=True)
 async def cancel_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     try:
         await _ctx(request).intake().cancel(message_id, f"web:{session.token.name}")
     except (Conflict, NotFound) as exc:
@@ -288,7 +290,7 @@ async def retract_message(request: web.Request, session: sessions.Session) -> we
 @routes.post("/ui/messages/{id:\\d+}/edit")
 @page(Role.PUBLISHER, changes=True)
 async def edit_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     form = {k: str(v) for k, v in (await request.post()).items() if k != "csrf"}
     try:
         changes: dict[str, Any] = {"text": form.get("text", "")}
@@ -349,9 +351,10 @@ def _compose(
     field: str | None = None,
 ) -> web.Response:
     config = _ctx(request).config()
+    public = [r for r in config.routes if not r.startswith("_")]  # not the alerts' own
     return render(
         request, "compose.html", session, status=422 if error else 200, form=form,
-        error=error, field=field, routes=list(config.routes), default_route=config.default_route,
+        error=error, field=field, routes=public, default_route=config.default_route,
         zones=ZONES, channels=list(config.channels),
         open_overrides=any(k.startswith("override.") and v for k, v in form.items()),
     )  # fmt: skip
@@ -390,7 +393,7 @@ def _payload(form: dict[str, str], image: object) -> dict[str, Any]:
         payload["overrides"] = overrides
     thread = form.get("thread", "").strip().lstrip("#")
     if thread:
-        if not thread.isdigit():
+        if not (thread.isascii() and thread.isdigit() and len(thread) <= 19):
             raise InvalidInput("thread", "is the number of the message to continue")
         payload["thread"] = int(thread)
     if isinstance(image, web.FileField):
@@ -423,26 +426,24 @@ def _local_input(at: datetime | None, zone: str) -> str:
 
 
 def _zone(name: str | None, *, strict: bool = False) -> ZoneInfo:
-    try:
+    """A known zone; ``America`` (a directory), ``../x`` or junk is never opened as a file."""
+    if name in _ZONE_NAMES or not name:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        if strict:
-            raise InvalidInput("tz", f"unknown time zone {name!r}") from None
-        return ZoneInfo("UTC")
+    if strict:
+        raise InvalidInput("tz", f"unknown time zone {name[:64]!r}")
+    return ZoneInfo("UTC")
 
 
 @routes.post("/ui/preview")
 @page(Role.PUBLISHER, changes=True)
 async def preview(request: web.Request, session: sessions.Session) -> web.Response:
     try:
-        body = await request.json()
+        body = await read_json(request)
         if not isinstance(body, dict):
             raise InvalidInput("body", "must be a JSON object")
         return web.json_response(_ctx(request).intake().preview(body))
     except InvalidInput as exc:
         return web.json_response({"error": f"{exc.field}: {exc.detail}"}, status=422)
-    except ValueError:
-        return web.json_response({"error": "body: is not valid JSON"}, status=422)
 
 
 # -- tokens (admin) ------------------------------------------------------------------------
@@ -460,9 +461,11 @@ async def _tokens(
     created: dict[str, str] | None = None,
     error: str | None = None,
 ) -> web.Response:
-    items = await _ctx(request).store.tokens()
+    ctx = _ctx(request)
+    items = await ctx.store.tokens()
+    live = await ctx.store.sessions(ctx.clock.now())
     return render(request, "tokens.html", session, tokens=items, created=created, error=error,
-                  roles=[r.label for r in Role])  # fmt: skip
+                  roles=[r.label for r in Role], sessions=live)  # fmt: skip
 
 
 @routes.post("/ui/tokens")
@@ -475,8 +478,8 @@ async def create_token(request: web.Request, session: sessions.Session) -> web.R
         role = Role.parse(str(form.get("role", "")))
     except ValueError as exc:
         return await _tokens(request, session, error=str(exc))
-    if not 1 <= len(name) <= 100:
-        return await _tokens(request, session, error="name: 1 to 100 characters")
+    if not 1 <= len(name) <= 100 or not name.isprintable():
+        return await _tokens(request, session, error="name: 1 to 100 printable characters")
     secret = new_token()
     await ctx.store.create_token(
         name, role, token_hash(secret), f"web:{session.token.name}", ctx.clock.now()
@@ -488,7 +491,15 @@ async def create_token(request: web.Request, session: sessions.Session) -> web.R
 @page(Role.ADMIN, changes=True)
 async def revoke_token(request: web.Request, session: sessions.Session) -> web.StreamResponse:
     ctx = _ctx(request)
-    await ctx.store.revoke_token(int(request.match_info["id"]), ctx.clock.now())
+    await ctx.store.revoke_token(path_id(request), ctx.clock.now())
+    raise web.HTTPSeeOther("/ui/tokens")
+
+
+@routes.post("/ui/sessions/{id:\\d+}/end")
+@page(Role.ADMIN, changes=True)
+async def end_session(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    await ctx.store.end_session(path_id(request), f"web:{session.token.name}", ctx.clock.now())
     raise web.HTTPSeeOther("/ui/tokens")
 
 
