@@ -38,7 +38,9 @@ from failover.notify import Notifier
 from failover.scheduler import Scheduler
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
+from failover.supervise import Supervisor
 from failover.tracing import Tracing
+from failover.vitals import Vitals
 
 log = logging.getLogger("failover.daemon")
 
@@ -56,12 +58,14 @@ class Daemon:
         self.states: dict[str, ChannelState] = {}
         self.media_dir = config.state_dir / "media"
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self.exit_code = 0
+        self.supervisor = Supervisor(self._fatal)
         self._runner: web.AppRunner | None = None
-        self._last_loop_tick = self.clock.monotonic()
         self.metrics = Metrics()
+        self.vitals = Vitals(self.store, self.notifier, self.metrics, self.status_line)
         self.tracing = Tracing(config.tracing)
         self.leading = False  # holds the leader lease: runs probes and failover decisions
+        self._stepped_down: str | None = None  # why it last stopped leading, until it leads again
         self.epoch = 0
         self._lease_renewed = 0.0
         self._renewal: asyncio.Task[int | None] | None = None
@@ -126,16 +130,16 @@ class Daemon:
             pacer=self.dispatcher.pacer,
         )
         self.intake = self._make_intake()
+        self.vitals.start()
         await self._start_api()
         await self._cluster_tick()  # leads at once if nobody else does
         if self.leading:
             await self._first_probe_round()
-        self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
-        self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
-        self._tasks.append(asyncio.create_task(self._cluster_loop(), name="cluster"))
-        self._tasks.append(
-            asyncio.create_task(self.store.listen(self.scheduler.wake), name="listen")
-        )
+        self.supervisor.start("scheduler", self.scheduler.run)
+        self.supervisor.start("heartbeat", self.vitals.heartbeat)
+        self.supervisor.start("cluster", self._cluster_loop)
+        if self.store.shared:  # only a shared store hears of work other daemons add
+            self.supervisor.start("listener", lambda: self.store.listen(self.scheduler.wake))
         await self.store.add_events(
             [NewEvent("daemon.started", actor=self.owner, detail={"version": __version__})],
             self.clock.now(),
@@ -251,14 +255,12 @@ class Daemon:
         return None
 
     async def ready(self) -> str | None:
-        try:
-            await self.store.ping()
-        except FailoverError as exc:
-            return str(exc)
-        stalled = self.clock.monotonic() - self._last_loop_tick
-        if stalled > 10:
-            return f"event loop stalled for {stalled:.0f}s"
-        return None
+        return self.vitals.problem()
+
+    def _fatal(self, why: str) -> None:
+        """A part of the daemon cannot be kept running: exit non-zero, so systemd restarts."""
+        self.exit_code = 1
+        self.request_stop()
 
     async def force(self, name: str, forced: Forced, actor: str) -> ChannelState:
         now = self.clock.now()
@@ -311,15 +313,6 @@ class Daemon:
             f"unavailable: {', '.join(down) or 'none'}"
         )
 
-    async def _heartbeat(self) -> None:
-        """Proves the loop turns (readiness, systemd watchdog) and refreshes the status line."""
-        interval = self.notifier.watchdog_interval() or 5.0
-        while True:
-            self._last_loop_tick = self.clock.monotonic()
-            if self.notifier.enabled:
-                self.notifier.send(WATCHDOG=1, STATUS=await self.status_line())
-            await asyncio.sleep(min(interval, 5.0))
-
     # -- the cluster: one leader decides, every daemon sends ----------------------------------
 
     def _record_send(self, channel: str, ok: bool, error: BaseException | None) -> None:
@@ -361,6 +354,10 @@ class Daemon:
         """Heartbeat, take or renew the leader lease, and act on what changed."""
         ttl = self.config.leader_lease
         now = self.clock.now()
+        if not self.store.shared:  # alone on its own store: it leads from start to stop
+            if not self.leading:
+                await self._lead(await self.store.try_lead(self.owner, ttl, now) or 1)
+            return
         budget = ttl * 0.25
         if self.leading:
             left = self._renew_by() - self.clock.monotonic()
@@ -394,12 +391,20 @@ class Daemon:
         )
         await self.monitor.start(self.config, self.channels)
         self.leading, self.epoch = True, epoch
-        log.log(
-            logging.INFO if self.store.shared else logging.DEBUG,  # alone, it always leads
-            "this daemon now leads (epoch %d): it runs the probes and failover decisions",
-            epoch,
-            extra={"event": "cluster.leader", "epoch": epoch},
-        )
+        if self._stepped_down is not None:
+            log.warning(
+                "leading again (epoch %d) after: %s",
+                epoch,
+                self._stepped_down,
+                extra={"event": "cluster.leader", "epoch": epoch},
+            )
+            self._stepped_down = None
+        elif self.store.shared:  # alone on its own store it always leads: nothing to say
+            log.info(
+                "this daemon now leads (epoch %d): it runs the probes and failover decisions",
+                epoch,
+                extra={"event": "cluster.leader", "epoch": epoch},
+            )
         if self.store.shared:
             await self.store.add_events(
                 [NewEvent("cluster.leader", actor=self.owner, detail={"epoch": epoch})],
@@ -408,6 +413,7 @@ class Daemon:
 
     async def _step_down(self, why: str) -> None:
         self.leading = False
+        self._stepped_down = why
         await self.monitor.stop()
         log.warning("no longer leading: %s", why, extra={"event": "cluster.follower"})
 
@@ -489,8 +495,9 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT, then stop cleanly. SIGHUP reloads."""
+    async def run(self) -> int:
+        """Start, serve until SIGTERM/SIGINT, then stop cleanly; the exit code. SIGHUP
+        reloads."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -500,21 +507,23 @@ class Daemon:
             await self._stop.wait()
         finally:
             await self.stop()
+        return self.exit_code
 
     async def stop(self) -> None:
         self.notifier.send(STOPPING=1)
         log.info("stopping", extra={"event": "daemon.stopping"})
+        self.supervisor.drain()
         if hasattr(self, "scheduler"):
             await self.scheduler.stop(self.config.shutdown_grace)
         if hasattr(self, "monitor"):
             await self.monitor.stop()
         with contextlib.suppress(FailoverError):
             await self.store.forget(self.owner)  # leadership moves now, not after the lease
-        lingering = [self._renewal] if self._renewal is not None else []
-        for task in [*self._tasks, *lingering]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *lingering, return_exceptions=True)
-        self._tasks.clear()
+        await self.supervisor.stop()
+        self.vitals.stop()
+        if self._renewal is not None:
+            self._renewal.cancel()
+            await asyncio.gather(self._renewal, return_exceptions=True)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

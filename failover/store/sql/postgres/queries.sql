@@ -246,3 +246,7 @@ RETURNING *;
 -- name: reschedule_deliveries
 UPDATE deliveries SET due_at = %(due_at)s, updated_at = %(now)s
 WHERE message_id = %(message_id)s AND state = 'pending';
+
+-- name: write_check
+-- Touches nothing, but only a store that can write runs it (read-only or standby refuses).
+UPDATE nodes SET seen_at = seen_at WHERE 1 = 0;
