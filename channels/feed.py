@@ -79,6 +79,10 @@ class FeedChannel:
     async def open(self) -> None:
         try:
             self._items = await asyncio.to_thread(self._load)
+            if not (self.directory / "index.html").exists():
+                # The page exists from the first start ("No announcements yet"): an outage
+                # announcement may link to it before anything was posted here.
+                await asyncio.to_thread(self._write_pages, self._items, datetime.now(UTC))
         except OSError as exc:
             raise PermanentError(f"feed directory {self.directory}: {exc.strerror}") from exc
         except (ValueError, TypeError) as exc:
@@ -148,6 +152,9 @@ class FeedChannel:
                     content_type=image.content_type,
                 )
             )
+        self._write_pages(items, now)
+
+    def _write_pages(self, items: list[FeedItem], now: datetime) -> None:
         _atomic_write(
             self.directory / "items.json",
             json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=1).encode(),

@@ -56,6 +56,7 @@ class Daemon:
         self.store: Store = open_store(config, exclusive=True)
         self.channels = ChannelSet({})
         self.states: dict[str, ChannelState] = {}
+        self.drills: dict[str, str] = {}  # channel -> "internal" | "public", while drilled
         self.media_dir = config.state_dir / "media"
         self._stop = asyncio.Event()
         self.exit_code = 0
@@ -102,6 +103,8 @@ class Daemon:
             intake=lambda: self.intake,
             wake=lambda: self.scheduler.wake(),  # noqa: PLW0108 - the scheduler comes later
             feed_url=self.feed_url,
+            usable=lambda name: self.unusable(name) is None,
+            drill=self.drills.get,
         )
         self.monitor = HealthMonitor(
             self.store, self.clock, self.states, self._on_transition, self.metrics
@@ -262,8 +265,15 @@ class Daemon:
         self.exit_code = 1
         self.request_stop()
 
-    async def force(self, name: str, forced: Forced, actor: str) -> ChannelState:
+    async def force(
+        self, name: str, forced: Forced, actor: str, drill: str | None = None
+    ) -> ChannelState:
+        """An operator's word on ``name``. ``drill`` ("internal" or "public") marks a forced
+        outage as a drill: announcements go to operators unless public, events say so."""
         now = self.clock.now()
+        if forced is Forced.DOWN and drill is not None:
+            self.drills[name] = drill
+        was_drill = self.drills.get(name) if forced is not Forced.DOWN else None
         current = self.states.get(name, ChannelState(name))
         state = replace(
             current,
@@ -274,9 +284,10 @@ class Daemon:
             if forced is not Forced.AUTO
             else current.reason,
         )
-        event = NewEvent(
-            "channel.forced", actor=actor, channel=name, detail={"state": forced.value}
-        )
+        detail: dict[str, str] = {"state": forced.value}
+        if drill is not None or was_drill is not None:
+            detail["drill"] = drill or was_drill or "internal"
+        event = NewEvent("channel.forced", actor=actor, channel=name, detail=detail)
         await self.store.set_channel_state(state, [event], now)
         self.states[name] = state
         log.warning(
@@ -289,6 +300,8 @@ class Daemon:
         if current.effective is not state.effective:
             # An operator's word is a health change like any other: reroute, alert, fail back.
             await self.engine.on_change(name, current, state, None)
+        if forced is not Forced.DOWN:
+            self.drills.pop(name, None)  # the drill is over once the channel is given back
         self.scheduler.wake()
         return state
 

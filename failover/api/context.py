@@ -25,7 +25,8 @@ class ApiContext:
     intake: Callable[[], Intake]
     public_dir: Callable[[], Path | None]  # the feed channel's directory, served at /status/
     ready: Callable[[], Awaitable[str | None]]  # None when ready, else why not
-    force: Callable[[str, Forced, str], Awaitable[ChannelState]]
+    # (channel, state, actor, drill: None, "internal" or "public")
+    force: Callable[[str, Forced, str, str | None], Awaitable[ChannelState]]
     metrics: Callable[[], Awaitable[bytes]]  # Prometheus text exposition
 
 

@@ -94,7 +94,17 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "ChannelList": _obj({"items": {"type": "array", "items": _ref("Channel")}}),
-    "Force": _obj({"state": {"type": "string", "enum": [f.value for f in Forced]}}),
+    "Force": _obj(
+        {
+            "state": {"type": "string", "enum": [f.value for f in Forced]},
+            "drill": {
+                "type": ["string", "null"], "enum": ["internal", "public", None],
+                "description": "a drill: its announcements go to operators (internal) or out "
+                "as usual (public), marked as a drill in events",
+            },
+        },
+        required=["state"],
+    ),
     "Event": _obj(
         {
             "id": INT, "at": TIME, "kind": STR, "actor": N_STR, "channel": N_STR,

@@ -244,7 +244,10 @@ async def force_channel(request: web.Request) -> web.Response:
         forced = Forced(str(raw))
     except ValueError:
         return invalid("state", 'must be "down", "up" or "auto"')
-    state = await ctx.force(name, forced, f"token:{token.name}")
+    drill = body.get("drill")
+    if drill not in (None, "internal", "public"):
+        return invalid("drill", 'must be "internal", "public" or null')
+    state = await ctx.force(name, forced, f"token:{token.name}", drill)
     return web.json_response(channel_json(live, state))
 
 
