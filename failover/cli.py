@@ -21,12 +21,15 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from failover import __version__
 from failover.client import ApiError, Client
 from failover.durations import parse_duration
+
+if TYPE_CHECKING:
+    from failover.config import Config
 
 EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_DENIED, EXIT_CONFLICT = 0, 1, 2, 3, 4, 5
 EXIT_UNREACHABLE, EXIT_CONFIG = 69, 78
@@ -242,6 +245,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         ]
         print(_table(["name", "mode", "tiers", "fit"], rows))
         print(f"default route: {data['default_route']}")
+    _print_incident_warnings(config)
     if unavailable:
         # Valid, but not everything can run: say what is missing, and fail so scripts notice.
         for name, c in unavailable.items():
@@ -251,6 +255,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             )
         return EXIT_FAIL
     return EXIT_OK
+
+
+def _print_incident_warnings(config: Config) -> None:
+    from failover.config_warnings import incident_warnings
+
+    for warning in incident_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
