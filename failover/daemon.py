@@ -368,8 +368,11 @@ class Daemon:
         ttl = self.config.leader_lease
         now = self.clock.now()
         if not self.store.shared:  # alone on its own store: it leads from start to stop
+            epoch = None
+            with contextlib.suppress(FailoverError, TimeoutError):
+                epoch = await self._renew(ttl, now, ttl * 0.25)  # keeps `nodes` current
             if not self.leading:
-                await self._lead(await self.store.try_lead(self.owner, ttl, now) or 1)
+                await self._lead(epoch or 1)
             return
         budget = ttl * 0.25
         if self.leading:
@@ -444,8 +447,21 @@ class Daemon:
                 continue
             merged = replace(mine, forced=stored.forced, forced_by=stored.forced_by)
             self.states[name] = merged
+            await self._adopt_drill(name, stored.forced)
             if merged.effective is not mine.effective:
                 await self.engine.on_change(name, mine, merged, None)
+
+    async def _adopt_drill(self, name: str, forced: Forced) -> None:
+        """A drill started through another daemon is one here too (its force event says so)."""
+        if forced is not Forced.DOWN:
+            self.drills.pop(name, None)
+            return
+        for event in await self.store.events(channel=name, limit=50):
+            if event.kind == "channel.forced":
+                drill = event.detail.get("drill")
+                if isinstance(drill, str):
+                    self.drills[name] = drill
+                return
 
     async def _cluster_loop(self) -> None:
         interval = max(0.2, self.config.leader_lease / 3)
