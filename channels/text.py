@@ -134,6 +134,9 @@ class _Priced:
     def __init__(self, text: str, measure: Measure, check: Callable[[str], int]) -> None:
         self.text = text
         self.check = check
+        # Our own measures add up exactly over a part cut at whitespace that starts a cluster
+        # (no URL, cluster or normal form spans whitespace): such parts need no second look.
+        self.exact = check is measure or check is len
         self.cost = list(itertools.accumulate(measure.weights(text), initial=0))
         spans = [m.span() for m in _WORD.finditer(text)]
         self.starts = [s for s, _ in spans]
@@ -219,12 +222,15 @@ class _Priced:
         pos, k = self.starts[0], 0
         while k < len(self.starts):
             end = self.part_end(pos, k, budget, sentences=True)
-            if not self.fits(pos, end, tail, limit):
+            j = bisect.bisect_left(self.ends, end, lo=k)
+            clean = pos == self.starts[k] and j < len(self.ends) and self.ends[j] == end
+            if not (self.exact and clean and self._is_cluster_start(pos)) and not self.fits(
+                pos, end, tail, limit
+            ):
                 end = self.repair(pos, k, end, tail, limit)
+                j = bisect.bisect_left(self.ends, end, lo=k)
             spans.append((pos, end))
-            while k < len(self.ends) and self.ends[k] < end:
-                k += 1
-            pos, k = self.next_start(end, k)
+            pos, k = self.next_start(end, min(j, len(self.ends) - 1))
         return spans
 
 
