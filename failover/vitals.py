@@ -97,7 +97,11 @@ class Vitals:
         """The supervised side task: check, ping the watchdog when all is well, repeat."""
         while True:
             if await self.check_store() and self.notifier.enabled:
-                self.notifier.send(WATCHDOG=1, STATUS=await self.status_line())
+                try:
+                    status = await self.status_line()
+                except FailoverError:
+                    status = "status unavailable: the store did not answer a read"
+                self.notifier.send(WATCHDOG=1, STATUS=status)
             await asyncio.sleep(self.interval)
 
     def problem(self) -> str | None:

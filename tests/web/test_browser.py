@@ -9,31 +9,18 @@ from ``FAILOVER_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/web/test_bro
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from tests.harness import Harness
 from tests.peers.mastodon_api import MastodonPeer
 from tests.peers.samples import PNG
 from tests.peers.webhook_receiver import WebhookReceiver
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/install-system.sh)")
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        await b.close()
 
 
 @pytest.fixture
