@@ -12,6 +12,7 @@ characters without a space cost milliseconds, not minutes, on the event loop.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 import unicodedata
@@ -66,14 +67,15 @@ def _reserve_urls(text: str, weights: list[int], cost: int) -> list[int]:
     return weights
 
 
-def _multi_clusters(text: str) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=2)  # fitting asks twice of one text: its weights, its clusters
+def _multi_clusters(text: str) -> tuple[tuple[int, int], ...]:
     """Spans of the clusters that are more than one code point."""
     spans = []
     for m in _CLUSTERS.finditer(text):
         start, end = m.span(1)
         if end - start > 1:
             spans.append((start, end))
-    return spans
+    return tuple(spans)
 
 
 def _x_weights(text: str) -> list[int]:
