@@ -173,3 +173,41 @@ async def test_cancelled_during_commit_finishes_the_commit(
     monkeypatch.undo()
     await still_works(store)
     assert "committed" in await kinds(store)
+
+
+async def test_cancelled_while_reading_leaves_writes_working(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read cut off between its query and its rows (a client gone, a timeout)."""
+    await store.add_events([NewEvent(f"before.{i}") for i in range(50)], T0)
+    started = asyncio.Event()
+    if isinstance(store, SqliteStore):
+        import aiosqlite
+
+        real_fetch = aiosqlite.Cursor.fetchall
+
+        async def slow_fetch(self: Any) -> Any:
+            started.set()
+            await asyncio.sleep(30)  # the query ran; its rows are not read yet
+            return await real_fetch(self)
+
+        monkeypatch.setattr(aiosqlite.Cursor, "fetchall", slow_fetch)
+    else:
+        from failover.store.postgres import _PgTx
+
+        real_pg_fetch = _PgTx.fetch
+
+        async def slow_pg_fetch(self: Any, query: str, **params: Any) -> Any:
+            rows = await real_pg_fetch(self, query, **params)
+            started.set()
+            await asyncio.sleep(30)
+            return rows
+
+        monkeypatch.setattr(_PgTx, "fetch", slow_pg_fetch)
+    await cancel_when(started, _read(store))
+    monkeypatch.undo()
+    await still_works(store)
+
+
+async def _read(store: Store) -> None:
+    await store.events(limit=100)
