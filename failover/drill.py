@@ -43,8 +43,16 @@ async def run_drill(
         if public and not route:
             del body["route"]  # the daemon's default route
         posted_at = loop.time()
-        msg = await client.request("POST", "/api/v1/messages", body=body)
-        assert msg is not None
+        try:
+            msg = await client.request("POST", "/api/v1/messages", body=body)
+        except ApiError as exc:
+            if exc.status == 422 and exc.field == "route" and not public:
+                raise ApiError(
+                    422, "no operators to drill with",
+                    "a drill sends its test message to the [alerts] channels: configure "
+                    "[alerts], or pass --public to drill the real route", "route",
+                ) from None  # fmt: skip
+            raise
         steps["message accepted"] = loop.time() - posted_at
         deadline = t0 + max(duration, 5.0)
         msg = await _follow(client, msg, posted_at, deadline, first_delivery)

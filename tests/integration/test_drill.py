@@ -126,3 +126,38 @@ async def test_an_internal_drill_never_reaches_the_public_page(tmp_path: Path) -
             assert h.daemon.drills == {}  # over once the channel is back on auto
         finally:
             await h.daemon.stop()
+
+
+async def test_an_internal_drill_without_alerts_says_what_to_do(tmp_path: Path) -> None:
+    async with WebhookReceiver() as primary:
+        path = write_config(
+            tmp_path,
+            f"""
+            [channels.hook]
+            type = "webhook"
+            url = "{primary.server.url}/hook"
+
+            [channels.status]
+            type = "feed"
+
+            [routes.default]
+            tiers = [["hook"], ["status"]]
+            """,
+        )
+        h = await start_daemon(path)
+        try:
+            env = {**os.environ, "FAILOVER_URL": h.url, "FAILOVER_TOKEN": h.tokens["operator"]}
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "failover", "drill", "--channel", "hook", "--for", "1s",
+                env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+            assert proc.returncode == 2, err.decode()
+            assert "configure [alerts], or pass --public" in err.decode()
+            assert h.daemon.states["hook"].forced.value == "auto"  # given back all the same
+            assert h.daemon.drills == {}
+            public = h.daemon.public_dir()
+            assert public is not None
+            assert json.loads((public / "items.json").read_text()) == []
+        finally:
+            await h.daemon.stop()
