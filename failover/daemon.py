@@ -266,10 +266,16 @@ class Daemon:
         self.request_stop()
 
     async def force(
-        self, name: str, forced: Forced, actor: str, drill: str | None = None
+        self,
+        name: str,
+        forced: Forced,
+        actor: str,
+        drill: str | None = None,
+        message_id: int | None = None,
     ) -> ChannelState:
         """An operator's word on ``name``. ``drill`` ("internal" or "public") marks a forced
-        outage as a drill: announcements go to operators unless public, events say so."""
+        outage as a drill: announcements go to operators unless public, events say so;
+        ``message_id`` ties the event to the drill's test message."""
         now = self.clock.now()
         if forced is Forced.DOWN and drill is not None:
             self.drills[name] = drill
@@ -287,7 +293,9 @@ class Daemon:
         detail: dict[str, str] = {"state": forced.value}
         if drill is not None or was_drill is not None:
             detail["drill"] = drill or was_drill or "internal"
-        event = NewEvent("channel.forced", actor=actor, channel=name, detail=detail)
+        event = NewEvent(
+            "channel.forced", actor=actor, channel=name, message_id=message_id, detail=detail
+        )
         await self.store.set_channel_state(state, [event], now)
         self.states[name] = state
         log.warning(

@@ -65,7 +65,10 @@ async def run_drill(
         if msg is not None:
             await _cancel_rest(client, msg["id"])
         restored_at = loop.time()
-        await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "auto"})
+        back: dict[str, Any] = {"state": "auto", "drill": kind}
+        if msg is not None:
+            back["message_id"] = msg["id"]  # the test message's timeline says "drill" too
+        await client.request("POST", f"/api/v1/channels/{channel}/force", body=back)
         steps["restore to auto"] = loop.time() - restored_at
     deliveries = [
         {

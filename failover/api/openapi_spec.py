@@ -102,6 +102,10 @@ SCHEMAS: dict[str, Any] = {
                 "description": "a drill: its announcements go to operators (internal) or out "
                 "as usual (public), marked as a drill in events",
             },
+            "message_id": {
+                "type": ["integer", "null"], "minimum": 1, "maximum": 2**62 - 1,
+                "description": "the drill's test message: the force event is on its timeline",
+            },
         },
         required=["state"],
     ),

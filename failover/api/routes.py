@@ -247,7 +247,10 @@ async def force_channel(request: web.Request) -> web.Response:
     drill = body.get("drill")
     if drill not in (None, "internal", "public"):
         return invalid("drill", 'must be "internal", "public" or null')
-    state = await ctx.force(name, forced, f"token:{token.name}", drill)
+    message_id = body.get("message_id")
+    if message_id is not None and (type(message_id) is not int or not 0 < message_id < 2**62):
+        return invalid("message_id", "must be a message id")
+    state = await ctx.force(name, forced, f"token:{token.name}", drill, message_id)
     return web.json_response(channel_json(live, state))
 
 

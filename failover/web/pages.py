@@ -181,7 +181,7 @@ async def force(request: web.Request, session: sessions.Session) -> web.StreamRe
         forced = Forced(raw)
     except ValueError:
         raise web.HTTPBadRequest(text='state must be "down", "up" or "auto"') from None
-    await ctx.force(name, forced, f"web:{session.token.name}", None)
+    await ctx.force(name, forced, f"web:{session.token.name}")
     raise web.HTTPSeeOther("/ui/")
 
 

@@ -123,6 +123,13 @@ async def test_an_internal_drill_never_reaches_the_public_page(tmp_path: Path) -
             _, events = await h.request("GET", "/api/v1/events?channel=hook")
             marked = {e["kind"] for e in events["items"] if e["detail"].get("drill")}
             assert {"channel.forced", "announce.down", "announce.up"} <= marked
+            _, timeline = await h.request(
+                "GET", f"/api/v1/events?message_id={report['message_id']}"
+            )
+            assert any(
+                e["kind"] == "channel.forced" and e["detail"]["drill"] == "internal"
+                for e in timeline["items"]
+            )  # the test message's own timeline says it was a drill
             assert h.daemon.drills == {}  # over once the channel is back on auto
         finally:
             await h.daemon.stop()
