@@ -17,6 +17,8 @@ from failover.config import load_config
 from failover.daemon import Daemon
 from failover.metrics import Metrics
 from failover.notify import Notifier
+from failover.scheduler import Scheduler
+from failover.supervise import Supervisor
 from failover.vitals import Vitals
 from tests.harness import Harness, eventually, start_daemon, write_config
 from tests.peers.postgres_db import throwaway_database
@@ -165,3 +167,18 @@ async def test_postgres_readiness_reason_names_no_host_or_user() -> None:
 
 async def _status() -> str:
     return "ok"
+
+
+async def test_a_side_task_that_keeps_failing_makes_the_daemon_exit_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(self: Scheduler) -> None:
+        raise RuntimeError("a bug in the scheduler")
+
+    monkeypatch.setattr(Scheduler, "run", broken)
+    daemon = Daemon(load_config(write_config(tmp_path, CONFIG)))
+    daemon.supervisor = Supervisor(daemon._fatal, max_restarts=2, delay=lambda n: 0.01)
+    code = await asyncio.wait_for(daemon.run(), 30)
+    assert code == 1  # systemd's Restart=on-failure starts a fresh process
+    gave_up = [r for r in caplog.records if r.getMessage().startswith("side task scheduler failed")]
+    assert len(gave_up) >= 3 and all(r.exc_info for r in gave_up[:3])
