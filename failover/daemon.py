@@ -552,15 +552,16 @@ class Daemon:
         self.supervisor.drain()
         if hasattr(self, "scheduler"):
             await self.scheduler.stop(self.config.shutdown_grace)
-        if hasattr(self, "monitor"):
-            await self.monitor.stop()
-        with contextlib.suppress(FailoverError):
-            await self.store.forget(self.owner)  # leadership moves now, not after the lease
+        # The cluster loop ends before the lease is given up, so it cannot take it back.
         await self.supervisor.stop()
         self.vitals.stop()
         if self._renewal is not None:
             self._renewal.cancel()
             await asyncio.gather(self._renewal, return_exceptions=True)
+        if hasattr(self, "monitor"):
+            await self.monitor.stop()
+        with contextlib.suppress(FailoverError):
+            await self.store.forget(self.owner)  # leadership moves now, not after the lease
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
