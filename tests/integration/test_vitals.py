@@ -182,3 +182,18 @@ async def test_a_side_task_that_keeps_failing_makes_the_daemon_exit_non_zero(
     assert code == 1  # systemd's Restart=on-failure starts a fresh process
     gave_up = [r for r in caplog.records if r.getMessage().startswith("side task scheduler failed")]
     assert len(gave_up) >= 3 and all(r.exc_info for r in gave_up[:3])
+
+
+async def test_a_lease_renewal_that_runs_out_of_time_leaves_the_store_working(
+    daemon: Harness,
+) -> None:
+    d = daemon.daemon
+    other = sqlite3.connect(d.config.database_path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the renewal's write waits behind this
+    with pytest.raises(TimeoutError):
+        await d._renew(d.config.leader_lease, d.clock.now(), 0.2)
+    other.execute("ROLLBACK")
+    other.close()
+    epoch = await d._renew(d.config.leader_lease, d.clock.now(), 10.0)  # waits out the first
+    assert epoch is not None
+    await daemon.post(text="written after a renewal was cut short")
