@@ -79,6 +79,10 @@ class FeedChannel:
     async def open(self) -> None:
         try:
             self._items = await asyncio.to_thread(self._load)
+            if not (self.directory / "index.html").exists():
+                # The page exists from the first start ("No announcements yet"): an outage
+                # announcement may link to it before anything was posted here.
+                await asyncio.to_thread(self._publish, self._items, datetime.now(UTC))
         except OSError as exc:
             raise PermanentError(f"feed directory {self.directory}: {exc.strerror}") from exc
         except (ValueError, TypeError) as exc:

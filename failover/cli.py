@@ -242,6 +242,11 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--text", default="[drill] failover test — please ignore", help="the test message"
     )
+    sp.add_argument(
+        "--public",
+        action="store_true",
+        help="drill the real route, public channels included (default: operators only)",
+    )
     sp.set_defaults(func=cmd_drill)
 
     sp = remote("events", "what happened, newest first")
@@ -562,12 +567,17 @@ def cmd_drill(args: argparse.Namespace) -> int:
         duration = parse_duration(args.duration)
     except ValueError as exc:
         raise _InputError(f"--for: {exc}") from None
-    report = asyncio.run(_drill(_client(args), args.channel, duration, args.route, args.text))
+    from failover.drill import run_drill
+
+    report = asyncio.run(
+        run_drill(_client(args), args.channel, duration, args.route, args.text, args.public)
+    )
     if args.json:
         print(json.dumps(report))
     else:
         print(
-            f"drill: {args.channel} forced down for {duration:g}s; test message {report['message_id']}"
+            f"drill ({'public' if args.public else 'operators only'}): {args.channel} forced "
+            f"down for {duration:g}s; test message {report['message_id']}"
         )
         print(table(["step", "seconds"], [[k, f"{v:.3f}"] for k, v in report["steps"].items()]))
         rows = [
@@ -589,64 +599,6 @@ def cmd_drill(args: argparse.Namespace) -> int:
             )
         )
     return EXIT_OK if report["passed"] else EXIT_FAIL
-
-
-async def _drill(
-    client: Client, channel: str, duration: float, route: str | None, text: str
-) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    steps: dict[str, float] = {}
-    await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "down"})
-    steps["force down"] = loop.time() - t0
-    msg: dict[str, Any] | None = None
-    try:
-        body: dict[str, Any] = {"text": text}
-        if route:
-            body["route"] = route
-        posted_at = loop.time()
-        msg = await client.request("POST", "/api/v1/messages", body=body)
-        assert msg is not None
-        steps["message accepted"] = loop.time() - posted_at
-        first_delivery: dict[str, float] = {}
-        deadline = t0 + max(duration, 5.0)
-        while loop.time() < deadline:
-            msg = await client.request("GET", f"/api/v1/messages/{msg['id']}")
-            for d in msg["deliveries"]:
-                if d["state"] == "delivered" and d["channel"] not in first_delivery:
-                    first_delivery[d["channel"]] = loop.time() - posted_at
-            if msg["deliveries"] and all(
-                d["state"] not in ("pending", "sending") for d in msg["deliveries"]
-            ):
-                break
-            await asyncio.sleep(0.05)
-        if first_delivery:
-            steps["first fallback delivery"] = min(first_delivery.values())
-        remaining = deadline - loop.time()
-        if remaining > 0:
-            await asyncio.sleep(remaining)
-    finally:
-        if msg is not None:
-            # The test message must not be backfilled to the primary when it comes back.
-            try:
-                await client.request("POST", f"/api/v1/messages/{msg['id']}/cancel")
-            except ApiError as exc:
-                if exc.status != 409:  # 409: nothing left pending, fine
-                    raise
-        restored_at = loop.time()
-        await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "auto"})
-        steps["restore to auto"] = loop.time() - restored_at
-    deliveries = [
-        {
-            "channel": d["channel"],
-            "state": d["state"],
-            "url": d["url"],
-            "after_s": first_delivery.get(d["channel"]),
-        }
-        for d in msg["deliveries"]
-    ]
-    passed = any(d["state"] == "delivered" and d["channel"] != channel for d in deliveries)
-    return {"message_id": msg["id"], "steps": steps, "deliveries": deliveries, "passed": passed}
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -35,14 +35,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     logs.setup(config.log.level, config.log.format)
     logs.register_secrets(_secret_values(config))
     try:
-        asyncio.run(Daemon(config).run())
+        code = asyncio.run(Daemon(config).run())
     except FailoverError as exc:
         print(f"failover: {exc}", file=sys.stderr)
         return EXIT_FAIL
     except OSError as exc:
         print(f"failover: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    return EXIT_OK
+    return EXIT_OK if code == 0 else EXIT_FAIL  # non-zero: a side task kept failing
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:

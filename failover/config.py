@@ -24,6 +24,7 @@ from pydantic import (
     IPvAnyNetwork,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -56,12 +57,20 @@ class RetryConfig(_Strict):
 
 class ProbeConfig(_Strict):
     kind: Literal["http", "statuspage", "adapter"]
-    url: str | None = None
+    url: str | None = Field(None, validate_default=True)
     interval: Duration = 5.0
     timeout: Duration = 3.0
     expect_status: int = 200
     body_contains: str | None = None
     component: str | None = None  # statuspage: one component's status instead of the page's
+
+    @field_validator("url")
+    @classmethod
+    def _url_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if value is None and kind in ("http", "statuspage"):
+            raise ValueError(f"missing: a probe of kind {kind!r} needs the url it checks")
+        return value
 
 
 class HealthConfig(_Strict):

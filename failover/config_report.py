@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from failover.config import Config, _Locator, load_config
+from failover.config_warnings import incident_warnings
 from failover.errors import ConfigError
 from failover.secret_refs import is_reference
 from failover.startup import missing_refs
@@ -175,5 +176,14 @@ def _channels_without_secrets(config: Config) -> list[Finding]:
     return out
 
 
+def _incident_warnings(config: Config) -> list[Finding]:
+    """Announcements and alerts that would mislead at incident time (failover.config_warnings)."""
+    out = []
+    for warning in incident_warnings(config):
+        key, _, message = warning.partition(" ")
+        out.append(Finding(key.rstrip(":"), None, message))
+    return out
+
+
 # Each check reads a loaded config and returns warnings; check-config runs them in this order.
-WARNINGS: list[Callable[[Config], list[Finding]]] = [_channels_without_secrets]
+WARNINGS: list[Callable[[Config], list[Finding]]] = [_channels_without_secrets, _incident_warnings]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -33,12 +33,20 @@ from failover.model import DeliveryState, ImageRef, Message, NewMessage
 from failover.store.base import NewEvent, Store
 from failover.tracing import Tracing, record
 
-MAX_TEXT = 100_000
+MAX_TEXT = 100_000  # characters, for the text and for each per-channel override
+MAX_OVERRIDES = 64  # per-channel texts in one message
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_ID = 2**63 - 1  # the stores' integer range: a larger id names nothing
 MAX_KEY = 200  # characters of an Idempotency-Key
+
+
+# Every text a user sends is bounded: fitting is linear, but linear in what we allow.
+Overrides = Annotated[
+    dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=MAX_TEXT)]],
+    Field(max_length=MAX_OVERRIDES),
+]
 
 
 class ImageIn(BaseModel):
@@ -65,7 +73,7 @@ class MessageIn(BaseModel):
     images: list[ImageIn] = Field([], max_length=MAX_IMAGES)
     content_warning: str | None = Field(None, max_length=500)
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    overrides: dict[str, str] = {}
+    overrides: Overrides = {}
     route: str | None = None
     scheduled_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
@@ -86,7 +94,7 @@ class MessageEdit(BaseModel):
     link: str | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
     content_warning: str | None = Field(None, max_length=500)
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    overrides: dict[str, str] = {}
+    overrides: Overrides = {}
     scheduled_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
     allow_past: bool = False  # a scheduled_at over a minute ago is refused unless this is set
@@ -99,7 +107,7 @@ class PreviewIn(BaseModel):
     text: str = Field("", max_length=MAX_TEXT)
     title: str | None = Field(None, max_length=300)
     link: str | None = Field(None, max_length=2000)
-    overrides: dict[str, str] = {}
+    overrides: Overrides = {}
     route: str | None = None
 
 

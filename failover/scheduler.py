@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from failover.clock import Clock
 from failover.dispatcher import Dispatcher
+from failover.errors import StoreError
 from failover.model import Delivery
 from failover.pacing import Pacer
 from failover.store.base import Store
@@ -153,7 +154,12 @@ class Scheduler:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
-        released = await self.store.release_claims(self.owner, self.clock.now())
+        try:
+            released = await self.store.release_claims(self.owner, self.clock.now())
+        except StoreError as exc:
+            # Stopping goes on: an unreleased claim returns to the queue when its lease ends.
+            log.warning("could not release this daemon's claims while stopping: %s", exc)
+            return 0
         if released:
             log.warning("released %d unfinished deliveries for the next start", len(released))
         return len(released)

@@ -32,18 +32,25 @@ def create_app(ctx: ApiContext, max_body: int) -> web.Application:
 
 
 async def _public_state(request: web.Request) -> web.Response:
-    """The primary platform's state for the public page's banner. Public: names and
-    states only, never the reason (it may name internal hosts) or anything else."""
+    """The primary platform's state for the public page's banner. Public: display names and
+    states only, never the config key or the reason (it may name internal hosts). A channel
+    without credentials is "unavailable" and one never checked "unknown": the page then makes
+    no claim, rather than calling it operating normally."""
     ctx = request.app[CONTEXT]
     config = ctx.config()
+    channels = ctx.channels()
     route = config.routes.get(config.default_route)
     states = await ctx.store.channel_states()
     primary = []
-    for name in route.primary if route else []:
-        st = states.get(name)
+    for key in route.primary if route else []:
+        st = states.get(key)
+        live = channels.get(key)
+        state = st.effective.value if st else "unknown"
+        if live is None or live.adapter is None:
+            state = "unavailable"
         primary.append({
-            "channel": name,
-            "state": st.effective.value if st else "unknown",
+            "name": config.channels[key].label if key in config.channels else "our platform",
+            "state": state,
             "since": st.since.isoformat().replace("+00:00", "Z") if st and st.since else None,
         })  # fmt: skip
     return web.json_response({"primary": primary}, headers={"Cache-Control": "public, max-age=10"})

@@ -106,7 +106,21 @@ SCHEMAS: dict[str, Any] = {
             )},
         }
     ),
-    "Force": _obj({"state": {"type": "string", "enum": [f.value for f in Forced]}}),
+    "Force": _obj(
+        {
+            "state": {"type": "string", "enum": [f.value for f in Forced]},
+            "drill": {
+                "type": ["string", "null"], "enum": ["internal", "public", None],
+                "description": "a drill: its announcements go to operators (internal) or out "
+                "as usual (public), marked as a drill in events",
+            },
+            "message_id": {
+                "type": ["integer", "null"], "minimum": 1, "maximum": 2**62 - 1,
+                "description": "the drill's test message: the force event is on its timeline",
+            },
+        },
+        required=["state"],
+    ),
     "Event": _obj(
         {
             "id": INT, "at": TIME, "kind": STR, "actor": N_STR, "channel": N_STR,

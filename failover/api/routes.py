@@ -138,6 +138,8 @@ async def create_message(request: web.Request) -> web.Response:
         actor=f"token:{token.name}",
         idempotency_key=request.headers.get("Idempotency-Key"),
         scope=f"token:{token.id}",
+        # Operators may write to their own alerts route: a drill's test message goes there.
+        internal=token.role >= Role.OPERATOR,
     )
     deliveries = await ctx.store.deliveries(message.id)
     return web.json_response(
@@ -290,7 +292,13 @@ async def force_channel(request: web.Request) -> web.Response:
         forced = Forced(str(raw))
     except ValueError:
         return invalid("state", 'must be "down", "up" or "auto"')
-    state = await ctx.force(name, forced, f"token:{token.name}")
+    drill = body.get("drill")
+    if drill not in (None, "internal", "public"):
+        return invalid("drill", 'must be "internal", "public" or null')
+    message_id = body.get("message_id")
+    if message_id is not None and (type(message_id) is not int or not 0 < message_id < 2**62):
+        return invalid("message_id", "must be a message id")
+    state = await ctx.force(name, forced, f"token:{token.name}", drill, message_id)
     return web.json_response(channel_json(live, state))
 
 

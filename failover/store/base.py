@@ -113,7 +113,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise StoreError unless the store answers a trivial query."""
+        """Raise StoreError unless the store can write now (a write check that changes nothing)."""
 
     # messages ------------------------------------------------------------------------------
 

@@ -110,10 +110,10 @@ class PostgresStore(SqlStore):
 
     async def ping(self) -> None:
         try:
-            async with self._pool.connection(timeout=5.0) as conn:
-                await conn.execute("SELECT 1")
+            async with self._pool.connection(timeout=5.0) as conn, conn.transaction():
+                await _PgTx(conn).run("write_check", {})
         except (psycopg.Error, TimeoutError) as exc:
-            raise StoreError(f"store unreachable: {exc}") from exc
+            raise StoreError(f"store cannot write: {exc}") from exc
 
     @asynccontextmanager
     async def _tx_conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:

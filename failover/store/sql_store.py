@@ -9,11 +9,12 @@ are stored as UTC epoch seconds and JSON as text in both dialects, so rows conve
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from failover.clock import utc
 from failover.errors import Conflict, NotFound
@@ -42,6 +43,7 @@ from failover.store.base import (
 )
 
 Row = Mapping[str, Any]
+T = TypeVar("T")
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -66,6 +68,23 @@ class Tx(Protocol):
 
     async def notify(self) -> None:
         """Tell the other daemons, when this transaction commits, that due work was added."""
+
+
+async def settle(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even if this task is cancelled meanwhile, then re-raise the
+    cancellation: a rollback or commit cut short would leave the connection half-open."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is the news
+        raise asyncio.CancelledError
+    return task.result()
 
 
 class SqlStore(Store):

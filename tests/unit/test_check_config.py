@@ -41,8 +41,14 @@ secret = "${HOOK_SECRET_NOT_SET_7a1}"
 [channels.status]
 type = "feed"
 
+[channels.ops]
+type = "feed"
+
 [routes.default]
 tiers = [["hook"], ["status"]]
+
+[alerts]
+channels = ["ops"]
 """
 
 

@@ -169,3 +169,13 @@ def test_display_name_defaults_to_the_platform_not_the_key() -> None:
     cfg = parse_config(text, env={})
     assert cfg.channels["twitter-main"].label == "Status page"
     assert cfg.channels["status"].label == "Acme status"
+
+
+@pytest.mark.parametrize("kind", ["http", "statuspage"])
+def test_probe_without_url_is_a_config_error_naming_the_key(kind: str) -> None:
+    text = BASE + f'\n[channels.status.health]\nprobes = [{{kind = "{kind}", interval = "5s"}}]\n'
+    [msg] = problems(text)
+    assert msg.startswith("channels.status.health.probes.0.url"), msg
+    assert f"a probe of kind '{kind}' needs the url it checks" in msg
+    adapter = BASE + '\n[channels.status.health]\nprobes = [{kind = "adapter"}]\n'
+    assert parse_config(adapter, env={}).channels["status"].health.probes[0].url is None

@@ -9,35 +9,20 @@ from ``FAILOVER_SCREENSHOTS=docs/screenshots .venv/bin/pytest tests/web/test_bro
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
-from tests import system_tools
 from tests.harness import Harness
 from tests.peers.mastodon_api import MastodonPeer
 from tests.peers.samples import PNG
 from tests.peers.webhook_receiver import WebhookReceiver
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        system_tools.missing(
-            f"Chromium ({CHROMIUM})", "apt-get install chromium (or bash .ci/install-system.sh)"
-        )
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        await b.close()
 
 
 @pytest.fixture

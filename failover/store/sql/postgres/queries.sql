@@ -273,3 +273,7 @@ DELETE FROM sessions WHERE token_id = %(token_id)s;
 
 -- name: delete_expired_sessions
 DELETE FROM sessions WHERE expires_at <= %(now)s;
+
+-- name: write_check
+-- Touches nothing, but only a store that can write runs it (read-only or standby refuses).
+UPDATE nodes SET seen_at = seen_at WHERE 1 = 0;
