@@ -263,19 +263,13 @@ class Daemon:
     async def force(self, name: str, forced: Forced, actor: str) -> ChannelState:
         now = self.clock.now()
         current = self.states.get(name, ChannelState(name))
-        state = replace(
-            current,
-            forced=forced,
-            forced_by=actor if forced is not Forced.AUTO else None,
-            since=now,
-            reason=f"forced {forced.value} by {actor}"
-            if forced is not Forced.AUTO
-            else current.reason,
-        )
+        reason = f"forced {forced.value} by {actor}" if forced is not Forced.AUTO else None
         event = NewEvent(
             "channel.forced", actor=actor, channel=name, detail={"state": forced.value}
         )
-        await self.store.set_channel_state(state, [event], now)
+        # Only the force columns are written: a concurrent health change or late slot stays.
+        by = actor if forced is not Forced.AUTO else None
+        state = await self.store.set_channel_forced(name, forced, by, reason, [event], now)
         self.states[name] = state
         log.warning(
             "channel %s forced %s by %s",

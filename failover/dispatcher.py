@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from channels.base import (
     ChannelError,
@@ -28,16 +28,17 @@ from channels.base import (
 from failover import router
 from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.config import Config, TracingConfig
+from failover.config import Config, RetryConfig, TracingConfig
 from failover.fitting import compose, fit
 from failover.metrics import Metrics
-from failover.model import ChannelState, Delivery, DeliveryState, Message
+from failover.model import Delivery, DeliveryState, Message
 from failover.pacing import Pacer
-from failover.retry import decide
+from failover.retry import Action, Decision, Situation, StillRunning, decide
 from failover.store.base import NewEvent, Outcome, Store
 from failover.tracing import Tracing, record
 
 log = logging.getLogger("failover.dispatch")
+T = TypeVar("T")
 
 # Called after every attempt: (channel, ok, error or None). The health engine listens here.
 AttemptListener = Callable[[str, bool, BaseException | None], None]
@@ -58,7 +59,6 @@ class Dispatcher:
     on_lost: LossListener | None = None
     pacer: Pacer = field(default_factory=Pacer)
     metrics: Metrics = field(default_factory=Metrics)
-    _late_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
 
     async def dispatch(self, delivery: Delivery) -> Delivery | None:
@@ -121,14 +121,9 @@ class Dispatcher:
                 f"found {late_by:.0f}s late (lateness {route.lateness:g}s)",
                 now,
             )
-        # "send": late posts go out one by one, ``late_spacing`` apart per channel.
-        lock = self._late_locks.setdefault(delivery.channel, asyncio.Lock())
-        async with lock:
-            states = await self.store.channel_states()
-            state = states.get(delivery.channel, ChannelState(delivery.channel))
-            slot = max(now, state.late_cursor or now)
-            cursor = slot + timedelta(seconds=route.late_spacing)
-            await self.store.set_channel_state(_replace_cursor(state, cursor), [], now)
+        # "send": late posts go out one by one, ``late_spacing`` apart per channel. The slot is
+        # handed out by one UPDATE of the cursor alone: nothing else of the row is rewritten.
+        slot = await self.store.advance_late_cursor(delivery.channel, now, route.late_spacing)
         if slot > now:
             return await self._finish(
                 delivery,
@@ -151,83 +146,111 @@ class Dispatcher:
     # -- the attempt ---------------------------------------------------------------------------
 
     async def _attempt(self, delivery: Delivery, message: Message) -> Delivery | None:
-        live = self.channels.get(delivery.channel)
         started = self.clock.now()
         progress: dict[str, Any] = dict(delivery.progress)
         receipt: dict[str, Any] = dict(delivery.receipt)
+        watch = asyncio.create_task(
+            self._watch(message, delivery, started), name=f"escalation-{delivery.id}"
+        )
+        failure: BaseException | None = None
         try:
-            if live is None or live.adapter is None:
-                reason = live.problem if live else "channel is not in the config any more"
-                raise _Unavailable(f"channel {delivery.channel} is unavailable: {reason}")
-            adapter = live.adapter
-            route = self.config.routes.get(message.route)
-            policy = route.fit if route else "thread"
-            text = compose(message, delivery.channel, adapter.limits)
-            parts = fit(text, adapter.limits, policy, self._full_text_url(message))
-            media = self._media(message)
-            root, parent = await self._thread(message, delivery.channel)
-            done: list[dict[str, Any]] = list(progress.get("parts", []))
-            timeout = max(5.0, self.config.claim_lease / 2)
-            for index in range(len(done), len(parts)):
-                previous = _receipt(done[-1]) if done else parent
-                post = Post(
-                    message_id=message.id,
-                    key=_key(message, delivery.channel, index, len(parts)),
-                    text=parts[index],
-                    created_at=message.created_at,
-                    title=message.title,
-                    link=message.link,
-                    media=media if index == 0 else (),
-                    content_warning=message.content_warning,
-                    language=message.language,
-                    reply_to=previous,
-                    thread_root=(root or (_receipt(done[0]) if done else None)),
-                    part=index + 1,
-                    parts=len(parts),
-                    uncertain=delivery.uncertain and index == len(done),
-                    progress=progress.get("adapter", {}),
-                    full_text_url=self._full_text_url(message),
-                    on_progress=self._progress_saver(delivery, progress, receipt),
-                )
-                with self.tracing.span(
-                    "channel.send",
-                    {"failover.channel": delivery.channel, "failover.part": index + 1},
-                ) as send_span:
-                    try:
-                        async with asyncio.timeout(timeout):
-                            got = await adapter.send(post)
-                    except TimeoutError:
-                        raise TransientError(
-                            f"no answer within {timeout:g}s", maybe_delivered=True
-                        ) from None
-                    record(
-                        send_span, **{"failover.remote_id": got.remote_id, "failover.url": got.url}
-                    )
-                if got.budget is not None:
-                    self.pacer.update(
-                        delivery.channel,
-                        got.budget.remaining,
-                        got.budget.reset_after,
-                        self.clock.now(),
-                    )
-                else:
-                    self.pacer.unmetered(delivery.channel)
-                done.append(_receipt_dict(got))
-                progress = {"parts": done}
-                if index + 1 < len(parts):
-                    await self.store.save_progress(
-                        delivery.id, self.owner, progress, receipt, self.clock.now()
-                    )
+            done = await self._send_parts(delivery, message, progress, receipt)
         except ChannelError as exc:
             if exc.progress:
                 progress["adapter"] = dict(exc.progress)
-            return await self._failed(delivery, message, exc, started, progress, receipt)
+            failure = exc
         except _Unavailable as exc:
-            return await self._failed(delivery, message, exc, started, progress, receipt)
+            failure = exc
         except Exception as exc:
             log.exception("adapter %s crashed on delivery %s", delivery.channel, delivery.id)
-            return await self._failed(delivery, message, exc, started, progress, receipt)
+            failure = exc
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+        # What the platform said is known now: record it even if shutdown cancels us meanwhile.
+        if failure is not None:
+            return await _shielded(
+                self._failed(delivery, message, failure, started, progress, receipt)
+            )
+        return await _shielded(self._delivered(delivery, message, done, started))
 
+    async def _send_parts(
+        self,
+        delivery: Delivery,
+        message: Message,
+        progress: dict[str, Any],
+        receipt: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Post the parts not yet posted; ``progress`` is kept up to date as parts go out."""
+        live = self.channels.get(delivery.channel)
+        if live is None or live.adapter is None:
+            reason = live.problem if live else "channel is not in the config any more"
+            raise _Unavailable(f"channel {delivery.channel} is unavailable: {reason}")
+        adapter = live.adapter
+        route = self.config.routes.get(message.route)
+        policy = route.fit if route else "thread"
+        text = compose(message, delivery.channel, adapter.limits)
+        parts = fit(text, adapter.limits, policy, self._full_text_url(message))
+        media = self._media(message)
+        root, parent = await self._thread(message, delivery.channel)
+        done: list[dict[str, Any]] = list(progress.get("parts", []))
+        timeout = max(5.0, self.config.claim_lease / 2)
+        for index in range(len(done), len(parts)):
+            previous = _receipt(done[-1]) if done else parent
+            post = Post(
+                message_id=message.id,
+                key=_key(message, delivery.channel, index, len(parts)),
+                text=parts[index],
+                created_at=message.created_at,
+                title=message.title,
+                link=message.link,
+                media=media if index == 0 else (),
+                content_warning=message.content_warning,
+                language=message.language,
+                reply_to=previous,
+                thread_root=(root or (_receipt(done[0]) if done else None)),
+                part=index + 1,
+                parts=len(parts),
+                uncertain=delivery.uncertain and index == len(done),
+                progress=progress.get("adapter", {}),
+                full_text_url=self._full_text_url(message),
+                on_progress=self._progress_saver(delivery, progress, receipt),
+            )
+            with self.tracing.span(
+                "channel.send",
+                {"failover.channel": delivery.channel, "failover.part": index + 1},
+            ) as send_span:
+                try:
+                    async with asyncio.timeout(timeout):
+                        got = await adapter.send(post)
+                except TimeoutError:
+                    raise TransientError(
+                        f"no answer within {timeout:g}s", maybe_delivered=True
+                    ) from None
+                record(send_span, **{"failover.remote_id": got.remote_id, "failover.url": got.url})
+            if got.budget is not None:
+                self.pacer.update(
+                    delivery.channel,
+                    got.budget.remaining,
+                    got.budget.reset_after,
+                    self.clock.now(),
+                )
+            else:
+                self.pacer.unmetered(delivery.channel)
+            done.append(_receipt_dict(got))
+            progress.clear()
+            progress["parts"] = list(done)
+            if index + 1 < len(parts):
+                await _shielded(
+                    self.store.save_progress(
+                        delivery.id, self.owner, dict(progress), receipt, self.clock.now()
+                    )
+                )
+        return done
+
+    async def _delivered(
+        self, delivery: Delivery, message: Message, done: list[dict[str, Any]], started: datetime
+    ) -> Delivery | None:
         first = done[0]
         now = self.clock.now()
         for listener in self.listeners:
@@ -293,83 +316,53 @@ class Dispatcher:
             listener(delivery.channel, False, exc)
         if isinstance(exc, RateLimitedError):  # the whole channel waits, not just this post
             self.pacer.update(delivery.channel, 0, exc.retry_after, now)
-        channel_config = self.config.channels.get(delivery.channel)
-        policy = channel_config.retry if channel_config else None
         reason = exc.reason if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
         kind = _kind(exc)
         self.metrics.attempts.labels(delivery.channel, kind).inc()
         self.metrics.attempt_duration.labels(delivery.channel).observe(
             (now - started).total_seconds()
         )
-        if policy is None or isinstance(exc, _Unavailable):
-            decision_retry_at, why = None, "channel unavailable"
-        else:
-            d = decide(
-                exc,
-                attempts=delivery.attempts + 1,
-                first_attempt_at=delivery.first_attempt_at or started,
-                now=now,
-                policy=policy,
-            )
-            decision_retry_at, why = d.retry_at, d.reason
-            if (
-                decision_retry_at is None
-                and kind != "permanent"
-                and (self.unusable(delivery.channel) or "").startswith("down")
-                and not await self.has_fallback(message, delivery)
-            ):
-                # Every way out is closed: the message waits for its channel instead of dying
-                # with it. The scheduler holds a down channel's work and lets one half-open
-                # trial through after the cool-down; expiry and cancel still apply.
-                decision_retry_at, why = now, "channel down and no fallback left: waiting for it"
+        d = await self._decide(delivery, message, exc, started, now)
         maybe = isinstance(exc, TransientError) and exc.maybe_delivered
-        status = exc.status if isinstance(exc, ChannelError) else None
-        if decision_retry_at is not None:
-            outcome = Outcome(
-                state=DeliveryState.PENDING,
-                due_at=decision_retry_at,
-                started_at=started,
-                finished_at=now,
-                attempt_outcome=kind,
-                error=reason,
-                status=status,
-                progress=progress,
-                receipt=receipt,
-                uncertain=delivery.uncertain or maybe,
-            )
+        outcome = Outcome(
+            state=DeliveryState.PENDING,
+            due_at=d.retry_at or delivery.due_at,
+            started_at=started,
+            finished_at=now,
+            attempt_outcome=kind,
+            error=reason,
+            status=exc.status if isinstance(exc, ChannelError) else None,
+            progress=progress,
+            receipt=receipt,
+            uncertain=delivery.uncertain or maybe,
+        )
+        if d.action in (Action.RETRY, Action.WAIT):
             log.warning(
                 "message %s on %s: %s (%s)",
                 message.id,
                 delivery.channel,
                 reason,
-                why,
+                d.reason,
                 extra={
                     "event": "delivery.retry",
                     "message_id": message.id,
                     "channel": delivery.channel,
                 },
             )
-            return await self._finish(delivery, outcome, [])
+            finished = await self._finish(delivery, outcome, [])
+            if finished is not None and d.escalate:
+                await self.escalate(message, finished, f"{reason}; {d.reason}")
+            return finished
+        if d.action is Action.REROUTE:
+            return await self._leave_down_channel(delivery, message, outcome, reason)
         final = DeliveryState.FAILED if kind == "permanent" else DeliveryState.DEAD
         self.metrics.deliveries.labels(delivery.channel, final.value).inc()
-        outcome = Outcome(
-            state=final,
-            due_at=delivery.due_at,
-            started_at=started,
-            finished_at=now,
-            attempt_outcome=kind,
-            error=f"{reason} ({why})",
-            status=status,
-            progress=progress,
-            receipt=receipt,
-            uncertain=delivery.uncertain or maybe,
-        )
         event = NewEvent(
             f"delivery.{final.value}",
             channel=delivery.channel,
             message_id=message.id,
             delivery_id=delivery.id,
-            detail={"error": reason, "why": why, "attempts": delivery.attempts + 1},
+            detail={"error": reason, "why": d.reason, "attempts": delivery.attempts + 1},
         )
         log.error(
             "message %s on %s %s: %s",
@@ -379,12 +372,103 @@ class Dispatcher:
             reason,
             extra={"event": event.kind, "message_id": message.id, "channel": delivery.channel},
         )
-        finished = await self._finish(delivery, outcome, [event])
+        closed = replace(outcome, state=final, error=f"{reason} ({d.reason})")
+        finished = await self._finish(delivery, closed, [event])
         if finished is not None:
             await self.reroute(message, finished, f"{delivery.channel} {final.value}: {reason}")
             if self.on_lost is not None and final is DeliveryState.DEAD:
                 await self.on_lost(message.route, delivery.channel, message.id, reason)
         return finished
+
+    async def _leave_down_channel(
+        self, delivery: Delivery, message: Message, outcome: Outcome, reason: str
+    ) -> Delivery | None:
+        """The channel went down while this was in flight: skip it here (as a reroute of a
+        pending delivery would), keeping ``uncertain``, so failback reconciles it before it
+        is ever posted again; the next tier takes the message now."""
+        down = self.unusable(delivery.channel) or "down"
+        note = f"{down} (last attempt: {reason})"
+        event = NewEvent(
+            "delivery.skipped",
+            channel=delivery.channel,
+            message_id=message.id,
+            delivery_id=delivery.id,
+            detail={"reason": f"channel {note}", "uncertain": outcome.uncertain},
+        )
+        skipped = replace(outcome, state=DeliveryState.SKIPPED, error=note)
+        finished = await self._finish(delivery, skipped, [event])
+        if finished is not None:
+            await self.reroute(message, finished, f"{delivery.channel} is {down}")
+        return finished
+
+    async def _decide(
+        self,
+        delivery: Delivery,
+        message: Message,
+        exc: BaseException,
+        started: datetime,
+        now: datetime,
+    ) -> Decision:
+        channel_config = self.config.channels.get(delivery.channel)
+        if channel_config is None or isinstance(exc, _Unavailable):
+            return Decision(Action.GIVE_UP, None, "channel unavailable")
+        situation = Situation(
+            channel_down=(self.unusable(delivery.channel) or "").startswith("down"),
+            fallback=await self.has_fallback(message, delivery),
+            escalate_at=self._escalate_at(message, delivery, started),
+        )
+        return decide(
+            exc,
+            attempts=delivery.attempts + 1,
+            first_attempt_at=delivery.first_attempt_at or started,
+            now=now,
+            policy=channel_config.retry,
+            situation=situation,
+        )
+
+    # -- escalation ----------------------------------------------------------------------------
+
+    def _escalate_at(
+        self, message: Message, delivery: Delivery, started: datetime
+    ) -> datetime | None:
+        """When this tier's time to confirm the message runs out (failover routes only)."""
+        route = self.config.routes.get(message.route)
+        if route is None or route.mode != "failover" or route.escalate_after is None:
+            return None
+        first = delivery.first_attempt_at or started
+        return first + timedelta(seconds=route.escalate_after)
+
+    async def _watch(self, message: Message, delivery: Delivery, started: datetime) -> None:
+        """Runs beside an attempt: at the escalation deadline, ask ``decide`` whether the
+        next tier should get the message too while this attempt goes on (a hang)."""
+        deadline = self._escalate_at(message, delivery, started)
+        if deadline is None:
+            return
+        # Real time, not the injected clock's sleep: a fake clock must not jump during a send.
+        await asyncio.sleep(max(0.0, (deadline - self.clock.now()).total_seconds()))
+        now = self.clock.now()
+        channel_config = self.config.channels.get(delivery.channel)
+        first = delivery.first_attempt_at or started
+        d = decide(
+            StillRunning((now - first).total_seconds()),
+            attempts=delivery.attempts + 1,
+            first_attempt_at=first,
+            now=now,
+            policy=channel_config.retry if channel_config else RetryConfig(),
+            situation=Situation(
+                fallback=await self.has_fallback(message, delivery), escalate_at=deadline
+            ),
+        )
+        if d.escalate:
+            await _shielded(self.escalate(message, delivery, d.reason))
+
+    async def escalate(self, message: Message, delivery: Delivery, why: str) -> list[Delivery]:
+        """The next tier gets the message too; ``delivery`` goes on (and is reconciled, not
+        posted twice, if its platform answers late)."""
+        route = self.config.routes.get(message.route)
+        after = route.escalate_after if route else None
+        reason = f"{delivery.channel} has not confirmed it within {after or 0:g}s: {why}"
+        return await self.reroute(message, delivery, reason, kind="message.escalated")
 
     async def _supersede(self, message: Message, delivered: Delivery) -> None:
         """A failover route needs one tier: once a tier has delivered, later tiers still
@@ -415,8 +499,11 @@ class Dispatcher:
         planned = router.next_tier(route, existing, delivery, self.clock.now(), self.unusable)
         return any(d.state is DeliveryState.PENDING for d in planned)
 
-    async def reroute(self, message: Message, lost: Delivery, reason: str) -> list[Delivery]:
-        """Send ``message`` to the next tier of its route in place of ``lost``."""
+    async def reroute(
+        self, message: Message, lost: Delivery, reason: str, kind: str = "message.rerouted"
+    ) -> list[Delivery]:
+        """Send ``message`` to the next tier of its route in place of (or, escalating, beside)
+        ``lost``."""
         route = self.config.routes.get(message.route)
         if route is None:
             return []
@@ -427,7 +514,7 @@ class Dispatcher:
             return []
         events = [
             NewEvent(
-                "message.rerouted",
+                kind,
                 message_id=message.id,
                 channel=lost.channel,
                 detail={
@@ -442,11 +529,13 @@ class Dispatcher:
         if added:
             self.metrics.failovers.labels(message.route, lost.channel).inc()
         log.warning(
-            "message %s rerouted from %s to %s",
+            "message %s %s from %s to %s: %s",
             message.id,
+            kind.removeprefix("message."),
             lost.channel,
             [d.channel for d in added],
-            extra={"event": "message.rerouted", "message_id": message.id},
+            reason,
+            extra={"event": kind, "message_id": message.id},
         )
         return added
 
@@ -494,7 +583,9 @@ class Dispatcher:
     async def _finish(
         self, delivery: Delivery, outcome: Outcome, events: list[NewEvent]
     ) -> Delivery | None:
-        result = await self.store.finish(delivery.id, self.owner, outcome, events, self.clock.now())
+        result = await _shielded(
+            self.store.finish(delivery.id, self.owner, outcome, events, self.clock.now())
+        )
         if result is None:
             log.warning("lost the claim on delivery %s before recording its outcome", delivery.id)
         return result
@@ -534,8 +625,10 @@ class Dispatcher:
 
         async def save(live: Mapping[str, Any]) -> None:
             snapshot = {**progress, "live": dict(live)}
-            await self.store.save_progress(
-                delivery.id, self.owner, snapshot, receipt, self.clock.now()
+            await _shielded(
+                self.store.save_progress(
+                    delivery.id, self.owner, snapshot, receipt, self.clock.now()
+                )
             )
 
         return save
@@ -543,6 +636,20 @@ class Dispatcher:
     def _full_text_url(self, message: Message) -> str | None:
         base = self.config.api.public_url
         return f"{base.rstrip('/')}/status/#item-{message.id}" if base else None
+
+
+async def _shielded(aw: Awaitable[T]) -> T:
+    """Run ``aw`` to its end even when the caller is cancelled (shutdown), then re-raise the
+    cancellation: an outcome already obtained from a platform is recorded, never dropped
+    (procrastinate persists a job's status under ``asyncio.shield`` the same way)."""
+    task = asyncio.ensure_future(aw)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed write is logged by the store, not here
+        raise
 
 
 class _Unavailable(Exception):
@@ -578,7 +685,3 @@ def _receipt(d: dict[str, Any]) -> Receipt:
 
 def _receipt_dict(r: Receipt) -> dict[str, Any]:
     return {"remote_id": r.remote_id, "url": r.url, "extra": dict(r.extra), "note": r.note}
-
-
-def _replace_cursor(state: ChannelState, cursor: datetime) -> ChannelState:
-    return replace(state, late_cursor=cursor)

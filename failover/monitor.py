@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 import aiohttp
 
@@ -182,14 +181,20 @@ class HealthMonitor:
 
     async def _apply(self, channel: str, t: Transition) -> None:
         old = self.states.get(channel, ChannelState(channel))
-        state = old if t.stable else replace(old, health=t.after, since=t.at, reason=t.reason)
         kind = "channel.stable" if t.stable else f"channel.{t.after.value}"
         event = NewEvent(
             kind,
             channel=channel,
             detail={"from": t.before.value, "to": t.after.value, "reason": t.reason},
         )
-        await self.store.set_channel_state(state, [event], t.at)
+        if t.stable:
+            await self.store.add_events([event], t.at)
+            state = old
+        else:
+            # Health columns only: an operator's force written meanwhile stays in force.
+            state = await self.store.set_channel_health(
+                channel, t.after, t.at, t.reason, [event], t.at
+            )
         self.states[channel] = state
         self.metrics.set_health(channel, state.effective)
         level = logging.WARNING if t.after is not Health.UP else logging.INFO

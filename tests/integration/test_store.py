@@ -187,7 +187,9 @@ async def test_threads(store: Store) -> None:
 
 async def test_channel_state_survives_reopen(store: Store, tmp_path: Path) -> None:
     st = ChannelState("x", Health.DOWN, Forced.DOWN, T0, "forced down by alice", "alice")
-    await store.set_channel_state(st, [NewEvent("channel.forced", actor="alice", channel="x")], T0)
+    ev = [NewEvent("channel.forced", actor="alice", channel="x")]
+    await store.set_channel_health("x", Health.DOWN, T0, "probe failed", [], T0)
+    await store.set_channel_forced("x", Forced.DOWN, "alice", "forced down by alice", ev, T0)
     again = await reopen(store, tmp_path)
     try:
         assert (await again.channel_states())["x"] == st
