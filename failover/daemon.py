@@ -125,6 +125,7 @@ class Daemon:
             claimable=self._claimable,
             pacer=self.dispatcher.pacer,
         )
+        self.dispatcher.wake = self.scheduler.wake
         self.intake = self._make_intake()
         await self._start_api()
         await self._cluster_tick()  # leads at once if nobody else does

@@ -57,6 +57,8 @@ class Dispatcher:
     listeners: list[AttemptListener] = field(default_factory=list)
     unusable: router.Usability = lambda _name: None
     on_lost: LossListener | None = None
+    # Tells the scheduler that work was added outside a finished send (an escalation).
+    wake: Callable[[], None] = lambda: None
     pacer: Pacer = field(default_factory=Pacer)
     metrics: Metrics = field(default_factory=Metrics)
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
@@ -460,7 +462,9 @@ class Dispatcher:
             ),
         )
         if d.escalate:
-            await _shielded(self.escalate(message, delivery, d.reason))
+            added = await _shielded(self.escalate(message, delivery, d.reason))
+            if added:
+                self.wake()
 
     async def escalate(self, message: Message, delivery: Delivery, why: str) -> list[Delivery]:
         """The next tier gets the message too; ``delivery`` goes on (and is reconciled, not

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from failover.model import Health
+from failover.model import Attempt, Health
 from tests.harness import Harness, eventually, start_daemon, write_config
 from tests.peers.faults import Fault
 from tests.peers.statuspage import StatuspagePeer
@@ -33,7 +33,15 @@ SECRETS = {
 }
 
 
-def config(x_base: str, statuspage: str, backup: str, probes: str | None = None) -> str:
+def config(
+    x_base: str,
+    statuspage: str,
+    backup: str,
+    probes: str | None = None,
+    *,
+    x_timeout: float = 1.5,
+    route: str = "",
+) -> str:
     probes = probes or (
         f'{{kind = "statuspage", url = "{statuspage}/api/v2/summary.json", component = "Posting", '
         'interval = "300ms", timeout = "1s"}, {kind = "adapter", interval = "300ms", timeout = "1s"}'
@@ -46,7 +54,7 @@ def config(x_base: str, statuspage: str, backup: str, probes: str | None = None)
     consumer_secret = "${{X_CONSUMER_SECRET}}"
     access_token = "${{X_ACCESS_TOKEN}}"
     access_token_secret = "${{X_ACCESS_SECRET}}"
-    timeout = 1.5
+    timeout = {x_timeout}
 
     [channels.x.health]
     down_after = 3
@@ -68,6 +76,7 @@ def config(x_base: str, statuspage: str, backup: str, probes: str | None = None)
     tiers = [["x"], ["backup"]]
     failback = "backfill"
     failback_spacing = "100ms"
+    {route}
 
     [routes.everywhere]
     mode = "broadcast"
@@ -306,3 +315,98 @@ async def test_every_channel_down_loses_nothing_and_expired_stay_unsent(world: W
         await world.h.message(bcast["id"])
     )
     assert world.backup_texts().count("broadcast while down") == 1
+
+
+# -- hangs: X accepts and never answers, or stalls mid-body ----------------------------------------
+
+
+async def attempts_on(w: World, message: dict[str, Any], channel: str) -> list[Attempt]:
+    [d] = [d for d in message["deliveries"] if d["channel"] == channel]
+    return await w.h.daemon.store.attempts(d["id"])
+
+
+async def went_down_at(w: World) -> datetime:
+    events = await w.h.daemon.store.events(channel="x", limit=50)
+    return min(e.at for e in events if e.kind == "channel.down")
+
+
+@pytest.mark.parametrize("fault", [Fault.HANG, Fault.STALL])
+async def test_a_post_made_as_x_hangs_leaves_x_when_its_attempt_ends(
+    world: World, fault: Fault
+) -> None:
+    world.x.server.set_fault(fault)
+    text = f"posted as X {fault.value}s"
+    m = await world.h.post(text=text)
+    done = await world.h.wait_message(
+        m["id"], lambda m: by_channel(m).get("backup") == "delivered", timeout=20
+    )
+    [x] = [d for d in done["deliveries"] if d["channel"] == "x"]
+    # Not retried on the down channel: every attempt on X began before X was declared down;
+    # the one in flight then was moved when it ended, and stays recorded as uncertain.
+    down_at = await went_down_at(world)
+    assert all(a.started_at < down_at for a in await attempts_on(world, done, "x"))
+    assert x["state"] == "skipped" and x["uncertain"], x
+    kinds = await world.kinds(m["id"])
+    assert "message.rerouted" in kinds
+    # Failback reconciles first: a stalled answer had posted it (found, not posted again), a
+    # hang had not (posted once now).
+    await failback_without_duplicates(world, text)
+    back = await world.h.wait_message(m["id"], lambda m: by_channel(m)["x"] == "delivered")
+    assert by_channel(back) == {"x": "delivered", "backup": "delivered"}
+
+
+async def test_black_holed_probes_with_a_green_status_page_confirm_the_hang(world: World) -> None:
+    world.x.server.set_fault(Fault.HANG)  # /2/users/me hangs too; the status page stays green
+    await eventually(lambda: world.health() is Health.DOWN, timeout=10)
+    reason = world.h.daemon.states["x"].reason
+    # Confirmed by the probes' own 1 s timeout, not by sends timing out after 1.5 s.
+    assert "probe:adapter: check timed out after 1s" in reason, reason
+    m = await world.h.post(text="while X is black-holed")
+    assert by_channel(m)["x"] == "skipped"
+    await world.h.wait_message(m["id"], lambda m: by_channel(m).get("backup") == "delivered")
+    await failback_without_duplicates(world, "while X is black-holed")
+
+
+@pytest.fixture
+async def slow_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    """X's only probe is its (green) status page and its requests may take 4 s: health can
+    only learn of a hang from sends, so the escalation deadline (1 s) is what moves first."""
+    for k, v in SECRETS.items():
+        monkeypatch.setenv(k, v)
+    async with XPeer() as x, StatuspagePeer() as page, WebhookReceiver() as backup:
+        probes = (
+            f'{{kind = "statuspage", url = "{page.url}/api/v2/summary.json", '
+            'component = "Posting", interval = "300ms", timeout = "1s"}'
+        )
+        body = config(x.url, page.url, backup.server.url, probes, x_timeout=4,
+                      route='escalate_after = "1s"')  # fmt: skip
+        h = await start_daemon(write_config(tmp_path, body))
+        try:
+            await eventually(lambda: h.daemon.states["x"].effective is Health.UP)
+            yield World(h, x, page, backup)
+        finally:
+            await h.daemon.stop()
+
+
+async def test_escalation_hands_a_hung_post_to_the_next_tier_while_the_attempt_runs(
+    slow_world: World,
+) -> None:
+    w = slow_world
+    w.x.server.set_fault(Fault.HANG)
+    m = await w.h.post(text="customers hear within the deadline")
+    done = await w.h.wait_message(
+        m["id"], lambda m: by_channel(m).get("backup") == "delivered", timeout=10
+    )
+    [x] = [d for d in done["deliveries"] if d["channel"] == "x"]
+    assert x["state"] == "sending" and x["attempts"] == 0, x  # X's first attempt still runs
+    events = await w.h.daemon.store.events(message_id=m["id"])
+    [escalated] = [e for e in events if e.kind == "message.escalated"]
+    assert escalated.detail["from"] == "x" and escalated.detail["to"] == ["backup"]
+    assert "has not confirmed it within 1s" in escalated.detail["reason"]
+    assert w.health() is not Health.DOWN  # before health detection concluded anything
+    # X comes back: its late copy is reconciled after the uncertain attempt, never doubled.
+    w.x.server.heal()
+    late = await w.h.wait_state(m["id"], "delivered", timeout=20)
+    assert by_channel(late) == {"x": "delivered", "backup": "delivered"}
+    assert w.x.texts.count("customers hear within the deadline") == 1
+    assert w.backup_texts() == ["customers hear within the deadline"]

@@ -169,3 +169,14 @@ def test_display_name_defaults_to_the_platform_not_the_key() -> None:
     cfg = parse_config(text, env={})
     assert cfg.channels["twitter-main"].label == "Status page"
     assert cfg.channels["status"].label == "Acme status"
+
+
+def test_escalate_after_defaults_to_20s_and_can_be_turned_off() -> None:
+    assert parse_config(BASE, env={}).routes["default"].escalate_after == 20.0
+    off = BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nescalate_after = "off"')
+    assert parse_config(off, env={}).routes["default"].escalate_after is None
+    short = BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nescalate_after = "5s"')
+    assert parse_config(short, env={}).routes["default"].escalate_after == 5.0
+    bad = BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nescalate_after = "soon"')
+    [msg] = problems(bad)
+    assert msg.startswith("routes.default.escalate_after (line 7): expected a duration like")
