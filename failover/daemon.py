@@ -126,6 +126,7 @@ class Daemon:
             pacer=self.dispatcher.pacer,
         )
         self.dispatcher.wake = self.scheduler.wake
+        self.dispatcher.on_slow = self._slow_send
         self.intake = self._make_intake()
         await self._start_api()
         await self._cluster_tick()  # leads at once if nobody else does
@@ -320,6 +321,10 @@ class Daemon:
     def _record_send(self, channel: str, ok: bool, error: BaseException | None) -> None:
         if self.leading:  # the leader's health machines hear every send it makes
             self.monitor.record_send(channel, ok, error)
+
+    def _slow_send(self, channel: str) -> None:
+        if self.leading:  # a send gone silent: the leader's probes look at once
+            self.monitor.recheck(channel)
 
     def _renew_by(self) -> float:
         """When (monotonic) a leader that has not renewed its lease must stop deciding: half

@@ -59,6 +59,8 @@ class Dispatcher:
     on_lost: LossListener | None = None
     # Tells the scheduler that work was added outside a finished send (an escalation).
     wake: Callable[[], None] = lambda: None
+    # Told when an attempt on a channel has gone unanswered for as long as a probe may take.
+    on_slow: Callable[[str], None] = lambda _channel: None
     pacer: Pacer = field(default_factory=Pacer)
     metrics: Metrics = field(default_factory=Metrics)
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
@@ -152,7 +154,7 @@ class Dispatcher:
         progress: dict[str, Any] = dict(delivery.progress)
         receipt: dict[str, Any] = dict(delivery.receipt)
         watch = asyncio.create_task(
-            self._watch(message, delivery, started), name=f"escalation-{delivery.id}"
+            self._watch(message, delivery, started), name=f"watch-{delivery.id}"
         )
         failure: BaseException | None = None
         try:
@@ -441,15 +443,21 @@ class Dispatcher:
         return first + timedelta(seconds=route.escalate_after)
 
     async def _watch(self, message: Message, delivery: Delivery, started: datetime) -> None:
-        """Runs beside an attempt: at the escalation deadline, ask ``decide`` whether the
-        next tier should get the message too while this attempt goes on (a hang)."""
+        """Runs beside an attempt (a hang shows only as silence). Once it has lasted as long
+        as the channel's quickest probe may, a probe would have failed: health rechecks now.
+        At the escalation deadline ``decide`` says whether the next tier gets the message
+        too while this attempt goes on."""
+        # Real time, not the injected clock's sleep: a fake clock must not jump during a send.
+        channel_config = self.config.channels.get(delivery.channel)
+        probes = channel_config.health.probes if channel_config else []
+        if probes:
+            await asyncio.sleep(min(p.timeout for p in probes))
+            self.on_slow(delivery.channel)
         deadline = self._escalate_at(message, delivery, started)
         if deadline is None:
             return
-        # Real time, not the injected clock's sleep: a fake clock must not jump during a send.
         await asyncio.sleep(max(0.0, (deadline - self.clock.now()).total_seconds()))
         now = self.clock.now()
-        channel_config = self.config.channels.get(delivery.channel)
         first = delivery.first_attempt_at or started
         d = decide(
             StillRunning((now - first).total_seconds()),

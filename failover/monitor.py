@@ -127,8 +127,12 @@ class HealthMonitor:
             return  # content refused: says nothing about the platform's health
         detail = error.reason if isinstance(error, TransientError) else type(error).__name__
         self._queue.put_nowait((channel, Observation(False, "send", detail)))
+        self.recheck(channel)  # a failed post: check the platform now, not at the next interval
+
+    def recheck(self, channel: str) -> None:
+        """Run ``channel``'s probes now (a send failed, or hangs longer than a probe may)."""
         for nudge in self._nudges.get(channel, []):
-            nudge.set()  # a failed post: check the platform now, not at the next interval
+            nudge.set()
 
     async def _probe_loop(
         self, channel: str, probe: ProbeConfig, first: asyncio.Event, nudge: asyncio.Event

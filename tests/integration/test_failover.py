@@ -9,6 +9,7 @@ go down, 2 successes to come back, a 1 s cool-down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -367,25 +368,59 @@ async def test_black_holed_probes_with_a_green_status_page_confirm_the_hang(worl
     await failback_without_duplicates(world, "while X is black-holed")
 
 
-@pytest.fixture
-async def slow_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
-    """X's only probe is its (green) status page and its requests may take 4 s: health can
-    only learn of a hang from sends, so the escalation deadline (1 s) is what moves first."""
+@contextlib.asynccontextmanager
+async def custom_world(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, probes: str, **kw: Any
+) -> AsyncIterator[World]:
     for k, v in SECRETS.items():
         monkeypatch.setenv(k, v)
     async with XPeer() as x, StatuspagePeer() as page, WebhookReceiver() as backup:
-        probes = (
-            f'{{kind = "statuspage", url = "{page.url}/api/v2/summary.json", '
-            'component = "Posting", interval = "300ms", timeout = "1s"}'
-        )
-        body = config(x.url, page.url, backup.server.url, probes, x_timeout=4,
-                      route='escalate_after = "1s"')  # fmt: skip
+        probes = probes.format(page=page.url)
+        body = config(x.url, page.url, backup.server.url, probes, **kw)
         h = await start_daemon(write_config(tmp_path, body))
         try:
             await eventually(lambda: h.daemon.states["x"].effective is Health.UP)
             yield World(h, x, page, backup)
         finally:
             await h.daemon.stop()
+
+
+GREEN_PAGE_ONLY = (
+    '{{kind = "statuspage", url = "{page}/api/v2/summary.json", component = "Posting", '
+    'interval = "300ms", timeout = "1s"}}'
+)
+
+
+@pytest.fixture
+async def slow_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    """X's only probe is its (green) status page and its requests may take 4 s: health can
+    only learn of a hang from sends, so the escalation deadline (1 s) is what moves first."""
+    async with custom_world(monkeypatch, tmp_path, GREEN_PAGE_ONLY, x_timeout=4,
+                            route='escalate_after = "1s"') as w:  # fmt: skip
+        yield w
+
+
+async def test_a_send_gone_silent_makes_the_probes_look_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The adapter check runs once a minute; X's requests may take 30 s; no escalation. Only
+    # the silent send itself can make the probes look before the minute is up.
+    probes = '{{kind = "adapter", interval = "60s", timeout = "1s"}}'
+    async with custom_world(monkeypatch, tmp_path, probes, x_timeout=30,
+                            route='escalate_after = "off"') as w:  # fmt: skip
+        w.x.server.set_fault(Fault.HANG)
+        m = await w.h.post(text="silence is a signal")
+        await eventually(lambda: w.health() is Health.DOWN, timeout=8)
+        x = next(d for d in (await w.h.message(m["id"]))["deliveries"] if d["channel"] == "x")
+        assert x["state"] == "sending" and x["attempts"] == 0  # confirmed while the send hangs
+        assert "probe:adapter: check timed out after 1s" in w.h.daemon.states["x"].reason
+        # The attempt ends at the dispatcher's own limit (10 s here) and moves on, once.
+        done = await w.h.wait_message(
+            m["id"], lambda m: by_channel(m).get("backup") == "delivered", timeout=20
+        )
+        x = next(d for d in done["deliveries"] if d["channel"] == "x")
+        assert x["state"] == "skipped" and x["uncertain"] and x["attempts"] == 1, x
+        # (Failback is not awaited here: with a 60 s probe interval X comes back in minutes.)
 
 
 async def test_escalation_hands_a_hung_post_to_the_next_tier_while_the_attempt_runs(
