@@ -39,6 +39,7 @@ from failover.tracing import Tracing, record
 
 log = logging.getLogger("failover.dispatch")
 T = TypeVar("T")
+WATCH_TICK = 0.25  # seconds between an attempt's watcher looks at health and deadlines
 
 # Called after every attempt: (channel, ok, error or None). The health engine listens here.
 AttemptListener = Callable[[str, bool, BaseException | None], None]
@@ -443,43 +444,49 @@ class Dispatcher:
         return first + timedelta(seconds=route.escalate_after)
 
     async def _watch(self, message: Message, delivery: Delivery, started: datetime) -> None:
-        """Runs beside an attempt (a hang shows only as silence). Once it has lasted as long
-        as the channel's quickest probe may, a probe would have failed: health rechecks now.
-        At the escalation deadline ``decide`` says whether the next tier gets the message
-        too while this attempt goes on."""
-        # Real time, not the injected clock's sleep: a fake clock must not jump during a send.
-        channel_config = self.config.channels.get(delivery.channel)
+        """Runs beside an attempt, where a hang shows only as silence. Once the attempt has
+        lasted as long as the channel's quickest probe may, a probe would have failed: health
+        rechecks now. If the channel goes down meanwhile, or the escalation deadline passes,
+        ``decide`` says whether the next tier gets the message too while this attempt goes
+        on (when it ends it is recorded, and reconciled rather than posted twice)."""
+        channel = delivery.channel
+        channel_config = self.config.channels.get(channel)
         probes = channel_config.health.probes if channel_config else []
-        if probes:
-            await asyncio.sleep(min(p.timeout for p in probes))
-            self.on_slow(delivery.channel)
+        policy = channel_config.retry if channel_config else RetryConfig()
+        loop = asyncio.get_running_loop()  # real time: a fake clock must not jump in a send
+        slow_at = loop.time() + min(p.timeout for p in probes) if probes else None
         deadline = self._escalate_at(message, delivery, started)
-        if deadline is None:
-            return
-        await asyncio.sleep(max(0.0, (deadline - self.clock.now()).total_seconds()))
-        now = self.clock.now()
         first = delivery.first_attempt_at or started
-        d = decide(
-            StillRunning((now - first).total_seconds()),
-            attempts=delivery.attempts + 1,
-            first_attempt_at=first,
-            now=now,
-            policy=channel_config.retry if channel_config else RetryConfig(),
-            situation=Situation(
-                fallback=await self.has_fallback(message, delivery), escalate_at=deadline
-            ),
-        )
-        if d.escalate:
-            added = await _shielded(self.escalate(message, delivery, d.reason))
-            if added:
-                self.wake()
+        seen_down = False
+        while slow_at is not None or deadline is not None or not seen_down:
+            await asyncio.sleep(WATCH_TICK)
+            if slow_at is not None and loop.time() >= slow_at:
+                slow_at = None
+                self.on_slow(channel)
+            now = self.clock.now()
+            down = not seen_down and (self.unusable(channel) or "").startswith("down")
+            due = deadline is not None and now >= deadline
+            if not (down or due):
+                continue
+            situation = Situation(
+                channel_down=down,
+                fallback=await self.has_fallback(message, delivery),
+                escalate_at=deadline,
+            )
+            running = StillRunning((now - first).total_seconds())
+            d = decide(running, attempts=delivery.attempts + 1, first_attempt_at=first,
+                       now=now, policy=policy, situation=situation)  # fmt: skip
+            if d.escalate:
+                if await _shielded(self.escalate(message, delivery, d.reason)):
+                    self.wake()
+                return
+            seen_down = seen_down or down
+            deadline = None if due else deadline
 
     async def escalate(self, message: Message, delivery: Delivery, why: str) -> list[Delivery]:
         """The next tier gets the message too; ``delivery`` goes on (and is reconciled, not
         posted twice, if its platform answers late)."""
-        route = self.config.routes.get(message.route)
-        after = route.escalate_after if route else None
-        reason = f"{delivery.channel} has not confirmed it within {after or 0:g}s: {why}"
+        reason = f"{delivery.channel}: {why}"
         return await self.reroute(message, delivery, reason, kind="message.escalated")
 
     async def _supersede(self, message: Message, delivered: Delivery) -> None:
@@ -503,11 +510,15 @@ class Dispatcher:
             await self.store.skip_pending(d.id, why, [event], now)
 
     async def has_fallback(self, message: Message, delivery: Delivery) -> bool:
-        """Whether a later tier of the route could take ``delivery`` over right now."""
+        """Whether a later tier of the route has the message already (on its way or
+        delivered: it was escalated) or could take it over right now."""
         route = self.config.routes.get(message.route)
-        if route is None:
+        if route is None or route.mode != "failover":
             return False
         existing = await self.store.deliveries(message.id)
+        live = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.DELIVERED)
+        if any(d.tier > delivery.tier and d.state in live for d in existing):
+            return True
         planned = router.next_tier(route, existing, delivery, self.clock.now(), self.unusable)
         return any(d.state is DeliveryState.PENDING for d in planned)
 

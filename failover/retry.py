@@ -71,9 +71,13 @@ def decide(
     while it still runs (``StillRunning``)."""
     s = situation
     if isinstance(error, StillRunning):
-        overdue = s.fallback and s.escalate_at is not None and now >= s.escalate_at
-        why = f"not confirmed within the escalation deadline ({error})"
-        return Decision(Action.CONTINUE, None, why if overdue else str(error), escalate=overdue)
+        if s.fallback and s.channel_down:
+            why = f"its channel went down while the attempt runs ({error})"
+            return Decision(Action.CONTINUE, None, why, escalate=True)
+        if s.fallback and s.escalate_at is not None and now >= s.escalate_at:
+            why = f"not confirmed within the escalation deadline ({error})"
+            return Decision(Action.CONTINUE, None, why, escalate=True)
+        return Decision(Action.CONTINUE, None, str(error))
     if isinstance(error, PermanentError):
         return Decision(Action.GIVE_UP, None, "permanent error: not retried")
     if s.channel_down and s.fallback:

@@ -99,3 +99,12 @@ def test_an_attempt_still_running_at_the_deadline_escalates_but_goes_on() -> Non
     off = decide(StillRunning(20), attempts=1, first_attempt_at=T0, now=deadline, policy=POLICY,
                  situation=Situation(fallback=True))  # fmt: skip
     assert not off.escalate
+
+
+def test_an_attempt_still_running_when_its_channel_goes_down_escalates_if_it_can() -> None:
+    down = decide(StillRunning(5), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
+                  situation=DOWN_WITH_FALLBACK)  # fmt: skip
+    assert down.action is Action.CONTINUE and down.escalate and "went down" in down.reason
+    alone = decide(StillRunning(5), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
+                   situation=Situation(channel_down=True))  # fmt: skip
+    assert not alone.escalate
