@@ -164,8 +164,6 @@ class Dispatcher:
             if exc.progress:
                 progress["adapter"] = dict(exc.progress)
             failure = exc
-        except _Unavailable as exc:
-            failure = exc
         except Exception as exc:
             log.exception("adapter %s crashed on delivery %s", delivery.channel, delivery.id)
             failure = exc
@@ -415,8 +413,6 @@ class Dispatcher:
         now: datetime,
     ) -> Decision:
         channel_config = self.config.channels.get(delivery.channel)
-        if channel_config is None or isinstance(exc, _Unavailable):
-            return Decision(Action.GIVE_UP, None, "channel unavailable")
         situation = Situation(
             channel_down=(self.unusable(delivery.channel) or "").startswith("down"),
             fallback=await self.has_fallback(message, delivery),
@@ -427,7 +423,7 @@ class Dispatcher:
             attempts=delivery.attempts + 1,
             first_attempt_at=delivery.first_attempt_at or started,
             now=now,
-            policy=channel_config.retry,
+            policy=channel_config.retry if channel_config else RetryConfig(),
             situation=situation,
         )
 
@@ -675,10 +671,8 @@ async def _shielded(aw: Awaitable[T]) -> T:
         raise
 
 
-class _Unavailable(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class _Unavailable(PermanentError):
+    """The channel cannot be used at all (disabled, missing secrets, gone from the config)."""
 
 
 def _kind(exc: BaseException) -> str:
@@ -686,7 +680,7 @@ def _kind(exc: BaseException) -> str:
         return "rate_limited"
     if isinstance(exc, TransientError):
         return "transient"
-    if isinstance(exc, PermanentError | _Unavailable):
+    if isinstance(exc, PermanentError):
         return "permanent"
     return "error"
 
