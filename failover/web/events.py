@@ -16,6 +16,9 @@ def summary(event: dict[str, Any]) -> str:
         return line
     if kind == "message.rerouted":
         return f"rerouted from {d.get('from', ch)} to {', '.join(d.get('to') or []) or '?'}"
+    if kind == "message.escalated":
+        to = ", ".join(d.get("to") or []) or "?"
+        return f"also sent to {to}: {d.get('reason') or 'not confirmed in time'}"
     if kind in ("channel.up", "channel.down", "channel.degraded", "channel.stable"):
         return f"{ch}: {d.get('from', '?')} → {d.get('to', '?')} ({d.get('reason') or 'no reason given'})"
     if kind == "channel.forced":
