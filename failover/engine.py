@@ -1,7 +1,8 @@
 """The failover engine: what happens when a channel's effective health changes.
 
 - **down**: pending deliveries of failover routes move to the next tier at once (each move an
-  event with its reason; one in flight moves as soon as its attempt ends, see the dispatcher);
+  event with its reason; one in flight is handed on at once and leaves the channel when its
+  attempt ends, see the dispatcher);
   the outage announcement goes out once per outage; operators are told.
 - **up** (on probation): failback — what the primary missed is backfilled, attempts that may
   have landed first (reconciled before anything is posted again), then oldest first and
