@@ -135,6 +135,8 @@ class Daemon:
             claimable=self._claimable,
             pacer=self.dispatcher.pacer,
         )
+        self.dispatcher.wake = self.scheduler.wake
+        self.dispatcher.on_slow = self._slow_send
         self.intake = self._make_intake()
         self.vitals.start()
         await self._start_api()
@@ -290,22 +292,16 @@ class Daemon:
             self.drills[name] = drill
         was_drill = self.drills.get(name) if forced is not Forced.DOWN else None
         current = self.states.get(name, ChannelState(name))
-        state = replace(
-            current,
-            forced=forced,
-            forced_by=actor if forced is not Forced.AUTO else None,
-            since=now,
-            reason=f"forced {forced.value} by {actor}"
-            if forced is not Forced.AUTO
-            else current.reason,
-        )
         detail: dict[str, str] = {"state": forced.value}
         if drill is not None or was_drill is not None:
             detail["drill"] = drill or was_drill or "internal"
+        reason = f"forced {forced.value} by {actor}" if forced is not Forced.AUTO else None
         event = NewEvent(
             "channel.forced", actor=actor, channel=name, message_id=message_id, detail=detail
         )
-        await self.store.set_channel_state(state, [event], now)
+        # Only the force columns are written: a concurrent health change or late slot stays.
+        by = actor if forced is not Forced.AUTO else None
+        state = await self.store.set_channel_forced(name, forced, by, reason, [event], now)
         self.states[name] = state
         log.warning(
             "channel %s forced %s by %s",
@@ -348,6 +344,10 @@ class Daemon:
     def _record_send(self, channel: str, ok: bool, error: BaseException | None) -> None:
         if self.leading:  # the leader's health machines hear every send it makes
             self.monitor.record_send(channel, ok, error)
+
+    def _slow_send(self, channel: str) -> None:
+        if self.leading:  # a send gone silent: the leader's probes look at once
+            self.monitor.recheck(channel)
 
     def _renew_by(self) -> float:
         """When (monotonic) a leader that has not renewed its lease must stop deciding: half
