@@ -21,6 +21,8 @@ from pathlib import Path
 from aiohttp import web
 
 from failover import __version__
+from failover.activitypub.routes import add_fediverse_routes
+from failover.activitypub.service import FediverseService
 from failover.adapters import ChannelSet, close_channels
 from failover.api import ApiContext, create_app
 from failover.clock import Clock, SystemClock
@@ -68,6 +70,7 @@ class Daemon:
         self.dispatcher: Dispatcher
         self.scheduler: Scheduler
         self.intake: Intake
+        self.fediverse = FediverseService(self.store, self.clock, self.owner)
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -90,6 +93,7 @@ class Daemon:
         for live in self.channels.all():
             if live.problem:
                 log.error("channel %s is UNAVAILABLE: %s", live.name, live.problem)
+        await self.fediverse.attach(self.channels)  # refuses a moved actor: ConfigError
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
@@ -197,6 +201,7 @@ class Daemon:
             metrics=self.render_metrics,
         )
         app = create_app(ctx, self.config.api.max_body)
+        add_fediverse_routes(app, lambda: self.fediverse)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(
@@ -472,6 +477,10 @@ class Daemon:
         self.dispatcher.channels = channels
         self.intake = self._make_intake()
         self.scheduler.lease = new.claim_lease
+        try:
+            await self.fediverse.attach(channels)
+        except ConfigError as exc:
+            log.error("the fediverse actor keeps its old settings: %s", exc)
         if self.leading:
             await self.monitor.configure(new, channels)
         self.scheduler.wake()
@@ -518,6 +527,7 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.fediverse.stop()
         await self.channels.close()
         with contextlib.suppress(FailoverError):
             await self.store.add_events(

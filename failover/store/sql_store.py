@@ -32,6 +32,7 @@ from failover.model import (
     Token,
 )
 from failover.store.base import NewDelivery, NewEvent, NodeInfo, Outcome, QueueStats, Store
+from failover.store.fediverse import SqlFediverseStore
 
 Row = Mapping[str, Any]
 
@@ -60,7 +61,7 @@ class Tx(Protocol):
         """Tell the other daemons, when this transaction commits, that due work was added."""
 
 
-class SqlStore(Store):
+class SqlStore(SqlFediverseStore, Store):
     """Everything but connections, transactions and migrations, which the dialects own."""
 
     @abc.abstractmethod
