@@ -1,5 +1,6 @@
-"""An https front for the daemon, as a reverse proxy would be: TLS from a test CA (trustme)
-for ``localhost``, bytes passed through to the daemon's plain-http port unchanged."""
+"""A front for the daemon, as a reverse proxy or load balancer would be: https from a test
+CA (trustme) for ``localhost`` (or plain, ``tls=False``), bytes passed through to the daemon's
+plain-http port unchanged."""
 
 from __future__ import annotations
 
@@ -13,10 +14,19 @@ import trustme
 
 
 class TlsFront:
-    def __init__(self, port: int, target_port: int, directory: Path) -> None:
+    def __init__(
+        self,
+        port: int,
+        target_port: int,
+        directory: Path,
+        *,
+        tls: bool = True,
+        ca: trustme.CA | None = None,
+    ) -> None:
+        self.tls = tls
         self.port = port
         self.target_port = target_port
-        self.ca = trustme.CA()
+        self.ca = ca or trustme.CA()
         self.ca_file = directory / "test-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         self._server: asyncio.Server | None = None
@@ -27,8 +37,9 @@ class TlsFront:
         return f"https://localhost:{self.port}"
 
     async def __aenter__(self) -> TlsFront:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.ca.issue_cert("localhost").configure_cert(ctx)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH) if self.tls else None
+        if ctx is not None:
+            self.ca.issue_cert("localhost").configure_cert(ctx)
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, ssl=ctx)
         return self
 

@@ -4,7 +4,7 @@
 // handle (WebFinger over https), follow it, unfollow it, delete itself, or go offline (its
 // federation port closes and reopens later). Fedify verifies the HTTP Signature of every
 // request to alice's inbox before a listener runs, so what is recorded was signed by us.
-// Its own requests are signed by Fedify (draft-cavage first: failover verifies that draft).
+// Its own requests are signed by Fedify (RFC 9421 first; after failover's 401, draft-cavage).
 //
 // Usage: node server.mjs <federation port> <control port>; prints one JSON line when ready.
 import http from "node:http";
@@ -39,7 +39,7 @@ let keyPair = null;
 const federation = createFederation({
   kv: new MemoryKvStore(),
   allowPrivateAddress: true, // everything runs on loopback
-  firstKnock: "draft-cavage-http-signatures-12",
+  // Default first knock (RFC 9421): failover answers 401 and Fedify falls back to draft-cavage.
 });
 
 federation
