@@ -296,9 +296,11 @@ class SqlFediverseStore(FediverseStore):
                     "state": "failed" if host in down else "pending",
                     "error": unavailable if host in down else None,
                 })  # fmt: skip
+            before = await db.fetch("ap_pending_of_activity", activity_id=pub.activity_id)
             if rows:
                 await db.run_many("ap_delivery_insert", rows)
-            return sum(1 for r in rows if r["state"] == "pending")
+            after = await db.fetch("ap_pending_of_activity", activity_id=pub.activity_id)
+            return int(after[0]["n"]) - int(before[0]["n"])
 
     async def ap_object(self, note_id: str) -> tuple[dict[str, Any], dict[str, Any], bool] | None:
         rows = await self._all("ap_object_get", id=note_id)
@@ -343,11 +345,13 @@ class SqlFediverseStore(FediverseStore):
                     "due_at": due_at.timestamp(), "error": error, "now": now.timestamp(),
                 },
             )  # fmt: skip
+            if not changed:
+                return False  # the claim was lost: another daemon owns this row now
             if host is None:
                 await db.run("ap_host_clear", {"host": delivery.host})
             else:
                 await db.run("ap_host_put", _host_params(host, now))
-            return changed > 0
+            return True
 
     async def ap_next_due(self) -> datetime | None:
         rows = await self._all("ap_delivery_next_due")

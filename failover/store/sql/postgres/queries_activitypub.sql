@@ -152,3 +152,6 @@ ON CONFLICT (name) DO NOTHING;
 
 -- name: ap_media_get
 SELECT content_type, data FROM ap_media WHERE name = %(name)s;
+
+-- name: ap_pending_of_activity
+SELECT count(*) AS n FROM ap_deliveries WHERE activity_id = %(activity_id)s AND state = 'pending';

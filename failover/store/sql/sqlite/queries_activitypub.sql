@@ -151,3 +151,6 @@ ON CONFLICT (name) DO NOTHING;
 
 -- name: ap_media_get
 SELECT content_type, data FROM ap_media WHERE name = :name;
+
+-- name: ap_pending_of_activity
+SELECT count(*) AS n FROM ap_deliveries WHERE activity_id = :activity_id AND state = 'pending';
