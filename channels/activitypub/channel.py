@@ -90,6 +90,10 @@ class ActivityPubChannel:
         self._host = host
 
     @property
+    def host(self) -> ActorHost | None:
+        return self._host
+
+    @property
     def limits(self) -> Limits:
         return Limits(
             text=None,

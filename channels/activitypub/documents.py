@@ -224,14 +224,15 @@ def tombstone(note_id: str, deleted: datetime) -> dict[str, Any]:
     return {"id": note_id, "type": "Tombstone", "deleted": _iso(deleted)}
 
 
-def accept(actor: Actor, follow: dict[str, Any]) -> dict[str, Any]:
-    """``Accept`` of a Follow, embedding it (Mastodon and Fedify take the id or the object)."""
+def accept(actor: Actor, follow: dict[str, Any], kind: str = "Accept") -> dict[str, Any]:
+    """``Accept`` (or ``Reject``) of a Follow, embedding it (Mastodon and Fedify take the id
+    or the object)."""
     follow_id = str(follow.get("id", ""))
     suffix = hashlib.sha256(follow_id.encode()).digest()[:12]
     return {
         "@context": CONTEXT,
-        "id": f"{actor.id}#accepts/{base64.urlsafe_b64encode(suffix).decode().rstrip('=')}",
-        "type": "Accept",
+        "id": f"{actor.id}#{kind.lower()}s/{base64.urlsafe_b64encode(suffix).decode().rstrip('=')}",
+        "type": kind,
         "actor": actor.id,
         "object": {
             "id": follow_id,

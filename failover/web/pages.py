@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from failover.activitypub.admin import ledger as fediverse_ledger
+from failover.activitypub.admin import summary as fediverse_summary
 from failover.api.auth import throttled, token_for
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.views import channel_json, event_json, message_json, queue_json
@@ -166,6 +168,7 @@ async def dashboard(request: web.Request, session: sessions.Session) -> web.Resp
         channels=channels, primary=route.primary if route else [],
         queue=queue_json(await ctx.store.queue_stats(now), now), recent=recent, events=events,
         nodes=await ctx.store.nodes(now) if ctx.store.shared else [],
+        fediverse=await fediverse_summary(ctx.store, ctx.channels()),
     )  # fmt: skip
 
 
@@ -216,6 +219,7 @@ async def _message_page(
         request, "message.html", session, status=422 if error else 200,
         m=message_json(message, deliveries), events=events, cancellable=open_,
         editable=editable, form=form or {}, error=error, zones=ZONES,
+        inboxes=await fediverse_ledger(ctx.store, ctx.channels(), message_id),
     )  # fmt: skip
 
 

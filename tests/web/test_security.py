@@ -33,6 +33,8 @@ UI_CHANGES = {
     "/ui/tokens": "admin",
     "/ui/tokens/{token}/revoke": "admin",
     "/ui/logout": "viewer",
+    "/ui/fediverse/requests": "operator",
+    "/ui/messages/{id}/fediverse-delete": "publisher",
 }
 
 
