@@ -2,8 +2,9 @@
 
 Claims expire (``LEASE``), so with several daemons on one PostgreSQL store each row goes
 out from one of them and a daemon that dies mid-send hands its rows on. Each inbox is
-retried on its own (``failover.retry.inbox_decision``); a failing inbox never holds back
-the others, and a host behind an open circuit breaker is not even claimed.
+retried on its own (``failover.retry.inbox_decision``); a host gets at most ``per_host``
+requests in flight, so one that hangs never holds back the others, and a host behind an
+open circuit breaker is not even claimed.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger("failover.activitypub")
 
 LEASE = 60.0
 POLL = 5.0  # other daemons' work and expired claims are found at least this often
+STOP_GRACE = 3.0  # at a stop, sends under way get this long to finish
 
 
 class InboxSender:
@@ -41,7 +43,8 @@ class InboxSender:
         session: aiohttp.ClientSession,
         *,
         spacing: float = 1.0,
-        concurrency: int = 8,
+        concurrency: int = 16,
+        per_host: int = 4,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -50,31 +53,66 @@ class InboxSender:
         self.session = session
         self.spacing = spacing
         self.concurrency = concurrency
+        self.per_host = per_host
         self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                batch = await self.round()
-            except FailoverError as exc:
-                log.warning("inbox deliveries: the store failed: %s", exc)
-                batch = 0
-            if batch:
-                continue
-            await self._sleep()
+        """Keep up to ``concurrency`` POSTs in flight; a slot that frees is refilled at once,
+        so an inbox that hangs until its timeout holds back nobody else."""
+        try:
+            while not self._stopping:
+                self._wake.clear()
+                free = self.concurrency - len(self._inflight)
+                claimed = 0
+                if free > 0:
+                    try:
+                        claimed = self._start(await self._claim(free))
+                    except FailoverError as exc:
+                        log.warning("inbox deliveries: the store failed: %s", exc)
+                if claimed and claimed == free:
+                    await self._wake.wait()  # every slot busy: a finished send wakes us
+                elif not claimed:
+                    await self._sleep()
+        finally:
+            if self._inflight:  # sends under way finish and are recorded, within a grace
+                await asyncio.wait(set(self._inflight), timeout=STOP_GRACE)
+            for task in self._inflight:
+                task.cancel()  # unfinished: the claim expires and the row goes out again
+            await asyncio.gather(*self._inflight, return_exceptions=True)
 
-    async def round(self) -> int:
-        """Claim and send one batch; return how many were claimed."""
+    async def stop(self, task: asyncio.Task[None]) -> None:
+        """End ``run`` (running as ``task``) between store calls, never inside one: a store
+        call cancelled half-way could leave its connection in a transaction."""
+        self._stopping = True
+        self._wake.set()
+        done, _ = await asyncio.wait({task}, timeout=STOP_GRACE + 2)
+        if not done:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _claim(self, limit: int) -> list[InboxDelivery]:
         now = self.clock.now()
         until = now + timedelta(seconds=LEASE)
-        claimed = await self.store.ap_claim(self.owner, now, until, self.concurrency)
-        if claimed:
-            await asyncio.gather(*(self._send(d) for d in claimed))
-        return len(claimed)
+        return await self.store.ap_claim(self.owner, now, until, limit, self.per_host)
+
+    def _start(self, deliveries: list[InboxDelivery]) -> int:
+        for d in deliveries:
+            task = asyncio.create_task(self._send(d), name=f"deliver:{d.inbox}")
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
+        return len(deliveries)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("recording a delivery failed", exc_info=task.exception())
+        self._wake.set()
 
     async def _sleep(self) -> None:
         pause = POLL

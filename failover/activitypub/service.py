@@ -9,7 +9,6 @@ domain, username or public URL than the stored ones is refused unless ``migrate_
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import aiohttp
@@ -127,10 +126,8 @@ class FediverseService:
         self.channel_name, self.adapter = name, adapter
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        if self._task is not None and self.sender is not None:
+            await self.sender.stop(self._task)
             self._task = None
         self.sender = None
         if self.session is not None:

@@ -144,8 +144,10 @@ class FediverseStore(abc.ABC):
 
     @abc.abstractmethod
     async def ap_claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int
-    ) -> list[InboxDelivery]: ...
+        self, owner: str, now: datetime, lease_until: datetime, limit: int, per_host: int = 4
+    ) -> list[InboxDelivery]:
+        """Claim up to ``limit`` due deliveries, with at most ``per_host`` in flight per host
+        (so a host that hangs cannot take every slot)."""
 
     @abc.abstractmethod
     async def ap_finish(
@@ -315,12 +317,12 @@ class SqlFediverseStore(FediverseStore):
         return [json.loads(r["activity"]) for r in rows], total
 
     async def ap_claim(
-        self, owner: str, now: datetime, lease_until: datetime, limit: int
+        self, owner: str, now: datetime, lease_until: datetime, limit: int, per_host: int = 4
     ) -> list[InboxDelivery]:
         async with self._tx() as db:
             params = {"owner": owner, "lease_until": lease_until.timestamp()}
             claimed = await db.fetch(
-                "ap_delivery_claim", now=now.timestamp(), limit=limit, **params
+                "ap_delivery_claim", now=now.timestamp(), limit=limit, per_host=per_host, **params
             )
             if not claimed:
                 return []

@@ -206,6 +206,55 @@ async def test_failing_inbox_is_retried_and_4xx_is_not(daemon: Harness, masto: M
     assert rows[0].attempts == 1 and rows[0].last_status == 404  # not retried
 
 
+async def test_an_inbox_that_never_answers_holds_back_nobody(tmp_path: Path) -> None:
+    h = await start_daemon(write_config(tmp_path, channel("timeout = 6")))
+    async with MastodonAP(("alice",)) as stuck, MastodonAP(("bob",)) as fine:
+        try:
+            await follow(h, stuck, "alice")
+            await follow(h, fine, "bob")
+            await eventually(lambda: stuck.delivered("Accept") and fine.delivered("Accept"))
+            stuck.hang = True
+            posted = [(await h.post(text=f"Post {n}"))["id"] for n in range(20)]  # > 16 slots
+            await eventually(lambda: len(fine.delivered("Create")) == 20, timeout=10)
+            stuck_host = stuck.url.removeprefix("http://")
+            (first,) = [
+                d for d in await h.daemon.store.ap_deliveries(posted[0]) if d.host == stuck_host
+            ]
+            assert first.attempts == 0  # its first POST still hangs: it held back nobody
+            assert stuck.posts["/inbox"] <= 4  # at most 4 requests in flight to one host
+            await eventually(lambda: _attempted(h, posted[0]), timeout=10)
+            (first,) = [
+                d for d in await h.daemon.store.ap_deliveries(posted[0]) if d.host == stuck_host
+            ]
+            assert first.state == "pending" and "no answer in time" in str(first.last_error)
+        finally:
+            await h.daemon.stop()
+
+
+async def _attempted(h: Harness, message_id: int) -> bool:
+    rows = await h.daemon.store.ap_deliveries(message_id)
+    return any(d.attempts >= 1 and d.state == "pending" for d in rows)
+
+
+async def test_health_is_down_when_unserved_and_degraded_when_inboxes_fail(
+    daemon: Harness, masto: MastodonAP
+) -> None:
+    live = daemon.daemon.channels.get("fedi")
+    assert live is not None and live.adapter is not None
+    assert (await live.adapter.check()).ok
+    await follow(daemon, masto, "alice")
+    await eventually(lambda: len(masto.delivered("Accept")) == 1)
+    masto.status = 500
+    m = await daemon.post(text="Failing everywhere.")
+    await eventually(lambda: _attempted(daemon, m["id"]))
+    result = await live.adapter.check()
+    assert result.ok and result.degraded and "1 failing" in result.detail
+    await daemon.daemon._runner.cleanup()  # type: ignore[union-attr]  # the HTTP server is gone
+    daemon.daemon._runner = None
+    result = await live.adapter.check()
+    assert not result.ok and "cannot be fetched" in result.detail
+
+
 async def _counts(h: Harness, message_id: int, want: dict[str, int]) -> bool:
     return await h.daemon.store.ap_delivery_counts(message_id) == want
 

@@ -10,6 +10,7 @@ Its own requests are signed with its accounts' keys, and it can send forged ones
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class MastodonAP:
         self.refused: list[tuple[str, str]] = []  # (path, why)
         self.posts: dict[str, int] = {}  # path -> POSTs
         self.status = 202  # what the inboxes answer (tests make it fail)
+        self.hang = False  # accept inbox requests and never answer
+        self._released = asyncio.Event()
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -62,6 +65,7 @@ class MastodonAP:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         assert self._runner is not None
+        self._released.set()
         await self._runner.cleanup()
 
     async def _actor(self, request: web.Request) -> web.Response:
@@ -83,6 +87,9 @@ class MastodonAP:
     async def _inbox(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.posts[request.path] = self.posts.get(request.path, 0) + 1
+        if self.hang:
+            await self._released.wait()
+            return web.Response(status=503)
         headers = {k.lower(): v for k, v in request.headers.items()}
         why = await self._check(request, headers, body)
         if why:

@@ -82,15 +82,25 @@ VALUES (%(activity_id)s, %(message_id)s, %(inbox)s, %(host)s, %(state)s, 0, %(no
 ON CONFLICT (activity_id, inbox) DO NOTHING;
 
 -- name: ap_delivery_claim
+-- Due rows, at most per_host in flight per host (rows already claimed count first), never
+-- for a host whose circuit breaker is open.
 UPDATE ap_deliveries
 SET claimed_by = %(owner)s, claim_until = %(lease_until)s
 WHERE id IN (
-    SELECT d.id FROM ap_deliveries d
-    WHERE d.state = 'pending' AND d.due_at <= %(now)s
-      AND (d.claim_until IS NULL OR d.claim_until <= %(now)s)
-      AND NOT EXISTS (SELECT 1 FROM ap_hosts h WHERE h.host = d.host AND h.open_until > %(now)s)
-    ORDER BY d.due_at, d.id
-    LIMIT %(limit)s
+    SELECT id FROM ap_deliveries WHERE id IN (
+        SELECT id FROM (
+            SELECT d.id, d.due_at, d.claim_until,
+                   row_number() OVER (
+                       PARTITION BY d.host
+                       ORDER BY CASE WHEN d.claim_until > %(now)s THEN 0 ELSE 1 END, d.due_at, d.id
+                   ) AS rn
+            FROM ap_deliveries d
+            WHERE d.state = 'pending' AND d.due_at <= %(now)s
+              AND NOT EXISTS (SELECT 1 FROM ap_hosts h WHERE h.host = d.host AND h.open_until > %(now)s)
+        ) ranked
+        WHERE rn <= %(per_host)s AND (claim_until IS NULL OR claim_until <= %(now)s)
+        ORDER BY due_at, id
+        LIMIT %(limit)s)
     FOR UPDATE SKIP LOCKED)
 RETURNING id;
 
