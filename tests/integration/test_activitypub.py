@@ -119,6 +119,7 @@ async def test_discovery_documents_and_content_negotiation(daemon: Harness) -> N
 async def test_mastodon_round_trip_accept_and_one_post_per_shared_inbox(
     daemon: Harness, masto: MastodonAP
 ) -> None:
+    masto.authorized_fetch = True  # the daemon's GETs of the followers must be signed
     host = daemon.daemon.config.api.listen
     assert await masto.webfinger_round_trip(daemon.url, f"status@{host}") == actor_of(daemon)
     await follow(daemon, masto, "alice")
@@ -136,6 +137,7 @@ async def test_mastodon_round_trip_accept_and_one_post_per_shared_inbox(
     create = masto.delivered("Create")[0]["activity"]
     assert create["object"]["attributedTo"] == actor_of(daemon)
     assert masto.refused == []  # signature, digest, content-type, Note host = actor host
+    assert masto.signed_gets >= 3  # alice's and bob's actors (the Follows), alice's key
     _, _, coll = await get(f"{actor_of(daemon)}/followers?page=1")
     assert sorted(coll["orderedItems"]) == [masto.actor_id("alice"), masto.actor_id("bob")]
 
@@ -162,8 +164,25 @@ async def test_a_redelivered_activity_is_handled_once(daemon: Harness, masto: Ma
     assert await masto.send("alice", f"{daemon.url}/inbox", activity) == 202
     assert await masto.send("alice", f"{daemon.url}/inbox", activity) == 202
     await eventually(lambda: len(masto.delivered("Accept")) == 1)
+    like = {
+        "id": activity["id"] + "/like",
+        "type": "Like",
+        "actor": activity["actor"],
+        "object": "x",
+    }
+    assert await masto.send("alice", f"{daemon.url}/inbox", like) == 202  # ignored
     await asyncio.sleep(0.3)
-    assert len(masto.delivered("Accept")) == 1
+    assert len(masto.received) == 1
+
+
+async def test_a_rotated_key_is_fetched_again(daemon: Harness, masto: MastodonAP) -> None:
+    await follow(daemon, masto, "alice")  # the daemon now has alice's key cached
+    await eventually(lambda: len(masto.delivered("Accept")) == 1)
+    masto.accounts["alice"].private_pem = new_private_key()  # alice's server rotates it
+    undo = {"id": f"{masto.actor_id('alice')}#undo", "type": "Undo",
+            "actor": masto.actor_id("alice"), "object": {"type": "Follow"}}  # fmt: skip
+    assert await masto.send("alice", f"{daemon.url}/inbox", undo) == 202
+    assert await followers(daemon) == 0
 
 
 async def test_undo_and_delete_end_the_follow(daemon: Harness, masto: MastodonAP) -> None:

@@ -37,9 +37,8 @@ def fedify(ca: tuple[trustme.CA, Path]) -> Iterator[FedifyPeer]:
         yield peer
 
 
-@pytest.fixture
-async def actor(tmp_path: Path, ca: tuple[trustme.CA, Path]) -> AsyncIterator[tuple[Harness, str]]:
-    """A daemon whose actor is https://localhost:<port>/users/status."""
+def actor_config(tmp_path: Path) -> tuple[Path, int, int]:
+    """A config whose actor is https://localhost:<tls>/users/status; (path, port, tls)."""
     port, tls = free_port(), free_port()
     path = write_config(tmp_path, """
     [channels.fedi]
@@ -52,6 +51,12 @@ async def actor(tmp_path: Path, ca: tuple[trustme.CA, Path]) -> AsyncIterator[tu
     """, port=port)  # fmt: skip
     text = path.read_text().replace(f'"http://127.0.0.1:{port}"', f'"https://localhost:{tls}"', 1)
     path.write_text(text)
+    return path, port, tls
+
+
+@pytest.fixture
+async def actor(tmp_path: Path, ca: tuple[trustme.CA, Path]) -> AsyncIterator[tuple[Harness, str]]:
+    path, port, tls = actor_config(tmp_path)
     h = await start_daemon(path)
     try:
         async with TlsFront(tls, port, tmp_path, ca=ca[0]):
@@ -155,3 +160,25 @@ async def test_a_deleted_follower_is_removed(
     me = await followed(fedify, h, host)
     await fedify.call("deleteSelf", actor=me)
     await eventually(lambda: _no_follower(h, fedify.actor))
+
+
+async def test_after_a_restart_the_same_key_reaches_the_same_follower(
+    fedify: FedifyPeer, tmp_path: Path, ca: tuple[trustme.CA, Path]
+) -> None:
+    path, port, tls = actor_config(tmp_path)
+    async with TlsFront(tls, port, tmp_path, ca=ca[0]):
+        h = await start_daemon(path)
+        try:
+            await followed(fedify, h, f"localhost:{tls}")
+            key = h.daemon.fediverse.public_key
+        finally:
+            await h.daemon.stop()
+        h = await start_daemon(path, tokens=h.tokens)
+        try:
+            assert h.daemon.fediverse.public_key == key
+            assert await h.daemon.store.ap_follower(fedify.actor) is not None
+            m = await h.post(text="Back after a restart.")
+            await h.wait_state(m["id"], "delivered")
+            await eventually(lambda: _has(fedify, h, "Create", 1), timeout=20)
+        finally:
+            await h.daemon.stop()

@@ -41,6 +41,8 @@ class MastodonAP:
         self.posts: dict[str, int] = {}  # path -> POSTs
         self.status = 202  # what the inboxes answer (tests make it fail)
         self.hang = False  # accept inbox requests and never answer
+        self.authorized_fetch = False  # actors are served to signed GETs only
+        self.signed_gets = 0
         self._released = asyncio.Event()
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -74,6 +76,11 @@ class MastodonAP:
             raise web.HTTPNotFound()
         if AP not in request.headers.get("Accept", ""):
             raise web.HTTPNotAcceptable()
+        if self.authorized_fetch:  # Mastodon's secure mode: only signed GETs see actors
+            why = await self._check_get(request)
+            if why:
+                self.refused.append((request.path, why))
+                return web.Response(status=401, text=why)
         actor = self.actor_id(account.name)
         doc = {
             "@context": ["https://www.w3.org/ns/activitystreams", "https://w3id.org/security/v1"],
@@ -99,6 +106,22 @@ class MastodonAP:
             return web.Response(status=self.status, text="not now")
         self.received.append({"path": request.path, "activity": json.loads(body)})
         return web.Response(status=self.status)
+
+    async def _check_get(self, request: web.Request) -> str:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            params = parse(headers)
+            async with (
+                aiohttp.ClientSession() as s,
+                s.get(params.key_id.split("#")[0], headers={"Accept": AP}) as r,
+            ):
+                signer = await r.json(content_type=None)
+            verify("GET", request.path_qs, headers, b"", params,
+                   signer["publicKey"]["publicKeyPem"], datetime.now(UTC))  # fmt: skip
+        except ValueError as exc:
+            return f"GET not signed: {exc}"
+        self.signed_gets += 1
+        return ""
 
     async def _check(self, request: web.Request, headers: dict[str, str], body: bytes) -> str:
         signed = headers.get("signature", "")
