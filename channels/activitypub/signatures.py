@@ -11,6 +11,7 @@ the draft are here, on top of ``cryptography``.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 from collections.abc import Mapping
@@ -92,10 +93,7 @@ def sign(
     names = tuple(n for n in names if n == "(request-target)" or n in out)
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     text = _signing_string(method, target or "/", out, names)
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ValueError("only RSA keys can sign")
-    raw = key.sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
+    raw = _private_key(private_pem).sign(text.encode(), padding.PKCS1v15(), hashes.SHA256())
     out["signature"] = (
         f'keyId="{key_id}",algorithm="rsa-sha256",headers="{" ".join(names)}",'
         f'signature="{base64.b64encode(raw).decode()}"'
@@ -158,6 +156,15 @@ def verify(
         key.verify(params.signature, text.encode(), padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
         raise SignatureError("signature does not verify") from None
+
+
+@functools.lru_cache(maxsize=8)
+def _private_key(private_pem: str) -> rsa.RSAPrivateKey:
+    """Loaded once: loading validates the key, which costs ~50x a signature."""
+    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError("only RSA keys can sign")
+    return key
 
 
 def _check_fresh(headers: Mapping[str, str], params: SignatureParams, now: datetime) -> None:

@@ -30,6 +30,7 @@ log = logging.getLogger("failover.activitypub")
 
 LEASE = 60.0
 POLL = 5.0  # other daemons' work and expired claims are found at least this often
+MIN_PAUSE = 0.2
 STOP_GRACE = 3.0  # at a stop, sends under way get this long to finish
 
 
@@ -62,21 +63,22 @@ class InboxSender:
         self._wake.set()
 
     async def run(self) -> None:
-        """Keep up to ``concurrency`` POSTs in flight; a slot that frees is refilled at once,
-        so an inbox that hangs until its timeout holds back nobody else."""
+        """Keep up to ``concurrency`` POSTs in flight, refilled as they finish (in batches of
+        half the slots: each claim is a transaction), so a slow inbox holds back nobody."""
+        refill_at = max(1, self.concurrency // 2)
         try:
             while not self._stopping:
                 self._wake.clear()
                 free = self.concurrency - len(self._inflight)
+                if free < refill_at and self._inflight:
+                    await self._wake.wait()  # a finished send wakes us
+                    continue
                 claimed = 0
-                if free > 0:
-                    try:
-                        claimed = self._start(await self._claim(free))
-                    except FailoverError as exc:
-                        log.warning("inbox deliveries: the store failed: %s", exc)
-                if claimed and claimed == free:
-                    await self._wake.wait()  # every slot busy: a finished send wakes us
-                elif not claimed:
+                try:
+                    claimed = self._start(await self._claim(free))
+                except FailoverError as exc:
+                    log.warning("inbox deliveries: the store failed: %s", exc)
+                if claimed < free:  # nothing more is due now
                     await self._sleep()
         finally:
             if self._inflight:  # sends under way finish and are recorded, within a grace
@@ -115,13 +117,17 @@ class InboxSender:
         self._wake.set()
 
     async def _sleep(self) -> None:
+        """Until the next row is due, new work or a finished send wakes us, or ``POLL``.
+        Rows due now but held back (their host has ``per_host`` in flight, perhaps from
+        another daemon) are looked at again after ``MIN_PAUSE``, not in a tight loop."""
         pause = POLL
+        now = self.clock.now()
         with contextlib.suppress(FailoverError):
-            due = await self.store.ap_next_due()
+            due = await self.store.ap_next_due(now)
             if due is not None:
-                pause = min(POLL, max(0.0, (due - self.clock.now()).total_seconds()))
+                pause = min(POLL, max(MIN_PAUSE, (due - now).total_seconds()))
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), timeout=max(pause, 0.05))
+            await asyncio.wait_for(self._wake.wait(), timeout=pause)
 
     async def _send(self, d: InboxDelivery) -> None:
         body = (d.body or "").encode()
@@ -141,10 +147,10 @@ class InboxSender:
         self, d: InboxDelivery, status: int | None, error: ChannelError | None
     ) -> None:
         now = self.clock.now()
-        host = await self.store.ap_host(d.host)
-        if error is None:
+        if error is None:  # the host answered: its failure record goes
             await self.store.ap_finish(d, self.owner, "delivered", now, status, None, None, now)
             return
+        host = await self.store.ap_host(d.host)
         decision = inbox_decision(
             error, attempts=d.attempts + 1, now=now, spacing=self.spacing, jitter=random.random()
         )

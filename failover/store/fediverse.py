@@ -164,7 +164,8 @@ class FediverseStore(abc.ABC):
         """Record an attempt and the host's new breaker state (None: forget the host)."""
 
     @abc.abstractmethod
-    async def ap_next_due(self) -> datetime | None: ...
+    async def ap_next_due(self, now: datetime) -> datetime | None:
+        """When a delivery next becomes claimable (due, breaker closed, claim expired)."""
 
     @abc.abstractmethod
     async def ap_host(self, host: str) -> HostRecord | None: ...
@@ -355,8 +356,8 @@ class SqlFediverseStore(FediverseStore):
                 await db.run("ap_host_put", _host_params(host, now))
             return True
 
-    async def ap_next_due(self) -> datetime | None:
-        rows = await self._all("ap_delivery_next_due")
+    async def ap_next_due(self, now: datetime) -> datetime | None:
+        rows = await self._all("ap_delivery_next_due", now=now.timestamp())
         return utc(rows[0]["t"]) if rows and rows[0]["t"] is not None else None
 
     async def ap_host(self, host: str) -> HostRecord | None:

@@ -92,6 +92,8 @@ async def test_claims_are_exclusive_and_breakers_hold_a_host_back(store: Store) 
         await store.ap_claim("b", T0 + timedelta(seconds=20), lease + timedelta(minutes=1), 10)
         == []
     )
+    # Next claimable: alice's row when a's claim expires (down.example waits for its breaker).
+    assert await store.ap_next_due(T0 + timedelta(seconds=20)) == lease
     later = T0 + timedelta(minutes=6)  # breaker closed again, and a's lease expired
     again = await store.ap_claim("b", later, later + timedelta(minutes=1), 10)
     assert sorted(d.host for d in again) == ["down.example", "social.example"]

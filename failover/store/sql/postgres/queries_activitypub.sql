@@ -116,7 +116,15 @@ SET state = %(state)s, attempts = attempts + 1, due_at = %(due_at)s, last_status
 WHERE id = %(id)s AND claimed_by = %(owner)s;
 
 -- name: ap_delivery_next_due
-SELECT min(due_at) AS t FROM ap_deliveries WHERE state = 'pending';
+-- When a row next becomes claimable: its due time (or its host's breaker reopening), or
+-- the expiry of a live claim.
+SELECT min(t) AS t FROM (
+    SELECT CASE WHEN h.open_until > d.due_at THEN h.open_until ELSE d.due_at END AS t
+    FROM ap_deliveries d LEFT JOIN ap_hosts h ON h.host = d.host
+    WHERE d.state = 'pending' AND (d.claim_until IS NULL OR d.claim_until <= %(now)s)
+    UNION ALL
+    SELECT min(claim_until) AS t FROM ap_deliveries
+    WHERE state = 'pending' AND claim_until > %(now)s) AS due;
 
 -- name: ap_deliveries_of_message
 SELECT * FROM ap_deliveries WHERE message_id = %(message_id)s ORDER BY id;

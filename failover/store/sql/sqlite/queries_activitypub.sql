@@ -115,7 +115,15 @@ SET state = :state, attempts = attempts + 1, due_at = :due_at, last_status = :st
 WHERE id = :id AND claimed_by = :owner;
 
 -- name: ap_delivery_next_due
-SELECT min(due_at) AS t FROM ap_deliveries WHERE state = 'pending';
+-- When a row next becomes claimable: its due time (or its host's breaker reopening), or
+-- the expiry of a live claim.
+SELECT min(t) AS t FROM (
+    SELECT CASE WHEN h.open_until > d.due_at THEN h.open_until ELSE d.due_at END AS t
+    FROM ap_deliveries d LEFT JOIN ap_hosts h ON h.host = d.host
+    WHERE d.state = 'pending' AND (d.claim_until IS NULL OR d.claim_until <= :now)
+    UNION ALL
+    SELECT min(claim_until) AS t FROM ap_deliveries
+    WHERE state = 'pending' AND claim_until > :now) AS due;
 
 -- name: ap_deliveries_of_message
 SELECT * FROM ap_deliveries WHERE message_id = :message_id ORDER BY id;
