@@ -9,6 +9,7 @@ a request that fails these checks. Activity ids are remembered, so a redelivery 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -81,13 +82,18 @@ class Inbox:
             raise InboxRefused(401, f"cannot fetch the signing key: {exc}") from None
         if remote.owner != actor_id:
             raise InboxRefused(401, "the signing key does not belong to the activity's actor")
-        now = self.clock.now()
-        activity_id = _id(activity.get("id")) or f"{actor_id}#{hash(body)}"
-        if not await self.store.ap_first_sight(activity_id, now, now - SEEN_FOR):
+        digest = hashlib.sha256(body).hexdigest()
+        activity_id = _id(activity.get("id")) or f"{actor_id}#sha256={digest}"
+        if await self.store.ap_seen(activity_id):
             return f"duplicate {activity_id}"
         if await self.store.ap_host(host_of(actor_id)) is not None:
             await self.store.ap_clear_host(host_of(actor_id))  # it reaches us: available again
-        return await self._dispatch(activity, actor_id)
+        done = await self._dispatch(activity, actor_id)
+        # Remembered once handled, so a sender's retry after a failure here is not dropped
+        # (handling is idempotent, should two copies race).
+        now = self.clock.now()
+        await self.store.ap_first_sight(activity_id, now, now - SEEN_FOR)
+        return done
 
     async def _verified_key(
         self, target: str, headers: dict[str, str], body: bytes, params: SignatureParams
@@ -143,8 +149,8 @@ class Inbox:
     async def _follow(self, follow: dict[str, Any], actor_id: str) -> str:
         try:
             doc = await fetch_document(self.session, actor_id, self.key, self.clock.now())
-        except FetchError as exc:
-            raise InboxRefused(400, f"cannot fetch the follower's actor: {exc}") from None
+        except FetchError as exc:  # 502: the sender retries, as it does on any 5xx
+            raise InboxRefused(502, f"cannot fetch the follower's actor: {exc}") from None
         inbox = doc.get("inbox")
         if not isinstance(inbox, str) or doc.get("id") != actor_id:
             raise InboxRefused(400, "the follower's actor has no inbox")

@@ -187,6 +187,10 @@ class FediverseStore(abc.ABC):
         """Remember an incoming activity id; False when it was seen before (a duplicate)."""
 
     @abc.abstractmethod
+    async def ap_seen(self, activity_id: str) -> bool:
+        """Whether an incoming activity id is remembered (handled before)."""
+
+    @abc.abstractmethod
     async def ap_put_media(self, name: str, content_type: str, data: bytes, now: datetime) -> None:
         """Keep an image of a published Note (names are content hashes: a repeat is a no-op)."""
 
@@ -394,6 +398,9 @@ class SqlFediverseStore(FediverseStore):
         async with self._tx() as db:
             await db.run("ap_seen_prune", {"before": keep_since.timestamp()})
             return await db.run("ap_seen_insert", {"id": activity_id, "now": now.timestamp()}) > 0
+
+    async def ap_seen(self, activity_id: str) -> bool:
+        return bool(await self._all("ap_seen_get", id=activity_id))
 
     async def ap_put_media(self, name: str, content_type: str, data: bytes, now: datetime) -> None:
         async with self._tx() as db:

@@ -175,6 +175,25 @@ async def test_a_redelivered_activity_is_handled_once(daemon: Harness, masto: Ma
     assert len(masto.received) == 1
 
 
+async def test_a_follow_that_cannot_be_completed_now_is_taken_on_its_retry(
+    daemon: Harness, masto: MastodonAP
+) -> None:
+    await follow(daemon, masto, "alice")  # alice's key is cached now
+    inbox = f"{daemon.url}/inbox"
+    first = masto.delivered("Accept")
+    undo = {"id": f"{masto.actor_id('alice')}#undo1", "type": "Undo",
+            "actor": masto.actor_id("alice"), "object": {"type": "Follow"}}  # fmt: skip
+    assert await masto.send("alice", inbox, undo) == 202
+    again = masto.follow("alice", actor_of(daemon))
+    masto.actor_status = 503  # alice's server cannot show her actor just now
+    assert await masto.send("alice", inbox, again) == 502  # Mastodon retries a 5xx
+    assert await followers(daemon) == 0
+    masto.actor_status = None
+    assert await masto.send("alice", inbox, again) == 202  # the retry is not a "duplicate"
+    assert await followers(daemon) == 1
+    await eventually(lambda: len(masto.delivered("Accept")) == len(first) + 1)
+
+
 async def test_a_rotated_key_is_fetched_again(daemon: Harness, masto: MastodonAP) -> None:
     await follow(daemon, masto, "alice")  # the daemon now has alice's key cached
     await eventually(lambda: len(masto.delivered("Accept")) == 1)

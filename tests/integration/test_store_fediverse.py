@@ -111,7 +111,9 @@ async def test_unavailable_hosts_are_not_queued_and_ids_are_seen_once(store: Sto
     assert await store.ap_publish(create(2), None, "host unavailable", T0) == 0
     rows = await store.ap_deliveries(2)
     assert [(r.state, r.last_error) for r in rows] == [("failed", "host unavailable")]
+    assert not await store.ap_seen("https://x/1")
     assert await store.ap_first_sight("https://x/1", T0, T0 - timedelta(days=7))
+    assert await store.ap_seen("https://x/1")
     assert not await store.ap_first_sight("https://x/1", T0, T0 - timedelta(days=7))
     assert await store.ap_first_sight("https://x/1", T0 + timedelta(days=8), T0 + timedelta(days=1))
 

@@ -43,6 +43,7 @@ class MastodonAP:
         self.hang = False  # accept inbox requests and never answer
         self.authorized_fetch = False  # actors are served to signed GETs only
         self.signed_gets = 0
+        self.actor_status: int | None = None  # answer actor GETs with this instead
         self._released = asyncio.Event()
         self.url = ""
         self._runner: web.AppRunner | None = None
@@ -76,6 +77,8 @@ class MastodonAP:
             raise web.HTTPNotFound()
         if AP not in request.headers.get("Accept", ""):
             raise web.HTTPNotAcceptable()
+        if self.actor_status is not None:
+            return web.Response(status=self.actor_status)
         if self.authorized_fetch:  # Mastodon's secure mode: only signed GETs see actors
             why = await self._check_get(request)
             if why:

@@ -172,3 +172,6 @@ SELECT content_type, data FROM ap_media WHERE name = :name;
 
 -- name: ap_pending_of_activity
 SELECT count(*) AS n FROM ap_deliveries WHERE activity_id = :activity_id AND state = 'pending';
+
+-- name: ap_seen_get
+SELECT 1 AS seen FROM ap_seen WHERE id = :id;
