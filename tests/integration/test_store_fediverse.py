@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from failover.store.base import Store
 from failover.store.fediverse import ActorRecord, Follower, HostRecord, Publication
-from failover.store.sqlite import SqliteStore
-from tests.peers.postgres_db import throwaway_database
+from tests.integration import test_store
 
+store = test_store.store  # the same SQLite/PostgreSQL fixture as the rest of the contract
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        s: Store = SqliteStore(tmp_path / "failover.db", exclusive=True)
-        await s.open()
-        yield s
-        await s.close()
-        return
-    with throwaway_database() as dsn:
-        from failover.store.postgres import PostgresStore
-
-        s = PostgresStore(dsn)
-        await s.open()
-        yield s
-        await s.close()
 
 
 def follower(name: str, host: str = "social.example", state: str = "accepted") -> Follower:
