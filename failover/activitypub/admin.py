@@ -1,18 +1,20 @@
 """What people do with the actor from the web UI: see its followers and delivery ledger,
-approve or reject follow requests, and delete a published post from the fediverse."""
+approve or reject follow requests, and correct (Update) or delete a published post."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from channels.activitypub.channel import ActivityPubChannel
-from channels.activitypub.documents import accept, tombstone, wrap
+from channels.activitypub.documents import accept, note, tombstone, wrap
 from failover.activitypub.host import StoreActorHost
 from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.errors import Conflict, NotFound
+from failover.errors import Conflict, InvalidInput, NotFound
 from failover.store.base import NewEvent, Store
 from failover.store.fediverse import Follower, InboxDelivery, Publication
 
@@ -110,6 +112,44 @@ async def retract(
             )
         ],
         now,
+    )
+    return queued
+
+
+async def correct(
+    store: Store,
+    clock: Clock,
+    channels: ChannelSet,
+    message_id: int,
+    text: str,
+    content_warning: str | None,
+    by: str,
+) -> int:
+    """Correct a published post: the same Note with new text (and content warning) goes to
+    every follower as an ``Update``. Returns how many inboxes it was queued to."""
+    host, adapter = _host(channels)
+    note_id = adapter.actor.note_id(message_id)
+    found = await store.ap_object(note_id)
+    if found is None or found[2]:
+        raise NotFound(f"message {message_id} is not published on the fediverse")
+    if not text.strip():
+        raise InvalidInput("text", "must not be empty")
+    before = found[0]
+    fresh = note(adapter.actor, message_id, text, datetime.fromisoformat(before["published"]),
+                 content_warning=content_warning, in_reply_to=before.get("inReplyTo"),
+                 updated=clock.now())  # fmt: skip
+    fresh["attachment"] = before.get("attachment", [])  # the images stay
+    stamp = hashlib.sha256(json.dumps(fresh, sort_keys=True).encode()).hexdigest()[:16]
+    activity = wrap("Update", adapter.actor, fresh, f"{note_id}#updates/{stamp}")
+    queued = await host.send(Publication(activity["id"], json.dumps(activity), message_id,
+                                         note_id, json.dumps(fresh)), None)  # fmt: skip
+    await store.add_events(
+        [
+            NewEvent(
+                "activitypub.updated", actor=by, message_id=message_id, detail={"inboxes": queued}
+            )
+        ],
+        clock.now(),
     )
     return queued
 

@@ -1,12 +1,12 @@
 """The web UI's part for the daemon's own fediverse account: followers, follow requests held
-for approval, delivery progress, and deleting a post from the fediverse."""
+for approval, delivery progress, and correcting or deleting a post on the fediverse."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from failover.activitypub import admin
-from failover.errors import Conflict, NotFound
+from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import Role
 from failover.web import session as sessions
 from failover.web.pages import _ctx, page, render, routes
@@ -38,6 +38,25 @@ async def answer(request: web.Request, session: sessions.Session) -> web.StreamR
     except Conflict as exc:
         raise web.HTTPConflict(text=str(exc)) from None
     raise web.HTTPSeeOther("/ui/fediverse")
+
+
+@routes.post("/ui/messages/{id:\\d+}/fediverse-update")
+@page(Role.PUBLISHER, changes=True)
+async def update_post(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    message_id = int(request.match_info["id"])
+    form = await request.post()
+    text, warning = str(form.get("text", "")), str(form.get("content_warning", "")).strip()
+    try:
+        await admin.correct(ctx.store, ctx.clock, ctx.channels(), message_id, text,
+                            warning or None, f"web:{session.token.name}")  # fmt: skip
+    except InvalidInput as exc:
+        raise web.HTTPBadRequest(text=f"{exc.field}: {exc.detail}") from None
+    except NotFound as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+    except Conflict as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
 
 
 @routes.post("/ui/messages/{id:\\d+}/fediverse-delete")

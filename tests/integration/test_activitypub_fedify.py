@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import trustme
 
+from failover.activitypub import admin
 from tests.harness import Harness, eventually, free_port, start_daemon, write_config
 from tests.peers.fedify_peer import FedifyPeer, fedify_peer
 from tests.peers.samples import PNG
@@ -114,6 +115,13 @@ async def test_follow_accept_then_a_thread_with_alt_text_and_a_content_warning(
     assert 'href="https://status.acme.example/i/1"' in two["content"]
     counts = await h.daemon.store.ap_delivery_counts(first["id"])
     assert counts == {"delivered": 1}
+
+    await admin.correct(h.daemon.store, h.daemon.clock, h.daemon.channels, first["id"],
+                        "Checkout fails for all of you. #incident", "Outage", "test")  # fmt: skip
+    await eventually(lambda: _has(fedify, h, "Update", 1), timeout=20)
+    (update,) = [r["note"] for r in await mine(fedify, h, "Update")]
+    assert update["id"] == one["id"] and "for all of you" in update["content"]
+    assert update["attachments"] == one["attachments"]  # the image and its alt text stay
 
 
 async def test_undo_stops_deliveries(fedify: FedifyPeer, actor: tuple[Harness, str]) -> None:

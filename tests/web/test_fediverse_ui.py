@@ -103,3 +103,40 @@ async def test_a_post_deleted_from_the_fediverse_is_gone_everywhere(
             assert r.status == 410
         async with s.get(f"{me}/outbox", headers={"Accept": AP}) as r:
             assert (await r.json(content_type=None))["totalItems"] == 0
+
+
+async def test_a_corrected_post_reaches_followers_as_an_update(
+    web: Harness, masto: MastodonAP
+) -> None:
+    me = f"{web.url}/users/status"
+    await masto.send("alice", f"{web.url}/inbox", masto.follow("alice", me))
+    await web.daemon.store.ap_approve_follower(masto.actor_id("alice"), web.daemon.clock.now())
+    m = await web.post(text="Checkout is down in EU.", content_warning="Outage")
+    await web.wait_state(m["id"], "delivered")
+    await eventually(lambda: len(masto.delivered("Create")) == 1)
+    s, csrf = await login(web.url, web.tokens["publisher"])
+    async with s:
+        form = {
+            "csrf": csrf,
+            "text": "Checkout is down in EU and US. #incident",
+            "content_warning": "Outage",
+        }
+        async with s.post(web.url + f"/ui/messages/{m['id']}/fediverse-update", data=form) as r:
+            assert r.status == 200
+        async with s.post(web.url + f"/ui/messages/{m['id']}/fediverse-update",
+                          data={**form, "text": "  "}) as r:  # fmt: skip
+            assert r.status == 400
+        await eventually(lambda: len(masto.delivered("Update")) == 1)
+        created = masto.delivered("Create")[0]["activity"]["object"]
+        updated = masto.delivered("Update")[0]["activity"]["object"]
+        assert updated["id"] == created["id"] and updated["published"] == created["published"]
+        assert (
+            "EU and US" in updated["content"]
+            and updated["updated"]
+            and updated["summary"] == "Outage"
+        )
+        assert updated["tag"] == [
+            {"type": "Hashtag", "href": f"{web.url}/tags/incident", "name": "#incident"}
+        ]
+        async with s.get(f"{me}/posts/{m['id']}", headers={"Accept": AP}) as r:
+            assert "EU and US" in (await r.json(content_type=None))["content"]

@@ -34,6 +34,7 @@ UI_CHANGES = {
     "/ui/tokens/{token}/revoke": "admin",
     "/ui/logout": "viewer",
     "/ui/fediverse/requests": "operator",
+    "/ui/messages/{id}/fediverse-update": "publisher",
     "/ui/messages/{id}/fediverse-delete": "publisher",
 }
 
