@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,11 @@ import aiohttp
 import pytest
 
 from channels.activitypub.signatures import new_private_key
+from failover.activitypub.hosts import UNAVAILABLE_DAYS, after_failure
 from failover.config import load_config
 from failover.daemon import Daemon
 from failover.errors import ConfigError
+from failover.store.fediverse import Publication
 from tests.harness import Harness, eventually, free_port, start_daemon, write_config
 from tests.peers.mastodon_ap import AP, STALE, MastodonAP
 from tests.peers.postgres_db import throwaway_database
@@ -291,6 +293,37 @@ async def test_health_is_down_when_unserved_and_degraded_when_inboxes_fail(
     daemon.daemon._runner = None
     result = await live.adapter.check()
     assert not result.ok and "cannot be fetched" in result.detail
+
+
+async def test_an_unavailable_host_is_skipped_until_it_reaches_us(
+    daemon: Harness, masto: MastodonAP
+) -> None:
+    store, now = daemon.daemon.store, daemon.daemon.clock.now()
+    await follow(daemon, masto, "alice")
+    await eventually(lambda: len(masto.delivered("Accept")) == 1)
+    host = masto.url.removeprefix("http://")
+    record = None
+    for day in range(UNAVAILABLE_DAYS):  # it failed on seven distinct days
+        record = after_failure(record, host, now - timedelta(days=day))
+    later = now + timedelta(hours=1)  # due only then: the daemon's own sender leaves it alone
+    await store.ap_publish(Publication("x#1", "{}"), [f"{masto.url}/inbox"], "-", later)
+    (claimed,) = await store.ap_claim("test", later, later + timedelta(minutes=1), 1)
+    await store.ap_finish(claimed, "test", "failed", now, 503, "HTTP 503", record, now)
+    skipped = await daemon.post(text="Not even tried.")
+    await daemon.wait_state(skipped["id"], "delivered")
+    (row,) = await store.ap_deliveries(skipped["id"])
+    assert (row.state, row.attempts) == ("failed", 0) and "unavailable" in str(row.last_error)
+    like = {
+        "id": f"{masto.actor_id('alice')}#like",
+        "type": "Like",
+        "actor": masto.actor_id("alice"),
+        "object": "x",
+    }
+    assert await masto.send("alice", f"{daemon.url}/inbox", like) == 202  # it reaches us
+    assert await store.ap_host(host) is None
+    m = await daemon.post(text="Reached again.")
+    await daemon.wait_state(m["id"], "delivered")
+    await eventually(lambda: len(masto.delivered("Create")) == 1)
 
 
 async def _counts(h: Harness, message_id: int, want: dict[str, int]) -> bool:
