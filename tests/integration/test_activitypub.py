@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from channels.activitypub.signatures import new_private_key
 from failover.activitypub.hosts import UNAVAILABLE_DAYS, after_failure
@@ -116,6 +117,46 @@ async def test_discovery_documents_and_content_negotiation(daemon: Harness) -> N
     assert box["type"] == "OrderedCollection" and box["totalItems"] == 1
     _, _, first = await get(box["first"])
     assert first["orderedItems"][0]["object"]["id"] == note_url
+
+
+async def test_the_handle_on_the_apex_domain_through_redirects(tmp_path: Path) -> None:
+    """acme.example's web server redirects its /.well-known/ to the daemon (docs/fediverse.md);
+    the handle @status@acme.example resolves to the actor, and back."""
+    h = await start_daemon(write_config(tmp_path, channel('domain = "acme.example"')))
+    apex = web.Application()
+
+    async def redirect(request: web.Request) -> web.StreamResponse:
+        raise web.HTTPMovedPermanently(h.url + request.path_qs)
+
+    apex.router.add_get("/.well-known/{what}", redirect)
+    runner = web.AppRunner(apex)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    apex_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(f"{apex_url}/.well-known/webfinger",
+                             params={"resource": "acct:status@acme.example"}) as r:  # fmt: skip
+                assert r.status == 200 and len(r.history) == 1  # followed the redirect
+                jrd = await r.json(content_type=None)
+            assert jrd["subject"] == "acct:status@acme.example"
+            actor_id = next(x["href"] for x in jrd["links"] if x["rel"] == "self")
+            assert actor_id == actor_of(h)
+            # Mastodon's check: preferredUsername@<the actor's host> leads to the same subject.
+            host = h.daemon.config.api.listen
+            async with s.get(f"{h.url}/.well-known/webfinger",
+                             params={"resource": f"acct:status@{host}"}) as r:  # fmt: skip
+                back = await r.json(content_type=None)
+            assert back["subject"] == "acct:status@acme.example"
+            assert {"rel": "self", "type": AP, "href": actor_id} in back["links"]
+            async with s.get(f"{apex_url}/.well-known/host-meta") as r:
+                assert (
+                    f'template="{h.url}/.well-known/webfinger?resource={{uri}}"' in await r.text()
+                )
+    finally:
+        await runner.cleanup()
+        await h.daemon.stop()
 
 
 async def test_mastodon_round_trip_accept_and_one_post_per_shared_inbox(
