@@ -202,6 +202,39 @@ async def test_forged_stale_and_wrong_digest_are_refused_and_nothing_recorded(
     assert await followers(daemon) == 1
 
 
+async def test_oversized_or_malformed_bodies_are_refused(
+    daemon: Harness, masto: MastodonAP
+) -> None:
+    inbox = f"{actor_of(daemon)}/inbox"
+    huge = masto.follow("alice", actor_of(daemon)) | {"padding": "x" * 300_000}
+    assert await masto.send("alice", inbox, huge) == 413
+    not_activity = {"id": "https://x/1", "object": "y"}  # no actor, no type
+    assert await masto.send("alice", inbox, not_activity) == 400
+    assert await followers(daemon) == 0 and masto.received == []
+
+
+async def test_a_reload_keeps_the_actor_its_key_and_followers(
+    tmp_path: Path, masto: MastodonAP
+) -> None:
+    path = write_config(tmp_path, channel())
+    h = await start_daemon(path)
+    try:
+        key = (await get(actor_of(h)))[2]["publicKey"]
+        await follow(h, masto, "alice")
+        await eventually(lambda: len(masto.delivered("Accept")) == 1)
+        path.write_text(
+            path.read_text().replace('name = "Acme status"', 'name = "Acme status (EU)"')
+        )
+        assert await h.daemon.reload()
+        actor = (await get(actor_of(h)))[2]
+        assert actor["name"] == "Acme status (EU)" and actor["publicKey"] == key
+        m = await h.post(text="After the reload.")
+        await h.wait_state(m["id"], "delivered")
+        await eventually(lambda: len(masto.delivered("Create")) == 1)
+    finally:
+        await h.daemon.stop()
+
+
 async def test_a_redelivered_activity_is_handled_once(daemon: Harness, masto: MastodonAP) -> None:
     activity = masto.follow("alice", actor_of(daemon))
     assert await masto.send("alice", f"{daemon.url}/inbox", activity) == 202
