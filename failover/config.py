@@ -237,6 +237,7 @@ PLATFORM_NAMES = {
     "apprise": "Notifications",
     "webhook": "Webhook",
     "feed": "Status page",
+    "activitypub": "Fediverse",
 }
 
 

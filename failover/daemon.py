@@ -21,6 +21,8 @@ from pathlib import Path
 from aiohttp import web
 
 from failover import __version__, startup
+from failover.activitypub.routes import add_fediverse_routes
+from failover.activitypub.service import FediverseService
 from failover.adapters import ChannelSet, close_channels
 from failover.api import ApiContext, create_app
 from failover.clock import Clock, SystemClock
@@ -75,6 +77,7 @@ class Daemon:
         self.dispatcher: Dispatcher
         self.scheduler: Scheduler
         self.intake: Intake
+        self.fediverse = FediverseService(self.store, self.clock, self.owner)
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -98,6 +101,7 @@ class Daemon:
             if live.problem:
                 short = startup.not_connected(live.config) or f"{live.name}: {live.problem}"
                 log.warning("%s", short, extra={"event": "channel.unavailable"})
+        await self.fediverse.attach(self.channels)  # refuses a moved actor: ConfigError
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
@@ -215,6 +219,7 @@ class Daemon:
             metrics=self.render_metrics,
         )
         app = create_app(ctx, self.config.api.max_body)
+        add_fediverse_routes(app, lambda: self.fediverse)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(
@@ -524,6 +529,10 @@ class Daemon:
         self.dispatcher.channels = channels
         self.intake = self._make_intake()
         self.scheduler.lease = new.claim_lease
+        try:
+            await self.fediverse.attach(channels)
+        except ConfigError as exc:
+            log.error("the fediverse actor keeps its old settings: %s", exc)
         if self.leading:
             await self.monitor.configure(new, channels)
         self.scheduler.wake()
@@ -574,6 +583,7 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.fediverse.stop()
         await self.channels.close()
         with contextlib.suppress(FailoverError):
             await self.store.add_events(

@@ -118,3 +118,26 @@ def backoff(attempts: int, policy: RetryConfig) -> float:
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = max(1, attempts)
     return float(wait(state))
+
+
+# --- one inbox of the daemon's own fediverse actor -----------------------------------------
+
+INBOX_RETRIES = 16  # Mastodon's DeliveryWorker: 16 retries, (count^4 + 15 + jitter) s apart
+
+
+def inbox_decision(
+    error: BaseException, *, attempts: int, now: datetime, spacing: float, jitter: float
+) -> Decision:
+    """Decide after the ``attempts``-th failed POST to one inbox, on Mastodon's schedule:
+    about two days in all; 4xx other than 401/408/429 are not retried (PermanentError).
+    ``jitter`` in [0, 1) draws Mastodon's ``rand(10) * (count + 1)``; ``spacing`` scales
+    the whole schedule (1 in production)."""
+    if isinstance(error, PermanentError):
+        return Decision(Action.GIVE_UP, None, "permanent error: not retried")
+    if attempts > INBOX_RETRIES:
+        return Decision(Action.GIVE_UP, None, f"retry budget spent: {attempts} attempts")
+    count = attempts - 1
+    delay = (count**4 + 15 + int(jitter * 10) * (count + 1)) * spacing
+    if isinstance(error, RateLimitedError):
+        delay = max(delay, error.retry_after)
+    return Decision(Action.RETRY, now + timedelta(seconds=delay), f"retry in {delay:.1f}s")

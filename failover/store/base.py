@@ -28,6 +28,7 @@ from failover.model import (
     Role,
     Token,
 )
+from failover.store.fediverse import FediverseStore
 
 
 @dataclass(frozen=True)
@@ -99,7 +100,7 @@ class QueueStats:
     oldest_due_at: datetime | None
 
 
-class Store(abc.ABC):
+class Store(FediverseStore, abc.ABC):
     """Durable state. Every method is one transaction; methods return only committed data."""
 
     # True when several daemons may share this store at once (PostgreSQL). A store that is

@@ -41,6 +41,7 @@ from failover.store.base import (
     Store,
     WebSession,
 )
+from failover.store.fediverse import SqlFediverseStore
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -87,7 +88,7 @@ async def settle(work: Awaitable[T]) -> T:
     return task.result()
 
 
-class SqlStore(Store):
+class SqlStore(SqlFediverseStore, Store):
     """Everything but connections, transactions and migrations, which the dialects own."""
 
     @abc.abstractmethod
