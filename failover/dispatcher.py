@@ -43,6 +43,13 @@ log = logging.getLogger("failover.dispatch")
 AttemptListener = Callable[[str, bool, BaseException | None], None]
 # Called when a delivery is lost for good: (route, channel, message id, why).
 LossListener = Callable[[str, str, int, str], Awaitable[None]]
+# Whether a claimed delivery is still ours long enough to start a send bounded by the given
+# timeout (failover/claims.py). False: do not send, another daemon has or may take it.
+Fence = Callable[[Delivery, float], Awaitable[bool]]
+
+
+async def _unfenced(_delivery: Delivery, _timeout: float) -> bool:
+    return True
 
 
 @dataclass
@@ -60,6 +67,7 @@ class Dispatcher:
     metrics: Metrics = field(default_factory=Metrics)
     _late_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
+    fence: Fence = _unfenced
 
     async def dispatch(self, delivery: Delivery) -> Delivery | None:
         """Handle one claimed delivery to its end for now (sent, rescheduled or final)."""
@@ -188,7 +196,11 @@ class Dispatcher:
                     progress=progress.get("adapter", {}),
                     full_text_url=self._full_text_url(message),
                     on_progress=self._progress_saver(delivery, progress, receipt),
+                    claim=f"{self.owner} {delivery.id}/{delivery.claim_epoch}",
                 )
+                if not await self.fence(delivery, timeout):
+                    self._fenced(delivery, "not sent")
+                    return None
                 with self.tracing.span(
                     "channel.send",
                     {"failover.channel": delivery.channel, "failover.part": index + 1},
@@ -216,7 +228,12 @@ class Dispatcher:
                 progress = {"parts": done}
                 if index + 1 < len(parts):
                     await self.store.save_progress(
-                        delivery.id, self.owner, progress, receipt, self.clock.now()
+                        delivery.id,
+                        self.owner,
+                        progress,
+                        receipt,
+                        self.clock.now(),
+                        epoch=delivery.claim_epoch,
                     )
         except ChannelError as exc:
             if exc.progress:
@@ -494,10 +511,27 @@ class Dispatcher:
     async def _finish(
         self, delivery: Delivery, outcome: Outcome, events: list[NewEvent]
     ) -> Delivery | None:
-        result = await self.store.finish(delivery.id, self.owner, outcome, events, self.clock.now())
+        result = await self.store.finish(
+            delivery.id, self.owner, outcome, events, self.clock.now(), epoch=delivery.claim_epoch
+        )
         if result is None:
-            log.warning("lost the claim on delivery %s before recording its outcome", delivery.id)
+            self._fenced(delivery, f"outcome {outcome.attempt_outcome} refused")
         return result
+
+    def _fenced(self, delivery: Delivery, what: str) -> None:
+        """Our claim lapsed and may be another daemon's now: it reconciles and records."""
+        log.warning(
+            "lost the claim on delivery %s (epoch %s): %s",
+            delivery.id,
+            delivery.claim_epoch,
+            what,
+            extra={
+                "event": "delivery.fenced",
+                "delivery_id": delivery.id,
+                "claim_epoch": delivery.claim_epoch,
+                "what": what,
+            },
+        )
 
     async def _thread(
         self, message: Message, channel: str
@@ -535,7 +569,12 @@ class Dispatcher:
         async def save(live: Mapping[str, Any]) -> None:
             snapshot = {**progress, "live": dict(live)}
             await self.store.save_progress(
-                delivery.id, self.owner, snapshot, receipt, self.clock.now()
+                delivery.id,
+                self.owner,
+                snapshot,
+                receipt,
+                self.clock.now(),
+                epoch=delivery.claim_epoch,
             )
 
         return save

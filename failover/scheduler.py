@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
+from failover.claims import Claims
 from failover.clock import Clock
 from failover.dispatcher import Dispatcher
 from failover.model import Delivery
@@ -52,6 +53,10 @@ class Scheduler:
         self._stopping = False
         self._inflight: dict[str, set[asyncio.Task[Delivery | None]]] = defaultdict(set)
         self.passes = 0
+        # Claims are renewed while their sends run; the dispatcher sends only confirmed ones.
+        self.claims = Claims(store, clock, owner=owner, lease=lambda: self.lease)
+        dispatcher.fence = self.claims.confirm
+        self._renewer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Look for due work now (new message, finished send, changed health or config)."""
@@ -63,6 +68,7 @@ class Scheduler:
 
     async def run(self) -> None:
         while not self._stopping:
+            self._watch_renewer()
             self._wake.clear()
             try:
                 timeout = await self._pass()
@@ -76,6 +82,15 @@ class Scheduler:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def _watch_renewer(self) -> None:
+        """(Re)start claim renewal; a renewer that died is logged, never silently missed."""
+        if self._renewer is not None and self._renewer.done():
+            if not self._renewer.cancelled() and self._renewer.exception() is not None:
+                log.error("claim renewal stopped", exc_info=self._renewer.exception())
+            self._renewer = None
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self.claims.run(), name="claims")
 
     async def _pass(self) -> float:
         """Claim and start what is due; return how long to wait before the next pass."""
@@ -100,10 +115,12 @@ class Scheduler:
                 blocked = True
                 continue
             lease_until = now + timedelta(seconds=self.lease)
+            claimed_at = self.clock.monotonic()  # the lease ends no earlier than this + lease
             claimed = await self.store.claim_due(
                 channel, now, self.owner, lease_until, min(free, waiting)
             )
             for delivery in claimed:
+                self.claims.hold(delivery, claimed_at)
                 self._start(delivery)
             if waiting > free:
                 blocked = True
@@ -122,10 +139,11 @@ class Scheduler:
     def _start(self, delivery: Delivery) -> None:
         task = asyncio.create_task(self._run_one(delivery), name=f"delivery-{delivery.id}")
         self._inflight[delivery.channel].add(task)
-        task.add_done_callback(functools.partial(self._done, delivery.channel))
+        task.add_done_callback(functools.partial(self._done, delivery))
 
-    def _done(self, channel: str, task: asyncio.Task[Delivery | None]) -> None:
-        self._inflight[channel].discard(task)
+    def _done(self, delivery: Delivery, task: asyncio.Task[Delivery | None]) -> None:
+        self._inflight[delivery.channel].discard(task)
+        self.claims.drop(delivery)
         self._wake.set()
 
     async def _run_one(self, delivery: Delivery) -> Delivery | None:
@@ -154,6 +172,18 @@ class Scheduler:
             if pending:
                 await asyncio.wait(pending, timeout=5)
         released = await self.store.release_claims(self.owner, self.clock.now())
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+        await self.claims.close()
         if released:
-            log.warning("released %d unfinished deliveries for the next start", len(released))
+            log.warning(
+                "released %d unfinished deliveries for the next start: %s",
+                len(released),
+                ", ".join(f"{d.id}/{d.claim_epoch}" for d in released),
+                extra={
+                    "event": "delivery.released",
+                    "claims": [[d.id, d.claim_epoch] for d in released],
+                },
+            )
         return len(released)

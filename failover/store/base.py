@@ -212,8 +212,14 @@ class Store(abc.ABC):
         outcome: Outcome,
         events: Sequence[NewEvent],
         now: datetime,
+        *,
+        epoch: int | None = None,
     ) -> Delivery | None:
-        """Record an attempt's outcome and release the claim; None if the claim was lost."""
+        """Record an attempt's outcome and release the claim; None if the claim was lost.
+
+        Fenced on ``owner`` and, when given, on the claim ``epoch``: a daemon that lost its
+        claim (even to itself, by claiming the delivery again) cannot record over the new one.
+        """
 
     @abc.abstractmethod
     async def save_progress(
@@ -223,8 +229,17 @@ class Store(abc.ABC):
         progress: dict[str, Any],
         receipt: dict[str, Any],
         now: datetime,
+        *,
+        epoch: int | None = None,
     ) -> bool:
         """Persist partial progress (parts posted, recipients done) of a claimed delivery."""
+
+    @abc.abstractmethod
+    async def renew_claims(
+        self, owner: str, claims: Sequence[tuple[int, int]], lease_until: datetime
+    ) -> set[tuple[int, int]]:
+        """Extend ``owner``'s claims (delivery id, epoch) to ``lease_until``; the ones it
+        still held. A claim missing from the answer was finished or taken over."""
 
     @abc.abstractmethod
     async def release_claims(self, owner: str | None, now: datetime) -> list[Delivery]:
