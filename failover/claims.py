@@ -103,10 +103,12 @@ class Claims:
             if (delivery_id, held.epoch) in kept:
                 held.valid_until = max(held.valid_until, started + lease)
             elif self._held.get(delivery_id) is held:  # not dropped meanwhile: lost
+                # Info only: a send may have just recorded its outcome (which ends the claim
+                # too). The dispatcher warns (delivery.fenced) when a lost claim mattered.
                 held.lost = True
                 self.lost += 1
-                log.warning(
-                    "lost the claim on delivery %s (epoch %s): another daemon took it over",
+                log.info(
+                    "the claim on delivery %s (epoch %s) is no longer ours",
                     delivery_id,
                     held.epoch,
                     extra={"event": "delivery.claim_lost", "delivery_id": delivery_id},

@@ -8,6 +8,7 @@ where a delivery lost for good is rerouted to the route's next tier.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,6 +30,7 @@ from failover import router
 from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, TracingConfig
+from failover.errors import StoreError
 from failover.fitting import compose, fit
 from failover.metrics import Metrics
 from failover.model import ChannelState, Delivery, DeliveryState, Message
@@ -199,7 +201,7 @@ class Dispatcher:
                     claim=f"{self.owner} {delivery.id}/{delivery.claim_epoch}",
                 )
                 if not await self.fence(delivery, timeout):
-                    self._fenced(delivery, "not sent")
+                    await self._fenced(delivery, "not sent")
                     return None
                 with self.tracing.span(
                     "channel.send",
@@ -515,11 +517,29 @@ class Dispatcher:
             delivery.id, self.owner, outcome, events, self.clock.now(), epoch=delivery.claim_epoch
         )
         if result is None:
-            self._fenced(delivery, f"outcome {outcome.attempt_outcome} refused")
+            await self._fenced(
+                delivery,
+                f"outcome {outcome.attempt_outcome} refused",
+                {"remote_id": outcome.remote_id, "url": outcome.url},
+            )
         return result
 
-    def _fenced(self, delivery: Delivery, what: str) -> None:
-        """Our claim lapsed and may be another daemon's now: it reconciles and records."""
+    async def _fenced(
+        self, delivery: Delivery, what: str, copy: dict[str, Any] | None = None
+    ) -> None:
+        """Our claim lapsed and may be another daemon's now: that daemon reconciles (the
+        delivery is uncertain) and records. We leave an event, with the post we made if any,
+        so a copy sent twice can be found."""
+        event = NewEvent(
+            "delivery.fenced",
+            actor=self.owner,
+            channel=delivery.channel,
+            message_id=delivery.message_id,
+            delivery_id=delivery.id,
+            detail={"claim_epoch": delivery.claim_epoch, "what": what, **(copy or {})},
+        )
+        with contextlib.suppress(StoreError):  # cut off from the store: the log still says it
+            await self.store.add_events([event], self.clock.now())
         log.warning(
             "lost the claim on delivery %s (epoch %s): %s",
             delivery.id,

@@ -4,6 +4,7 @@ each copy under which claim (the ``Failover-Claim`` header) and what the store r
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,6 +59,19 @@ def at_risk(dsn: str, node: str) -> set[Claim]:
             (node,),
         ).fetchall()
     return {(int(i), int(e)) for i, e in rows}
+
+
+def fenced_events(dsn: str) -> dict[Claim, dict[str, object]]:
+    """The ``delivery.fenced`` events: claims whose daemon found them lost, what it did."""
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT delivery_id, detail FROM events WHERE kind = 'delivery.fenced'"
+        ).fetchall()
+    out = {}
+    for delivery, detail in rows:
+        doc = json.loads(detail)
+        out[(int(delivery), int(doc["claim_epoch"]))] = doc
+    return out
 
 
 @dataclass(frozen=True)

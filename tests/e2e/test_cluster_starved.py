@@ -28,6 +28,7 @@ from tests.e2e.cluster_copies import (
     copies_by_delivery,
     explain,
     extra_copies,
+    fenced_events,
 )
 from tests.e2e.daemon_process import DaemonProcess
 from tests.e2e.test_crash import make_token
@@ -178,6 +179,7 @@ async def test_a_frozen_daemon_is_fenced_and_only_its_half_done_sends_repeat(
             texts = await p.all_delivered(n)
             await asyncio.sleep(LEASE)  # a's stale tasks have run to their end
             copies = copies_by_delivery(p.dsn, p.hook.delivered())
+            recorded = fenced_events(p.dsn)
         refused = fenced(a)
     names = {p.nodes[0]: "frozen a", p.nodes[1]: "b"}
     assert len(texts) == n, texts
@@ -192,6 +194,7 @@ async def test_a_frozen_daemon_is_fenced_and_only_its_half_done_sends_repeat(
     taken_from_a = {(d, e) for d, e in risk if any(t[0] == d for t in taken)}
     assert taken_from_a, "b took nothing over: the test did not exercise the fence"
     assert taken_from_a <= set(refused), (taken_from_a, refused)
+    assert taken_from_a <= set(recorded), recorded  # and left in the store, for the audit
     late = [
         c
         for cs in copies.values()
