@@ -4,13 +4,19 @@ does not start a send on a claim the store no longer confirms."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from failover.claims import Claims
 from failover.clock import FakeClock
 from failover.model import DeliveryState
 from failover.store.base import Outcome, Store
+from tests.harness import free_port, start_daemon
 from tests.integration.test_store import T0, msg, pending, store
+from tests.peers.faults import Fault
+from tests.peers.webhook_receiver import WebhookReceiver
 
 __all__ = ["store"]  # the shared two-backend fixture
 
@@ -76,3 +82,53 @@ async def test_claims_confirm_renews_late_and_refuses_a_lost_claim(store: Store)
     assert await store.finish(d.id, "me", delivered(), [], clock.now(), epoch=1) is None
     claims.drop(d)
     assert not await claims.confirm(d, 5.0)
+
+
+async def test_a_daemon_stops_sending_a_thread_whose_claim_was_taken_over(tmp_path: Path) -> None:
+    """A two-part post: while part 1 is on the wire another daemon takes the delivery over.
+    The renewal finds the claim gone, so part 2 is not sent, and the store keeps a
+    ``delivery.fenced`` event for that claim."""
+    async with WebhookReceiver() as hook:
+        hook.server.set_fault(Fault.SLOW, delay=1.5)
+        port = free_port()
+        path = tmp_path / "failover.toml"
+        path.write_text(
+            f"""
+            state_dir = "{tmp_path / "state"}"
+            claim_lease = "2s"
+            [api]
+            listen = "127.0.0.1:{port}"
+            [channels.hook]
+            type = "webhook"
+            url = "{hook.server.url}/hook"
+            max_text = 40
+            [routes.default]
+            tiers = [["hook"]]
+            """.replace("\n            ", "\n")
+        )
+        h = await start_daemon(path)
+        store = h.daemon.store
+        try:
+            m = await h.post(text="word " * 12)  # 60 characters: two parts of at most 40
+            deadline = time.monotonic() + 10
+            while not (ds := await store.deliveries(m["id"])) or ds[0].state.value != "sending":
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            [mine] = ds
+            later = h.daemon.clock.now() + timedelta(seconds=10)  # as if the lease had lapsed
+            [taken] = await store.claim_due("hook", later, "other", later, 1)
+            assert taken.claim_epoch == mine.claim_epoch + 1
+            deadline = time.monotonic() + 10
+            while not (fenced := await store.events(message_id=m["id"])) or not any(
+                e.kind == "delivery.fenced" for e in fenced
+            ):
+                assert time.monotonic() < deadline, "the daemon never noticed"
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(2)  # part 2 would have reached the receiver by now
+        finally:
+            await h.daemon.stop()
+    [event] = [e for e in fenced if e.kind == "delivery.fenced"]
+    assert event.detail["claim_epoch"] == mine.claim_epoch
+    assert event.detail["what"] == "not sent"
+    assert [r.body["part"] for r in hook.received] == [1]
+    assert hook.received[0].headers["Failover-Claim"].endswith(f" {mine.id}/{mine.claim_epoch}")
