@@ -2,9 +2,10 @@
 
 Implementations: ``SqliteStore`` (embedded default) and, for several daemons on one
 database, a PostgreSQL store. Work is claimed with an expiring lease, never with in-process
-locks, so a crashed daemon's claims are taken over once they expire. Every write that
-changes a delivery checks the claim owner (fencing), so a daemon whose lease has lapsed
-cannot overwrite the work of the one that took over.
+locks, so a crashed daemon's claims are taken over once they expire; a live daemon renews
+its own (``renew_claims``). Every write that changes a delivery checks the claim owner and
+epoch (fencing), so a daemon whose lease has lapsed cannot overwrite the work of the one
+that took over.
 """
 
 from __future__ import annotations

@@ -376,6 +376,7 @@ class SqlStore(Store):
             rows = await db.fetch(
                 "renew_claims",
                 owner=owner,
+                ids=json.dumps([i for i, _ in claims]),  # by primary key, not a scan
                 claims=json.dumps([f"{i}:{e}" for i, e in claims]),
                 lease_until=lease_until.timestamp(),
             )

@@ -113,7 +113,8 @@ WHERE id = %(id)s AND state = 'sending' AND claimed_by = %(owner)s AND (%(epoch)
 -- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds
 -- (taken over after its lease lapsed, or finished) is left alone and missing from the answer.
 UPDATE deliveries SET claim_expires_at = %(lease_until)s
-WHERE state = 'sending' AND claimed_by = %(owner)s
+WHERE id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb)::bigint)
+  AND state = 'sending' AND claimed_by = %(owner)s
   AND id::text || ':' || claim_epoch::text IN (SELECT jsonb_array_elements_text(%(claims)s::jsonb))
 RETURNING id, claim_epoch;
 

@@ -112,7 +112,8 @@ WHERE id = :id AND state = 'sending' AND claimed_by = :owner AND (:epoch IS NULL
 -- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds
 -- (taken over after its lease lapsed, or finished) is left alone and missing from the answer.
 UPDATE deliveries SET claim_expires_at = :lease_until
-WHERE state = 'sending' AND claimed_by = :owner
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state = 'sending' AND claimed_by = :owner
   AND id || ':' || claim_epoch IN (SELECT value FROM json_each(:claims))
 RETURNING id, claim_epoch;
 
