@@ -9,6 +9,7 @@ A cap on the wait lets other daemons' work and clock jumps be noticed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections import defaultdict
@@ -51,6 +52,8 @@ class Scheduler:
         self.pacer = pacer or Pacer()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._idle = asyncio.Event()  # no pass under way: stop() waits for one to end
+        self._idle.set()
         self._inflight: dict[str, set[asyncio.Task[Delivery | None]]] = defaultdict(set)
         self.passes = 0
         # Claims are renewed while their sends run; the dispatcher sends only confirmed ones.
@@ -70,11 +73,14 @@ class Scheduler:
         while not self._stopping:
             self._watch_renewer()
             self._wake.clear()
+            self._idle.clear()
             try:
                 timeout = await self._pass()
             except Exception:
                 log.exception("scheduler pass failed; retrying shortly")
                 timeout = SATURATED_WAIT
+            finally:
+                self._idle.set()
             if self._stopping:
                 break
             try:
@@ -100,6 +106,8 @@ class Scheduler:
         blocked = False  # due work we could not start now: no free slot, or channel held back
         resume: list[float] = []  # when rate-limited channels may send again
         for channel, waiting in (await self.store.due_channels(now)).items():
+            if self._stopping:
+                break
             if not self.claimable(channel):
                 blocked = True
                 continue
@@ -164,9 +172,16 @@ class Scheduler:
         """
         self._stopping = True
         self._wake.set()
+        deadline = self.clock.monotonic() + grace
+        # A pass under way may still be claiming: its sends are in flight too, and releasing
+        # their claims under them would have the next daemon send them again.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
         tasks = [t for ts in self._inflight.values() for t in ts]
         if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            left = max(0.0, deadline - self.clock.monotonic())
+            _done, pending = await asyncio.wait(tasks, timeout=left)
             for task in pending:
                 task.cancel()
             if pending:

@@ -8,11 +8,14 @@ import asyncio
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from failover.claims import Claims
-from failover.clock import FakeClock
-from failover.model import DeliveryState
+from failover.clock import FakeClock, SystemClock
+from failover.model import Delivery, DeliveryState
+from failover.scheduler import Scheduler
 from failover.store.base import Outcome, Store
+from failover.store.sqlite import SqliteStore
 from tests.harness import free_port, start_daemon
 from tests.integration.test_store import T0, msg, pending, store
 from tests.peers.faults import Fault
@@ -132,3 +135,53 @@ async def test_a_daemon_stops_sending_a_thread_whose_claim_was_taken_over(tmp_pa
     assert event.detail["what"] == "not sent"
     assert [r.body["part"] for r in hook.received] == [1]
     assert hook.received[0].headers["Failover-Claim"].endswith(f" {mine.id}/{mine.claim_epoch}")
+
+
+class _Sender:
+    """Stands in for the dispatcher: 'sends' for a moment, then records the outcome."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.fence = None
+        self.recorded: list[object] = []
+
+    async def dispatch(self, d: Delivery) -> Delivery | None:
+        await asyncio.sleep(0.2)
+        done = await self.store.finish(d.id, "me", delivered(), [], T0, epoch=d.claim_epoch)
+        self.recorded.append(done)
+        return done
+
+
+async def test_a_clean_stop_waits_for_the_sends_a_pass_under_way_claims(tmp_path: Path) -> None:
+    """SIGTERM lands while a pass has claimed but not yet started its sends: the stop must
+    count those sends as in flight, not release their claims under them (the next daemon
+    would send them again)."""
+    store = SqliteStore(tmp_path / "db", exclusive=True)
+    await store.open()
+    try:
+        m, _ = await store.create_message(msg(), [pending("a")], [], T0)
+        gate = asyncio.Event()
+        claim = store.claim_due
+
+        async def claim_then_wait(*args: Any) -> list[Delivery]:
+            got = await claim(*args)
+            await gate.wait()  # committed, not yet started
+            return got
+
+        store.claim_due = claim_then_wait  # type: ignore[method-assign]
+        sender = _Sender(store)
+        scheduler = Scheduler(
+            store, sender, SystemClock(), owner="me", lease=LEASE, concurrency=lambda _c: 4
+        )  # type: ignore[arg-type]
+        runner = asyncio.create_task(scheduler.run())
+        while (await store.deliveries(m.id))[0].state is not DeliveryState.SENDING:
+            await asyncio.sleep(0.01)
+        stopping = asyncio.create_task(scheduler.stop(grace=5))
+        await asyncio.sleep(0.1)
+        gate.set()
+        assert await stopping == 0  # nothing released
+        await runner
+        [d] = await store.deliveries(m.id)
+        assert d.state is DeliveryState.DELIVERED and sender.recorded == [d]
+    finally:
+        await store.close()
