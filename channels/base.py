@@ -266,4 +266,14 @@ class Channel(Protocol):
         """Release sessions and threads; called once, after the last send."""
 
 
+@runtime_checkable
+class Retracts(Protocol):
+    """An adapter that can take a post down again (``failover retract``). Email, webhooks and
+    notification services cannot: what they delivered stays delivered."""
+
+    async def retract(self, part: Receipt) -> None:
+        """Delete one posted part; a part that is already gone counts as done. Raises the
+        same three ChannelErrors as ``send``."""
+
+
 ChannelFactory = Callable[[ChannelContext, Any], Channel]

@@ -240,6 +240,15 @@ class BlueskyChannel:
             raise
         return self._receipt(str(created.uri), str(created.cid))
 
+    async def retract(self, part: Receipt) -> None:
+        """com.atproto.repo.deleteRecord for the post's record (a missing one is no error)."""
+        uri = str(part.extra.get("uri") or part.remote_id or "")
+        if not uri.startswith("at://"):
+            return
+        repo, collection, rkey = uri.removeprefix("at://").split("/", 2)
+        data = {"repo": repo, "collection": collection, "rkey": rkey}
+        await self._call(lambda c: c.com.atproto.repo.delete_record(data), write=True)
+
     async def _existing(self, did: str, rkey: str) -> Receipt | None:
         try:
             got = await self._call(

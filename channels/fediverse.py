@@ -61,6 +61,9 @@ class MastodonOptions(ChannelOptions):
 class MastodonChannel:
     type_name: ClassVar[str] = "mastodon"
     Options: ClassVar[type[ChannelOptions]] = MastodonOptions
+    # Mastodon's defaults, until open() reads the instance's own (also what a preview of a
+    # channel that is not connected shows).
+    _max_chars, _url_chars, _max_media = 500, 23, 4
 
     def __init__(self, context: ChannelContext, options: MastodonOptions) -> None:
         self.options = options
@@ -109,6 +112,16 @@ class MastodonChannel:
             return await asyncio.get_running_loop().run_in_executor(self._pool, call)
         except MastodonError as exc:
             raise _classify(exc, write) from exc
+
+    async def retract(self, part: Receipt) -> None:
+        """DELETE /api/v1/statuses/:id; a status the server no longer has (404) is gone."""
+        if not part.remote_id:
+            return
+        try:
+            await self._run(lambda c: c.status_delete(part.remote_id), write=True)
+        except PermanentError as exc:
+            if exc.status != 404:
+                raise
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -79,6 +79,10 @@ class FeedChannel:
     async def open(self) -> None:
         try:
             self._items = await asyncio.to_thread(self._load)
+            if not (self.directory / "index.html").exists():
+                # The page exists from the first start ("No announcements yet"): an outage
+                # announcement may link to it before anything was posted here.
+                await asyncio.to_thread(self._publish, self._items, datetime.now(UTC))
         except OSError as exc:
             raise PermanentError(f"feed directory {self.directory}: {exc.strerror}") from exc
         except (ValueError, TypeError) as exc:
@@ -108,6 +112,19 @@ class FeedChannel:
                 raise TransientError(f"writing the feed failed: {exc.strerror}") from exc
             self._items = items
         return Receipt(remote_id=str(post.message_id), url=item.url, extra={"id": post.message_id})
+
+    async def retract(self, part: Receipt) -> None:
+        """Take the item off the page and out of both feeds (readers' copies stay theirs)."""
+        item_id = part.extra.get("id")
+        async with self._lock:
+            items = [i for i in self._items if i.id != item_id]
+            if len(items) == len(self._items):
+                return  # already gone
+            try:
+                await asyncio.to_thread(self._publish, items, datetime.now(UTC))
+            except OSError as exc:
+                raise TransientError(f"writing the feed failed: {exc.strerror}") from exc
+            self._items = items
 
     async def check(self) -> CheckResult:
         probe = self.directory / ".check"
@@ -139,6 +156,7 @@ class FeedChannel:
                 raise PermanentError(f"image type {image.content_type} is not supported")
             name = f"{hashlib.sha256(image.data).hexdigest()[:24]}.{ext}"
             media_dir.mkdir(exist_ok=True)
+            media_dir.chmod(0o755)  # public, like the files in it
             if not (media_dir / name).exists():
                 _atomic_write(media_dir / name, image.data)
             item.images.append(
@@ -148,6 +166,9 @@ class FeedChannel:
                     content_type=image.content_type,
                 )
             )
+        self._publish(items, now)
+
+    def _publish(self, items: list[FeedItem], now: datetime) -> None:
         _atomic_write(
             self.directory / "items.json",
             json.dumps([i.to_json() for i in items], ensure_ascii=False, indent=1).encode(),
@@ -167,6 +188,7 @@ def _thread_item(post: Post) -> int | None:
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "wb") as fh:
+        os.fchmod(fh.fileno(), 0o644)  # public by design, whatever the daemon's umask
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())

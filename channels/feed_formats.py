@@ -8,6 +8,7 @@ autoescape, so nothing a message says can inject markup into the page.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -70,8 +71,8 @@ def atom(meta: FeedMeta, items: list[FeedItem], now: datetime) -> bytes:
     _sub(root, "id", meta.base_url)
     updated = items[0].updated if items else now.astimezone(UTC).isoformat()
     _sub(root, "updated", updated)
-    ET.SubElement(root, f"{{{ATOM_NS}}}link", rel="self", href=meta.base_url + "feed.atom")
-    ET.SubElement(root, f"{{{ATOM_NS}}}link", rel="alternate", href=meta.base_url)
+    _link(root, "self", meta.base_url + "feed.atom")
+    _link(root, "alternate", meta.base_url)
     author = ET.SubElement(root, f"{{{ATOM_NS}}}author")
     _sub(author, "name", meta.title)
     for item in items:
@@ -80,9 +81,9 @@ def atom(meta: FeedMeta, items: list[FeedItem], now: datetime) -> bytes:
         _sub(entry, "title", item.heading)
         _sub(entry, "published", item.published)
         _sub(entry, "updated", item.updated)
-        ET.SubElement(entry, f"{{{ATOM_NS}}}link", rel="alternate", href=item.url or meta.base_url)
+        _link(entry, "alternate", item.url or meta.base_url)
         if item.link:
-            ET.SubElement(entry, f"{{{ATOM_NS}}}link", rel="related", href=item.link)
+            _link(entry, "related", item.link)
         content = _sub(entry, "content", item.text)
         content.set("type", "text")
     body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
@@ -139,5 +140,19 @@ def html_page(meta: FeedMeta, items: list[FeedItem], now: datetime) -> bytes:
 
 def _sub(parent: ET.Element, tag: str, text: str) -> ET.Element:
     el = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}")
-    el.text = text
+    el.text = xml_safe(text)
     return el
+
+
+def _link(parent: ET.Element, rel: str, href: str) -> None:
+    ET.SubElement(parent, f"{{{ATOM_NS}}}link", rel=rel, href=xml_safe(href))
+
+
+# Characters XML 1.0 does not allow at all, even escaped (most C0 controls, lone surrogates,
+# U+FFFE/U+FFFF): one of them would make the whole feed unreadable for every subscriber.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids."""
+    return _NOT_XML.sub("", text)

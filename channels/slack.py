@@ -152,6 +152,17 @@ class SlackChannel:
             pass  # the post is made; a missing link is not worth failing it
         return Receipt(remote_id=ts, url=url, extra={"ts": ts, "channel": channel})
 
+    async def retract(self, part: Receipt) -> None:
+        """chat.delete; only with a bot token (an incoming webhook cannot delete its posts)."""
+        ts, channel = part.extra.get("ts") or part.remote_id, part.extra.get("channel")
+        if self._web is None or not ts or not channel:
+            raise PermanentError("Slack: posted through an incoming webhook, which cannot delete")
+        try:
+            await self._call(self._web.chat_delete(channel=str(channel), ts=str(ts)), write=True)
+        except PermanentError as exc:
+            if "message_not_found" not in exc.reason:
+                raise
+
     async def _find_earlier(self, text: str) -> Receipt | None:
         """After an ambiguous attempt: the channel's latest messages, searched for this text."""
         assert self._web is not None

@@ -38,7 +38,7 @@ from channels.text import x_weighted_length
 logging.getLogger("oauthlib").setLevel(logging.INFO)
 
 DUPLICATE = "duplicate content"
-Method = Literal["GET", "POST"]
+Method = Literal["GET", "POST", "DELETE"]
 IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
@@ -145,6 +145,16 @@ class XChannel:
             extra={"id": tweet_id},
             budget=_budget(headers),
         )
+
+    async def retract(self, part: Receipt) -> None:
+        """DELETE /2/tweets/:id. A tweet X no longer has (404, or ``deleted: false``) is gone."""
+        if not part.remote_id:
+            return
+        try:
+            await self._call("DELETE", f"{self.base}/2/tweets/{part.remote_id}", write=True)
+        except PermanentError as exc:
+            if exc.status != 404:
+                raise
 
     def _check_media(self, media: tuple[Media, ...]) -> None:
         if len(media) > 4:

@@ -84,9 +84,8 @@ async def _open_one(config: Config, ch: ChannelConfig) -> LiveChannel:
     if not ch.enabled:
         return LiveChannel(ch, None, "disabled in the config")
     if ch.missing:
-        problem = "missing secrets: " + "; ".join(ch.missing)
-        log.error("channel %s is unavailable: %s", ch.name, problem)
-        return LiveChannel(ch, None, problem)
+        # Said once, short, by the daemon at start (failover.startup.not_connected).
+        return LiveChannel(ch, None, "missing secrets: " + "; ".join(ch.missing))
     if ch.options is None:
         return LiveChannel(ch, None, "options invalid")
     cls = adapter_class(ch.type)

@@ -5,7 +5,8 @@ the message and status commands talk to a running daemon's API (``--url``/``FAIL
 and ``--token``/``FAILOVER_TOKEN``), so they work from any host. Tables for people,
 ``--json`` for scripts. Exit codes: 0 ok, 1 failure, 2 invalid input, 3 not found,
 4 not allowed (401/403), 5 conflict, 69 daemon unreachable, 78 configuration error
-(``check-config`` exits 1 for a valid config in which some channel lacks its secrets).
+(``check-config`` exits 0 for a valid config in which some channel lacks its secrets, and
+warns).
 """
 
 from __future__ import annotations
@@ -19,17 +20,30 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from failover import __version__
+from failover import __version__, startup, timefmt
+from failover.cli_local import cmd_check_config, cmd_migrate, cmd_run, cmd_token
+from failover.cli_output import (
+    EXIT_CONFLICT,
+    EXIT_DENIED,
+    EXIT_FAIL,
+    EXIT_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    SHOWN,
+    short,
+    table,
+    when,
+)
 from failover.client import ApiError, Client
 from failover.durations import parse_duration
+from failover.timeline import sentence, who
 
-EXIT_OK, EXIT_FAIL, EXIT_INPUT, EXIT_NOT_FOUND, EXIT_DENIED, EXIT_CONFLICT = 0, 1, 2, 3, 4, 5
-EXIT_UNREACHABLE, EXIT_CONFIG = 69, 78
 DEFAULT_CONFIG = os.environ.get("FAILOVER_CONFIG", "/etc/failover/config.toml")
 
 
@@ -40,118 +54,177 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_INPUT
     try:
+        SHOWN.zone = _zone_arg(getattr(args, "tz", None) or os.environ.get("FAILOVER_TZ"))
         code: int = args.func(args)
         return code
     except ApiError as exc:
-        return _api_error(exc)
+        return _api_error(exc, args)
     except _InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INPUT
+        return exc.code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining
+        # about the flush at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAIL
 
 
 class _InputError(Exception):
-    pass
+    """Something the user typed (or did not give) is wrong; the message says what to do."""
+
+    def __init__(self, message: str, code: int = EXIT_INPUT) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _zone_arg(name: str | None) -> tzinfo:
+    try:
+        return timefmt.zone(name)
+    except ValueError as exc:
+        raise _InputError(f"--tz: {exc}") from None
+
+
+EPILOG = f"""\
+where each command works:
+  on the daemon's host, with its config file (-c FILE, default {DEFAULT_CONFIG},
+  or $FAILOVER_CONFIG): run, check-config, migrate, token
+  from anywhere, talking to a running daemon (--url or $FAILOVER_URL, default
+  http://127.0.0.1:8080, and --token or $FAILOVER_TOKEN): post, status, messages,
+  show, cancel, retract, force, drill, events
+
+examples:
+  failover check-config -c failover.toml
+  failover run -c failover.toml
+  failover token create --role publisher --name laptop -c failover.toml
+  export FAILOVER_URL=http://127.0.0.1:8080 FAILOVER_TOKEN=<the token>
+  failover post "Checkout is slow right now; we are on it."
+  failover post "Winter sale!" --at 2026-12-01T09:00 --tz Europe/Berlin --expires 6h
+  failover show 12 --watch
+  failover force x down
+
+exit codes: 0 ok, 1 failed, 2 invalid input, 3 not found, 4 not allowed (no or weak
+token), 5 conflict, 69 daemon unreachable, 78 config has errors.
+"""
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="failover", description="Multi-channel communications fallback daemon."
+        prog="failover",
+        description="Keeps posts reaching people when the primary platform is down.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"failover {__version__}")
-    sub = p.add_subparsers(metavar="COMMAND")
+    sub = p.add_subparsers(metavar="COMMAND", title="commands")
+
+    def config_option(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "-c", "--config", default=DEFAULT_CONFIG,
+            help=f"the daemon's config file (default {DEFAULT_CONFIG}, or $FAILOVER_CONFIG)",
+        )  # fmt: skip
 
     def local(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_)
-        sp.add_argument(
-            "-c", "--config", default=DEFAULT_CONFIG, help=f"config file (default {DEFAULT_CONFIG})"
-        )
+        sp = sub.add_parser(name, help=help_, description=help_ + " (reads the config file).")
+        config_option(sp)
         return sp
 
     def remote(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_)
+        sp = sub.add_parser(name, help=help_, description=help_ + " (talks to a running daemon).")
         sp.add_argument(
-            "--url",
-            default=os.environ.get("FAILOVER_URL", "http://127.0.0.1:8080"),
-            help="daemon API base URL (env FAILOVER_URL)",
-        )
+            "--url", default=os.environ.get("FAILOVER_URL", "http://127.0.0.1:8080"),
+            help="the daemon's address (default $FAILOVER_URL, else http://127.0.0.1:8080)",
+        )  # fmt: skip
         sp.add_argument(
-            "--token",
-            default=os.environ.get("FAILOVER_TOKEN"),
-            help="API token (env FAILOVER_TOKEN)",
-        )
+            "--token", default=os.environ.get("FAILOVER_TOKEN"),
+            help="API token (default $FAILOVER_TOKEN); make one with `failover token create`",
+        )  # fmt: skip
+        sp.add_argument(
+            "--tz", default=os.environ.get("FAILOVER_TZ"),
+            help="time zone for times shown and for times typed without one, e.g. "
+            "Europe/Berlin (default $FAILOVER_TZ, else this computer's zone)",
+        )  # fmt: skip
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         return sp
 
     sp = local("run", "run the daemon")
     sp.set_defaults(func=cmd_run)
 
-    sp = local("check-config", "validate the config, print resolved channels and routes")
-    sp.add_argument("--json", action="store_true")
+    sp = local("check-config", "check the config: every error at once, then warnings")
+    sp.add_argument(
+        "--json", action="store_true",
+        help='print {"valid", "errors": [{"key", "line", "message"}], "warnings", "config"}',
+    )  # fmt: skip
     sp.set_defaults(func=cmd_check_config)
 
     sp = local("migrate", "bring the store's schema up to date")
     sp.set_defaults(func=cmd_migrate)
 
-    tok = sub.add_parser("token", help="API tokens (local store)")
-    toks = tok.add_subparsers(metavar="ACTION")
-    for action in ("create", "list", "revoke"):
-        sp = toks.add_parser(action)
-        sp.add_argument("-c", "--config", default=DEFAULT_CONFIG)
-        sp.add_argument("--json", action="store_true")
-        if action == "create":
-            sp.add_argument(
-                "--role", required=True, choices=["viewer", "publisher", "operator", "admin"]
-            )
-            sp.add_argument(
-                "--name", required=True, help="who or what uses it, e.g. marketing-laptop"
-            )
-        if action == "revoke":
-            sp.add_argument("id", type=int)
-        sp.set_defaults(func=cmd_token, action=action)
+    _token_parser(sub, config_option)
 
-    sp = remote("post", "post a message")
-    sp.add_argument("text", help="the text; - reads standard input")
-    sp.add_argument("--route")
-    sp.add_argument("--at", help='when: ISO time with zone ("2026-12-01T09:00+01:00"), or "+10m"')
-    sp.add_argument("--tz", help="time zone for an --at/--expires without one, e.g. Europe/Paris")
-    sp.add_argument("--expires", help='ISO time with zone, or a duration after --at/now like "6h"')
-    sp.add_argument("--title")
-    sp.add_argument("--link")
-    sp.add_argument("--cw", dest="content_warning", help="content warning")
-    sp.add_argument("--lang", dest="language")
-    sp.add_argument("--image", action="append", default=[], help="image file (repeatable)")
+    sp = remote("post", "post a message, now or at a time")
+    sp.add_argument("text", help="the text; - reads it from standard input")
+    sp.add_argument("--route", help="which route (default: the config's default_route)")
+    sp.add_argument(
+        "--at", help='when to send: "2026-12-01T09:00" (in --tz), with a zone '
+        '("2026-12-01T09:00+01:00"), or from now ("+10m"); default now',
+    )  # fmt: skip
+    sp.add_argument(
+        "--allow-past", action="store_true",
+        help="accept an --at more than a minute in the past (it is sent at once)",
+    )  # fmt: skip
+    sp.add_argument(
+        "--expires", help='stop trying after: a time like --at, or a duration after --at/now ("6h")'
+    )
+    sp.add_argument("--title", help="a title (email subject, status page heading)")
+    sp.add_argument("--link", help="a link (https://...) added where the channel allows")
+    sp.add_argument("--cw", dest="content_warning", help="content warning (Mastodon)")
+    sp.add_argument("--lang", dest="language", help='language of the text, e.g. "en", "de"')
+    sp.add_argument("--image", action="append", default=[], help="an image file (repeatable)")
     sp.add_argument(
         "--alt", action="append", default=[], help="alt text for each --image, in order"
     )
     sp.add_argument("--thread", type=int, help="id of the message this one continues")
-    sp.add_argument("--override", action="append", default=[], metavar="CHANNEL=TEXT")
-    sp.add_argument("--idempotency-key", help="repeat-safe key (default: none)")
+    sp.add_argument(
+        "--override", action="append", default=[], metavar="CHANNEL=TEXT",
+        help="other text for one channel (repeatable)",
+    )  # fmt: skip
+    sp.add_argument(
+        "--idempotency-key",
+        help="any unique string: posting again with it returns the first message, no duplicate",
+    )
     sp.set_defaults(func=cmd_post)
 
-    sp = remote("status", "channels, health and queue")
+    sp = remote("status", "channels, their health, and the queue")
     sp.set_defaults(func=cmd_status)
 
-    sp = remote("messages", "recent messages")
-    sp.add_argument("--limit", type=int, default=20)
-    sp.add_argument("--state")
+    sp = remote("messages", "recent messages, newest first")
+    sp.add_argument("--limit", type=int, default=20, help="how many (default 20)")
+    sp.add_argument("--state", help="only messages in this state, e.g. scheduled, failed")
     sp.set_defaults(func=cmd_messages)
 
     sp = remote("show", "one message with its deliveries")
-    sp.add_argument("id", type=int)
+    sp.add_argument("id", type=int, help="the message's number")
     sp.add_argument(
         "--watch", action="store_true", help="follow a sending message until it settles"
     )
     sp.set_defaults(func=cmd_show)
 
-    sp = remote("cancel", "cancel what is still pending of a message")
-    sp.add_argument("id", type=int)
+    sp = remote("cancel", "stop what has not been sent yet of a message")
+    sp.add_argument("id", type=int, help="the message's number")
     sp.set_defaults(func=cmd_cancel)
 
+    sp = remote("retract", "take a published message down from every channel that can delete it")
+    sp.add_argument("id", type=int, help="the message's number")
+    sp.set_defaults(func=cmd_retract)
+
     sp = remote("force", "force a channel down or up, or back to automatic health")
-    sp.add_argument("channel")
-    sp.add_argument("state", choices=["down", "up", "auto"])
+    sp.add_argument("channel", help="the channel's name in the config, e.g. x")
+    sp.add_argument(
+        "state", choices=["down", "up", "auto"], help="down, up, or auto (health decides)"
+    )
     sp.set_defaults(func=cmd_force)
 
     sp = remote(
@@ -169,181 +242,72 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--text", default="[drill] failover test — please ignore", help="the test message"
     )
+    sp.add_argument(
+        "--public",
+        action="store_true",
+        help="drill the real route, public channels included (default: operators only)",
+    )
     sp.set_defaults(func=cmd_drill)
 
-    sp = remote("events", "the event timeline (newest first)")
-    sp.add_argument("--channel")
-    sp.add_argument("--limit", type=int, default=30)
+    sp = remote("events", "what happened, newest first")
+    sp.add_argument("--channel", help="only events of this channel")
+    sp.add_argument("--limit", type=int, default=30, help="how many (default 30)")
     sp.set_defaults(func=cmd_events)
     return p
 
 
-# --- local commands ----------------------------------------------------------------------------
-
-
-def _load(path: str) -> Any:
-    from failover.config import load_config
-    from failover.errors import ConfigError
-
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        print(f"config error in {exc.source or path}:", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
-        raise SystemExit(EXIT_CONFIG) from None
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from failover import logs
-    from failover.daemon import Daemon, _secret_values
-    from failover.errors import FailoverError
-
-    config = _load(args.config)
-    logs.setup(config.log.level, config.log.format)
-    logs.register_secrets(_secret_values(config))
-    try:
-        asyncio.run(Daemon(config).run())
-    except FailoverError as exc:
-        print(f"failover: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    except OSError as exc:
-        print(f"failover: cannot start: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    return EXIT_OK
-
-
-def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args.config)
-    data = config.masked()
-    unavailable = {n: c for n, c in data["channels"].items() if not c["available"]}
-    if args.json:
-        print(json.dumps(data, indent=2, default=str))
-    else:
-        print(f"config {args.config}: valid")
-        print(
-            f"state_dir  {data['state_dir']}\nstore      {data['store']}\napi        {config.api.listen}"
-        )
-        rows = [
-            [n, c["type"], "yes" if c["available"] else "NO", "; ".join(c["missing"])]
-            for n, c in data["channels"].items()
-        ]
-        print("\nchannels:")
-        print(_table(["name", "type", "available", "problem"], rows))
-        print("\nroutes:")
-        rows = [
-            [n, r["mode"], " -> ".join("+".join(t) for t in r["tiers"]), r["fit"]]
-            for n, r in data["routes"].items()
-        ]
-        print(_table(["name", "mode", "tiers", "fit"], rows))
-        print(f"default route: {data['default_route']}")
-    if unavailable:
-        # Valid, but not everything can run: say what is missing, and fail so scripts notice.
-        for name, c in unavailable.items():
-            print(
-                f"error: channel {name} is unavailable: {'; '.join(c['missing']) or 'disabled'}",
-                file=sys.stderr,
+def _token_parser(sub: Any, config_option: Any) -> None:
+    tok = sub.add_parser(
+        "token", help="create, list or revoke API tokens (reads the config file)",
+        description="API tokens for the CLI, scripts and the web UI, kept in the daemon's "
+        "store (run on the daemon's host).",
+    )  # fmt: skip
+    toks = tok.add_subparsers(metavar="ACTION", title="actions")
+    tok.set_defaults(func=lambda _args: _usage(tok))
+    helps = {
+        "create": "make a token; it is printed once (stdout), keep it secret",
+        "list": "all tokens: name, role, last use, revoked or not",
+        "revoke": "stop a token from working, at once",
+    }
+    for action, help_ in helps.items():
+        sp = toks.add_parser(action, help=help_, description=help_ + ".")
+        config_option(sp)
+        sp.add_argument("--json", action="store_true", help="print JSON for scripts")
+        if action == "create":
+            sp.add_argument(
+                "--role", required=True, choices=["viewer", "publisher", "operator", "admin"],
+                help="viewer reads; publisher also posts; operator also forces channels; "
+                "admin also manages tokens",
+            )  # fmt: skip
+            sp.add_argument(
+                "--name", required=True, help="who or what uses it, e.g. marketing-laptop"
             )
-        return EXIT_FAIL
-    return EXIT_OK
+        if action == "revoke":
+            sp.add_argument("id", type=int, help="the token's id (see `token list`)")
+        sp.set_defaults(func=cmd_token, action=action)
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from failover.store import open_store
-
-    config = _load(args.config)
-
-    async def go() -> None:
-        store = open_store(config)
-        await store.open()
-        await store.close()
-
-    asyncio.run(go())
-    print("store schema is up to date")
-    return EXIT_OK
-
-
-def cmd_token(args: argparse.Namespace) -> int:
-    from failover.clock import SystemClock
-    from failover.model import Role
-    from failover.store import open_store
-    from failover.tokens import new_token, token_hash
-
-    config = _load(args.config)
-    clock = SystemClock()
-
-    async def go() -> int:
-        store = open_store(config)
-        await store.open()
-        try:
-            if args.action == "create":
-                secret = new_token()
-                token = await store.create_token(
-                    args.name,
-                    Role.parse(args.role),
-                    token_hash(secret),
-                    f"cli:{os.environ.get('USER', 'unknown')}",
-                    clock.now(),
-                )
-                if args.json:
-                    print(
-                        json.dumps(
-                            {
-                                "id": token.id,
-                                "name": token.name,
-                                "role": token.role.label,
-                                "token": secret,
-                            }
-                        )
-                    )
-                else:
-                    print(secret)
-                    print(
-                        f"token {token.id} ({token.name}, {token.role.label}) created; "
-                        "it is shown only this once",
-                        file=sys.stderr,
-                    )
-                return EXIT_OK
-            if args.action == "list":
-                tokens = await store.tokens()
-                if args.json:
-                    from failover.api.views import token_json
-
-                    print(json.dumps([token_json(t) for t in tokens]))
-                else:
-                    print(
-                        _table(
-                            ["id", "name", "role", "created", "last used", "revoked"],
-                            [
-                                [
-                                    t.id,
-                                    t.name,
-                                    t.role.label,
-                                    _when(t.created_at),
-                                    _when(t.last_used_at),
-                                    _when(t.revoked_at),
-                                ]
-                                for t in tokens
-                            ],
-                        )
-                    )
-                return EXIT_OK
-            if await store.revoke_token(args.id, clock.now()):
-                print(f"token {args.id} revoked")
-                return EXIT_OK
-            print(f"error: no live token {args.id}", file=sys.stderr)
-            return EXIT_NOT_FOUND
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_INPUT
 
 
 # --- remote commands ---------------------------------------------------------------------------
 
 
 def _client(args: argparse.Namespace) -> Client:
+    if not args.token:
+        raise _InputError(
+            "no API token: set FAILOVER_TOKEN or pass --token (create one on the daemon's "
+            f"host with: failover token create --role publisher --name {_user()} -c "
+            f"{DEFAULT_CONFIG})",
+            EXIT_DENIED,
+        )
     return Client(args.url, args.token)
+
+
+def _user() -> str:
+    return os.environ.get("USER") or "me"
 
 
 def _call(args: argparse.Namespace, method: str, path: str, **kw: Any) -> dict[str, Any]:
@@ -360,6 +324,8 @@ def cmd_post(args: argparse.Namespace) -> int:
     at = _parse_time(args.at, args.tz, now, "--at") if args.at else None
     if at:
         body["scheduled_at"] = at.isoformat()
+    if args.allow_past:
+        body["allow_past"] = True
     if args.expires:
         body["expires_at"] = _parse_time(
             args.expires, args.tz, at or now, "--expires", relative=True
@@ -389,12 +355,12 @@ def cmd_post(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(msg))
     else:
-        when = f", scheduled for {msg['scheduled_at']}" if msg.get("scheduled_at") else ""
+        when_ = f", for {when(msg['scheduled_at'], hint=True)}" if msg.get("scheduled_at") else ""
         channels = [d["channel"] for d in msg["deliveries"] if d["state"] != "skipped"]
-        print(f"message {msg['id']} accepted ({msg['state']}{when}) -> {', '.join(channels)}")
+        print(f"message {msg['id']} accepted ({msg['state']}{when_}) -> {', '.join(channels)}")
         for d in msg["deliveries"]:
             if d["state"] == "skipped":
-                print(f"  skipped {d['channel']}: {d['last_error']}")
+                print(f"  skipped {d['channel']}: {short(d['last_error'] or '', 100)}")
     return EXIT_OK
 
 
@@ -406,15 +372,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     rows = [
         [
             c["name"],
-            c["type"],
-            c["health"] if c["available"] else "unavailable",
+            c.get("display_name") or c["type"],
+            ("not checked yet" if c["health"] == "unknown" else c["health"])
+            if c["available"]
+            else "not connected",
             c["forced"] if c["forced"] != "auto" else "",
-            _when(c["since"]),
-            c["problem"] or c["reason"],
+            when(c["since"]),
+            startup.short_reason(c["problem"] or c["reason"], 60),
         ]
         for c in data["channels"]
     ]
-    print(_table(["channel", "type", "health", "forced", "since", "why"], rows))
+    print(table(["channel", "shown as", "health", "forced", "since", "why"], rows))
     q = data["queue"]
     age = f", oldest due {q['oldest_due_age_s']:.0f}s ago" if q["oldest_due_age_s"] else ""
     print(f"\nqueue: {q['pending']} pending ({q['due']} due), {q['sending']} sending{age}")
@@ -422,11 +390,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     if nodes:
         print()
         rows = [
-            [n["node"], "leader" if n["leads"] else "follower", _when(n["since"]),
-             _when(n["seen"]), n.get("api", "")]
+            [n["node"], "leader" if n["leads"] else "follower", when(n["since"]),
+             when(n["seen"]), n.get("api", "")]
             for n in nodes
         ]  # fmt: skip
-        print(_table(["daemon", "role", "up since", "last seen", "api"], rows))
+        print(table(["daemon", "role", "up since", "last seen", "api"], rows))
     return EXIT_OK
 
 
@@ -442,14 +410,14 @@ def cmd_messages(args: argparse.Namespace) -> int:
         [
             m["id"],
             m["state"],
-            _when(m["scheduled_at"] or m["created_at"]),
+            when(m["scheduled_at"], hint=True) if m["scheduled_at"] else when(m["created_at"]),
             m["route"],
             _deliveries_summary(m),
-            _short(m["text"]),
+            short(m["text"]),
         ]
         for m in data["items"]
     ]
-    print(_table(["id", "state", "when", "route", "channels", "text"], rows))
+    print(table(["id", "state", "when", "route", "channels", "text"], rows))
     return EXIT_OK
 
 
@@ -478,38 +446,87 @@ def cmd_show(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(m))
         return EXIT_OK
-    print(f"message {m['id']}  {m['state']}  route {m['route']}  by {m['created_by']}")
-    print(
-        f"created {m['created_at']}"
-        + (f"  scheduled {m['scheduled_at']}" if m["scheduled_at"] else "")
-        + (f"  expires {m['expires_at']}" if m["expires_at"] else "")
-    )
+    print(f"message {m['id']}  {m['state']}  (route {m['route']}, by {who(m['created_by'])})")
+    print(f"created   {when(m['created_at'])}")
+    if m["scheduled_at"]:
+        print(f"scheduled {when(m['scheduled_at'], hint=True)}")
+    if m["expires_at"]:
+        print(f"expires   {when(m['expires_at'], hint=True)}")
     if m["title"]:
         print(f"title: {m['title']}")
     print(f"\n{m['text']}\n")
+    events = _call(args, "GET", "/api/v1/events", params={"message_id": str(m["id"])})["items"]
+    down = {e["channel"] for e in events if e["kind"] == "delivery.retracted"}
     rows = [
         [
             d["channel"],
-            d["tier"] + 1,
-            d["state"],
+            d["state"] + (" (taken down)" if d["channel"] in down else ""),
             d["attempts"],
             d["url"] or d["remote_id"] or "",
-            d["last_error"] or "",
+            short(d["last_error"] or "", 80),
         ]
         for d in m["deliveries"]
     ]
-    print(_table(["channel", "tier", "state", "attempts", "post", "last error"], rows))
+    print(table(["channel", "state", "attempts", "post", "last error"], rows))
+    if any(len(d["last_error"] or "") > 80 for d in m["deliveries"]):
+        print("(errors shortened; --json shows them in full)")
     return EXIT_OK
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    m = _call(args, "POST", f"/api/v1/messages/{args.id}/cancel")
+    try:
+        m = _call(args, "POST", f"/api/v1/messages/{args.id}/cancel")
+    except ApiError as exc:
+        if exc.status != 409 or args.json:
+            raise
+        print(f"error: {exc.detail}; cancel never takes down what was published "
+              f"(use `failover retract {args.id}` for that)", file=sys.stderr)  # fmt: skip
+        return EXIT_CONFLICT
     if args.json:
         print(json.dumps(m))
     else:
-        cancelled = [d["channel"] for d in m["deliveries"] if d["state"] == "cancelled"]
-        print(f"message {m['id']} cancelled on {', '.join(cancelled)}")
+        print(_cancel_words(m))
     return EXIT_OK
+
+
+def _cancel_words(m: dict[str, Any]) -> str:
+    """What cancel did, honestly: what it stopped, and what was already public."""
+    by_state: dict[str, list[str]] = {}
+    for d in m["deliveries"]:
+        by_state.setdefault(d["state"], []).append(d["channel"])
+    parts = []
+    if by_state.get("cancelled"):
+        parts.append(f"stopped the pending deliveries on {', '.join(by_state['cancelled'])}")
+    if by_state.get("delivered"):
+        parts.append(
+            f"already published on {', '.join(by_state['delivered'])} "
+            f"(use `failover retract {m['id']}` to take it down)"
+        )
+    return f"message {m['id']}: " + ("; ".join(parts) or "nothing was pending")
+
+
+def cmd_retract(args: argparse.Namespace) -> int:
+    result = _call(args, "POST", f"/api/v1/messages/{args.id}/retract")
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(_retract_words(result))
+    failed = [c for c in result["channels"] if c["outcome"] == "failed"]
+    return EXIT_FAIL if failed else EXIT_OK
+
+
+def _retract_words(result: dict[str, Any]) -> str:
+    lines = [f"message {result['message_id']}:"]
+    if result["stopped"]:
+        lines.append(f"  stopped the pending deliveries on {', '.join(result['stopped'])}")
+    said = {"retracted": "taken down", "failed": "NOT taken down", "cannot": "cannot be taken down"}
+    for c in result["channels"]:
+        lines.append(f"  {c['channel']}: {said[c['outcome']]} ({c['detail']})")
+    if any(c["outcome"] == "failed" for c in result["channels"]):
+        lines.append("  run the same command again to retry where it failed")
+    if len(lines) == 1:
+        lines.append("  nothing was published, so nothing to take down")
+    return "\n".join(lines)
 
 
 def cmd_force(args: argparse.Namespace) -> int:
@@ -529,19 +546,19 @@ def cmd_events(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data))
         return EXIT_OK
+    labels: dict[str, str] = {
+        str(c["name"]): str(c.get("display_name") or c["name"])
+        for c in _call(args, "GET", "/api/v1/channels")["items"]
+    }
+
+    def label(name: str | None) -> str:
+        return labels.get(name or "", name or "")
+
     rows = [
-        [
-            e["id"],
-            _when(e["at"]),
-            e["kind"],
-            e["channel"] or "",
-            e["message_id"] or "",
-            e["actor"] or "",
-            _short(json.dumps(e["detail"]), 60),
-        ]
-        for e in data["items"]
+        [when(e["at"]), e["message_id"] or "", short(sentence(e, label), 90)] for e in data["items"]
     ]
-    print(_table(["id", "at", "event", "channel", "message", "actor", "detail"], rows))
+    print(table(["at", "message", "what happened"], rows))
+    print("(--json has every event's kind and full detail)")
     return EXIT_OK
 
 
@@ -550,14 +567,19 @@ def cmd_drill(args: argparse.Namespace) -> int:
         duration = parse_duration(args.duration)
     except ValueError as exc:
         raise _InputError(f"--for: {exc}") from None
-    report = asyncio.run(_drill(_client(args), args.channel, duration, args.route, args.text))
+    from failover.drill import run_drill
+
+    report = asyncio.run(
+        run_drill(_client(args), args.channel, duration, args.route, args.text, args.public)
+    )
     if args.json:
         print(json.dumps(report))
     else:
         print(
-            f"drill: {args.channel} forced down for {duration:g}s; test message {report['message_id']}"
+            f"drill ({'public' if args.public else 'operators only'}): {args.channel} forced "
+            f"down for {duration:g}s; test message {report['message_id']}"
         )
-        print(_table(["step", "seconds"], [[k, f"{v:.3f}"] for k, v in report["steps"].items()]))
+        print(table(["step", "seconds"], [[k, f"{v:.3f}"] for k, v in report["steps"].items()]))
         rows = [
             [
                 d["channel"],
@@ -567,7 +589,7 @@ def cmd_drill(args: argparse.Namespace) -> int:
             ]
             for d in report["deliveries"]
         ]
-        print(_table(["channel", "state", "post", "delivered after s"], rows))
+        print(table(["channel", "state", "post", "delivered after s"], rows))
         print(
             "result: "
             + (
@@ -579,80 +601,57 @@ def cmd_drill(args: argparse.Namespace) -> int:
     return EXIT_OK if report["passed"] else EXIT_FAIL
 
 
-async def _drill(
-    client: Client, channel: str, duration: float, route: str | None, text: str
-) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    steps: dict[str, float] = {}
-    await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "down"})
-    steps["force down"] = loop.time() - t0
-    msg: dict[str, Any] | None = None
-    try:
-        body: dict[str, Any] = {"text": text}
-        if route:
-            body["route"] = route
-        posted_at = loop.time()
-        msg = await client.request("POST", "/api/v1/messages", body=body)
-        assert msg is not None
-        steps["message accepted"] = loop.time() - posted_at
-        first_delivery: dict[str, float] = {}
-        deadline = t0 + max(duration, 5.0)
-        while loop.time() < deadline:
-            msg = await client.request("GET", f"/api/v1/messages/{msg['id']}")
-            for d in msg["deliveries"]:
-                if d["state"] == "delivered" and d["channel"] not in first_delivery:
-                    first_delivery[d["channel"]] = loop.time() - posted_at
-            if msg["deliveries"] and all(
-                d["state"] not in ("pending", "sending") for d in msg["deliveries"]
-            ):
-                break
-            await asyncio.sleep(0.05)
-        if first_delivery:
-            steps["first fallback delivery"] = min(first_delivery.values())
-        remaining = deadline - loop.time()
-        if remaining > 0:
-            await asyncio.sleep(remaining)
-    finally:
-        if msg is not None:
-            # The test message must not be backfilled to the primary when it comes back.
-            try:
-                await client.request("POST", f"/api/v1/messages/{msg['id']}/cancel")
-            except ApiError as exc:
-                if exc.status != 409:  # 409: nothing left pending, fine
-                    raise
-        restored_at = loop.time()
-        await client.request("POST", f"/api/v1/channels/{channel}/force", body={"state": "auto"})
-        steps["restore to auto"] = loop.time() - restored_at
-    deliveries = [
-        {
-            "channel": d["channel"],
-            "state": d["state"],
-            "url": d["url"],
-            "after_s": first_delivery.get(d["channel"]),
-        }
-        for d in msg["deliveries"]
-    ]
-    passed = any(d["state"] == "delivered" and d["channel"] != channel for d in deliveries)
-    return {"message_id": msg["id"], "steps": steps, "deliveries": deliveries, "passed": passed}
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _api_error(exc: ApiError) -> int:
-    print(f"error: {exc}", file=sys.stderr)
+# API fields as the options that set them, so an error names what the user typed.
+FLAGS = {
+    "text": "TEXT", "scheduled_at": "--at", "expires_at": "--expires", "route": "--route",
+    "title": "--title", "link": "--link", "content_warning": "--cw", "language": "--lang",
+    "images": "--image", "thread": "--thread", "overrides": "--override",
+    "Idempotency-Key": "--idempotency-key", "state": "--state", "limit": "--limit",
+}  # fmt: skip
+
+
+def _api_error(exc: ApiError, args: argparse.Namespace) -> int:
+    url = getattr(args, "url", "")
     if exc.status == 0:
-        return EXIT_UNREACHABLE
-    if exc.status in (401, 403):
-        return EXIT_DENIED
-    if exc.status == 404:
-        return EXIT_NOT_FOUND
-    if exc.status == 409:
-        return EXIT_CONFLICT
-    if exc.status in (400, 413, 422):
-        return EXIT_INPUT
-    return EXIT_FAIL
+        message, code = exc.detail, EXIT_UNREACHABLE
+    elif exc.status == 401:
+        message = (
+            f"the daemon at {url} refused the API token ({exc.detail or 'unknown or revoked'}); "
+            "check FAILOVER_TOKEN or --token, or create a new one with `failover token create`"
+        )
+        code = EXIT_DENIED
+    elif exc.status == 403:
+        message, code = f"not allowed: {exc.detail or exc.title}", EXIT_DENIED
+    elif exc.status == 404:
+        message, code = f"not found: {exc.detail or exc.title}", EXIT_NOT_FOUND
+    elif exc.status == 409:
+        message, code = exc.detail or exc.title, EXIT_CONFLICT
+    elif exc.status in (400, 413, 422):
+        message, code = _input_problem(exc), EXIT_INPUT
+    elif exc.status == 429:
+        message, code = f"too many failed logins from here: {exc.detail}", EXIT_DENIED
+    elif exc.status == 503:
+        message = f"the daemon at {url} is up but cannot work right now: {exc.detail}"
+        code = EXIT_FAIL
+    else:
+        message = f"the daemon at {url} answered {exc.status} {exc.title}: {exc.detail}"
+        code = EXIT_FAIL
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _input_problem(exc: ApiError) -> str:
+    detail = exc.detail or exc.title
+    if exc.field:
+        head = exc.field.split(".", 1)[0]
+        flag = FLAGS.get(exc.field) or FLAGS.get(head)
+        if flag:
+            detail = detail.removeprefix(f"{exc.field}: ")
+            return f"{flag}: {detail}"
+    return detail
 
 
 def _parse_time(
@@ -697,29 +696,6 @@ def _deliveries_summary(m: dict[str, Any]) -> str:
     return " ".join(
         f"{d['channel']}:{d['state']}" for d in m["deliveries"] if d["state"] != "skipped"
     )
-
-
-def _short(text: str, n: int = 50) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
-
-
-def _when(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    return str(value).replace("T", " ")[:19]
-
-
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) for c in r] for r in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
-    if not rows:
-        lines.append("(none)")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

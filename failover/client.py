@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,10 +55,32 @@ class Client:
                     )
                 return data if isinstance(data, dict) else {"items": data}
         except aiohttp.ClientConnectionError as exc:
-            raise ApiError(0, "daemon unreachable", f"{url}: {exc}") from None
+            raise ApiError(0, "daemon unreachable", self._unreachable(_why(exc))) from None
         except TimeoutError:
             raise ApiError(
-                0, "daemon unreachable", f"{url}: no answer within {self.timeout:g}s"
+                0, "daemon unreachable", self._unreachable(f"no answer within {self.timeout:g} s")
             ) from None
         except json.JSONDecodeError:
-            raise ApiError(502, "bad answer", f"{url} did not answer JSON") from None
+            raise ApiError(
+                502,
+                "not failover's API",
+                f"{self.url} answered, but not as failover's API does: is --url/FAILOVER_URL "
+                "the daemon's address?",
+            ) from None
+
+    def _unreachable(self, why: str) -> str:
+        return (
+            f"cannot reach the daemon at {self.url} ({why}) — is `failover run` running there? "
+            "(--url or FAILOVER_URL)"
+        )
+
+
+def _why(exc: aiohttp.ClientConnectionError) -> str:
+    """A few words a person recognises: "connection refused", "host not found"."""
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "host not found"
+    if isinstance(exc, aiohttp.ClientConnectorError) and exc.os_error.errno:
+        return os.strerror(exc.os_error.errno).lower()  # asyncio's own text names the address
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "it closed the connection without answering"
+    return str(exc) or type(exc).__name__

@@ -9,16 +9,28 @@ secrets are missing is kept, marked unavailable, and reported — never silently
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from channels.base import ChannelOptions
 from channels.registry import UnknownChannelType, adapter_class
+from failover import wording
 from failover.durations import Duration
 from failover.errors import ConfigError
 from failover.secret_refs import MissingSecret, is_reference, resolve
@@ -45,12 +57,20 @@ class RetryConfig(_Strict):
 
 class ProbeConfig(_Strict):
     kind: Literal["http", "statuspage", "adapter"]
-    url: str | None = None
+    url: str | None = Field(None, validate_default=True)
     interval: Duration = 5.0
     timeout: Duration = 3.0
     expect_status: int = 200
     body_contains: str | None = None
     component: str | None = None  # statuspage: one component's status instead of the page's
+
+    @field_validator("url")
+    @classmethod
+    def _url_needed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if value is None and kind in ("http", "statuspage"):
+            raise ValueError(f"missing: a probe of kind {kind!r} needs the url it checks")
+        return value
 
 
 class HealthConfig(_Strict):
@@ -115,6 +135,9 @@ class ApiConfig(_Strict):
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None  # how people reach this daemon (status page links)
     max_body: int = Field(10 * 1024 * 1024, ge=1024)
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); for the
+    # failed-login throttle. Empty: the peer's address is the client's.
+    trusted_proxies: list[IPvAnyNetwork] = []
 
     @field_validator("listen")
     @classmethod
@@ -154,6 +177,25 @@ class TracingConfig(_Strict):
     service_name: str = "failover"
 
 
+class UiConfig(_Strict):
+    """What the web UI and the public page show people."""
+
+    # Times are shown (and typed in forms) in this zone, with its name; a browser that says
+    # where its reader is shows the reader's zone instead.
+    time_zone: str = "UTC"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}; use a name like Europe/Berlin"
+            ) from None
+        return value
+
+
 class _TopLevel(_Strict):
     state_dir: str | None = None
     store: str = "sqlite"
@@ -168,6 +210,7 @@ class _TopLevel(_Strict):
     retry: RetryConfig = RetryConfig()
     alerts: AlertsConfig = AlertsConfig()
     tracing: TracingConfig = TracingConfig()
+    ui: UiConfig = UiConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
 
@@ -225,6 +268,10 @@ class Config:
     tracing: TracingConfig = field(default_factory=TracingConfig)
     store_password: str | None = field(default=None, repr=False)
     store_listen: str | None = None
+    ui: UiConfig = field(default_factory=UiConfig)
+    # Every value that came from a secret reference, whatever key it sits under: masked in
+    # check-config's output and in every log line.
+    secret_values: frozenset[str] = field(default=frozenset(), repr=False)
 
     @property
     def database_path(self) -> Path:
@@ -233,7 +280,12 @@ class Config:
         return self.state_dir / "failover.db"
 
     def masked(self) -> dict[str, Any]:
-        """The resolved config as plain data with every secret masked (for check-config)."""
+        """The resolved config as plain data with every secret masked (for check-config):
+        secret fields, DSN passwords, and any value that came from a reference."""
+        masked: dict[str, Any] = mask_values(self._plain(), self.secret_values)
+        return masked
+
+    def _plain(self) -> dict[str, Any]:
         return {
             "state_dir": str(self.state_dir),
             "store": _mask_dsn(self.store),
@@ -270,22 +322,21 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"not valid TOML: {exc}"], where) from None
     locate = _Locator(text)
-    try:
-        top = _TopLevel.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(_describe(exc, (), locate), where) from None
-
     problems: list[str] = []
+    from_refs: list[str] = []
+    raw = _resolve_top_level(raw, env, locate, problems, from_refs)
+    top = _validate_top(raw, locate, problems)
     store_password = None
     if top.store_password is not None:
         missing_store: list[str] = []
         store_password = _resolve_refs(
-            top.store_password, "store_password", True, env, locate, missing_store, problems
-        )
+            top.store_password, "store_password", True, env, locate, missing_store, problems,
+            from_refs,
+        )  # fmt: skip
         problems += missing_store  # the store is not optional: a missing secret is an error
     channels: dict[str, ChannelConfig] = {}
     for name, table in top.channels.items():
-        channel = _channel(name, table, top.retry, env, locate, problems)
+        channel = _channel(name, table, top.retry, env, locate, problems, from_refs)
         if channel is not None:
             channels[name] = channel
     for rname, route in top.routes.items():
@@ -303,15 +354,16 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
             )
     if ALERTS_ROUTE in top.routes:
         problems.append(f"routes.{ALERTS_ROUTE}: this name is reserved for operator alerts")
-    if not top.routes:
+    declared: dict[str, Any] = raw["routes"] if isinstance(raw.get("routes"), dict) else {}
+    if not declared:
         problems.append("routes: at least one route is needed, e.g. [routes.default]")
     default_route = top.default_route or ("default" if "default" in top.routes else "")
     if not default_route and top.routes:
         default_route = next(iter(top.routes))
-    if top.default_route and top.default_route not in top.routes:
+    if top.default_route and top.default_route not in declared:
         problems.append(f"default_route: no route named {top.default_route!r}")
     if problems:
-        raise ConfigError(problems, where)
+        raise ConfigError(sorted(problems, key=_line_of), where)  # in file order
 
     base = source.parent if source else Path.cwd()
     state = top.state_dir or env.get("STATE_DIRECTORY") or "state"
@@ -331,7 +383,33 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         default_route=default_route,
         alerts=top.alerts,
         tracing=top.tracing,
+        ui=top.ui,
+        secret_values=frozenset(from_refs),
     )
+
+
+def _validate_top(raw: dict[str, Any], locate: _Locator, problems: list[str]) -> _TopLevel:
+    """The top level, validated; a part that fails is reported and left out, so the rest is
+    still checked and one run reports every mistake."""
+    raw = dict(raw)
+    for _ in range(3):
+        try:
+            return _TopLevel.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(_describe(exc, (), locate))
+            for err in exc.errors():
+                head, *rest = (str(p) for p in err["loc"])
+                part = raw.get(head)
+                if rest and head in ("routes", "channels") and isinstance(part, dict):
+                    raw[head] = {k: v for k, v in part.items() if k != rest[0]}
+                else:
+                    raw.pop(head, None)
+    return _TopLevel()
+
+
+def _line_of(problem: str) -> int:
+    found = re.search(r" \(line (\d+)\): ", problem)
+    return int(found[1]) if found else 1_000_000
 
 
 def _with_alerts_route(
@@ -357,6 +435,7 @@ def _channel(
     env: Mapping[str, str],
     locate: _Locator,
     problems: list[str],
+    from_refs: list[str],
 ) -> ChannelConfig | None:
     prefix = ("channels", name)
     ctype = table.get("type")
@@ -390,8 +469,9 @@ def _channel(
         if key in CORE_CHANNEL_KEYS:
             continue
         options_raw[key] = _resolve_refs(
-            value, f"channels.{name}.{key}", key in secret_fields, env, locate, missing, problems
-        )
+            value, f"channels.{name}.{key}", key in secret_fields, env, locate, missing,
+            problems, from_refs,
+        )  # fmt: skip
     options: ChannelOptions | None = None
     if not missing:
         try:
@@ -430,12 +510,20 @@ def _resolve_refs(
     locate: _Locator,
     missing: list[str],
     problems: list[str],
+    from_refs: list[str],
 ) -> Any:
+    """Resolve every reference in ``value``, lists and tables included (a webhook's
+    ``headers``); each resolved value is added to ``from_refs``."""
     if isinstance(value, list):
         return [
-            _resolve_refs(v, f"{key}[{i}]", secret, env, locate, missing, problems)
+            _resolve_refs(v, f"{key}[{i}]", secret, env, locate, missing, problems, from_refs)
             for i, v in enumerate(value)
         ]
+    if isinstance(value, dict):
+        return {
+            k: _resolve_refs(v, f"{key}.{k}", secret, env, locate, missing, problems, from_refs)
+            for k, v in value.items()
+        }
     if not isinstance(value, str):
         return value
     if not is_reference(value):
@@ -446,10 +534,42 @@ def _resolve_refs(
             )
         return value
     try:
-        return resolve(value, env)
+        resolved = resolve(value, env)
     except MissingSecret as exc:
         missing.append(f"{key}: {exc}")
         return None
+    from_refs.append(resolved)
+    return resolved
+
+
+def _resolve_top_level(
+    raw: dict[str, Any],
+    env: Mapping[str, str],
+    locate: _Locator,
+    problems: list[str],
+    from_refs: list[str],
+) -> dict[str, Any]:
+    """References outside ``[channels]`` (the store's DSN, an API URL...) are resolved too;
+    one that points at nothing is an error. ``store_password`` is resolved on its own."""
+    out = dict(raw)
+    for key, value in raw.items():
+        if key in ("channels", "store_password"):
+            continue
+        missing: list[str] = []
+        out[key] = _resolve_refs(value, key, False, env, locate, missing, problems, from_refs)
+        problems += missing
+    return out
+
+
+def mask_values(data: Any, secrets: frozenset[str], mask: str = "***") -> Any:
+    """``data`` with every string that holds one of ``secrets`` replaced by ``mask``."""
+    if isinstance(data, dict):
+        return {k: mask_values(v, secrets, mask) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [mask_values(v, secrets, mask) for v in data]
+    if isinstance(data, str) and any(s == data or (len(s) >= 4 and s in data) for s in secrets):
+        return mask
+    return data
 
 
 def _secret_fields(model: type[BaseModel]) -> set[str]:
@@ -464,12 +584,7 @@ def _describe(exc: ValidationError, prefix: tuple[str, ...], locate: _Locator) -
     for err in exc.errors():
         loc = [*prefix, *(str(p) for p in err["loc"])]
         path = ".".join(loc)
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "missing":
-            msg = "missing (this key is required)"
-        elif err["type"] == "extra_forbidden":
-            msg = "unknown key (check the spelling; see config.example.toml)"
-        out.append(f"{path}{locate.line(*loc)}: {msg}")
+        out.append(f"{path}{locate.line(*loc)}: {wording.plain(err)}")
     return out
 
 

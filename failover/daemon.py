@@ -20,7 +20,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from failover import __version__
+from failover import __version__, startup
 from failover.adapters import ChannelSet, close_channels
 from failover.api import ApiContext, create_app
 from failover.clock import Clock, SystemClock
@@ -28,6 +28,7 @@ from failover.config import Config, load_config
 from failover.dispatcher import Dispatcher
 from failover.engine import Engine
 from failover.errors import ConfigError, FailoverError
+from failover.filemodes import make_private
 from failover.health import Transition
 from failover.intake import Intake
 from failover.logs import register_secrets
@@ -38,7 +39,10 @@ from failover.notify import Notifier
 from failover.scheduler import Scheduler
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
+from failover.store.sqlite import sqlite_files
+from failover.supervise import Supervisor
 from failover.tracing import Tracing
+from failover.vitals import Vitals
 
 log = logging.getLogger("failover.daemon")
 
@@ -54,14 +58,17 @@ class Daemon:
         self.store: Store = open_store(config, exclusive=True)
         self.channels = ChannelSet({})
         self.states: dict[str, ChannelState] = {}
+        self.drills: dict[str, str] = {}  # channel -> "internal" | "public", while drilled
         self.media_dir = config.state_dir / "media"
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self.exit_code = 0
+        self.supervisor = Supervisor(self._fatal)
         self._runner: web.AppRunner | None = None
-        self._last_loop_tick = self.clock.monotonic()
         self.metrics = Metrics()
+        self.vitals = Vitals(self.store, self.notifier, self.metrics, self.status_line)
         self.tracing = Tracing(config.tracing)
         self.leading = False  # holds the leader lease: runs probes and failover decisions
+        self._stepped_down: str | None = None  # why it last stopped leading, until it leads again
         self.epoch = 0
         self._lease_renewed = 0.0
         self._renewal: asyncio.Task[int | None] | None = None
@@ -73,7 +80,7 @@ class Daemon:
 
     async def start(self) -> None:
         cfg = self.config
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        make_private(cfg.state_dir, sqlite_files(cfg.database_path))
         self.media_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         # A store of our own (SQLite): any claim left in it is from a daemon that died. Hand
@@ -89,7 +96,8 @@ class Daemon:
         self.channels, _ = await ChannelSet.open(cfg)
         for live in self.channels.all():
             if live.problem:
-                log.error("channel %s is UNAVAILABLE: %s", live.name, live.problem)
+                short = startup.not_connected(live.config) or f"{live.name}: {live.problem}"
+                log.warning("%s", short, extra={"event": "channel.unavailable"})
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
@@ -98,6 +106,8 @@ class Daemon:
             intake=lambda: self.intake,
             wake=lambda: self.scheduler.wake(),  # noqa: PLW0108 - the scheduler comes later
             feed_url=self.feed_url,
+            usable=lambda name: self.unusable(name) is None,
+            drill=self.drills.get,
         )
         self.monitor = HealthMonitor(
             self.store, self.clock, self.states, self._on_transition, self.metrics
@@ -126,27 +136,33 @@ class Daemon:
             pacer=self.dispatcher.pacer,
         )
         self.intake = self._make_intake()
+        self.vitals.start()
         await self._start_api()
         await self._cluster_tick()  # leads at once if nobody else does
         if self.leading:
             await self._first_probe_round()
-        self._tasks.append(asyncio.create_task(self.scheduler.run(), name="scheduler"))
-        self._tasks.append(asyncio.create_task(self._heartbeat(), name="heartbeat"))
-        self._tasks.append(asyncio.create_task(self._cluster_loop(), name="cluster"))
-        self._tasks.append(
-            asyncio.create_task(self.store.listen(self.scheduler.wake), name="listen")
-        )
+        self.supervisor.start("scheduler", self.scheduler.run)
+        self.supervisor.start("heartbeat", self.vitals.heartbeat)
+        self.supervisor.start("cluster", self._cluster_loop)
+        if self.store.shared:  # only a shared store hears of work other daemons add
+            self.supervisor.start("listener", lambda: self.store.listen(self.scheduler.wake))
         await self.store.add_events(
             [NewEvent("daemon.started", actor=self.owner, detail={"version": __version__})],
             self.clock.now(),
         )
         self.notifier.send(READY=1, STATUS=await self.status_line())
         log.info(
-            "failover %s ready: API on http://%s",
+            "failover %s %s",
             __version__,
-            cfg.api.listen,
+            startup.ready_line(cfg, self.feed_url()),
             extra={"event": "daemon.started"},
         )
+        if not any(t.revoked_at is None for t in await self.store.tokens()):
+            log.info(
+                "no API token yet; create the first one with: %s",
+                startup.token_create_command(cfg),
+                extra={"event": "daemon.no_tokens"},
+            )
 
     async def _first_probe_round(self) -> None:
         """READY means the first probe round is done: health is known, not guessed."""
@@ -251,17 +267,28 @@ class Daemon:
         return None
 
     async def ready(self) -> str | None:
-        try:
-            await self.store.ping()
-        except FailoverError as exc:
-            return str(exc)
-        stalled = self.clock.monotonic() - self._last_loop_tick
-        if stalled > 10:
-            return f"event loop stalled for {stalled:.0f}s"
-        return None
+        return self.vitals.problem()
 
-    async def force(self, name: str, forced: Forced, actor: str) -> ChannelState:
+    def _fatal(self, why: str) -> None:
+        """A part of the daemon cannot be kept running: exit non-zero, so systemd restarts."""
+        self.exit_code = 1
+        self.request_stop()
+
+    async def force(
+        self,
+        name: str,
+        forced: Forced,
+        actor: str,
+        drill: str | None = None,
+        message_id: int | None = None,
+    ) -> ChannelState:
+        """An operator's word on ``name``. ``drill`` ("internal" or "public") marks a forced
+        outage as a drill: announcements go to operators unless public, events say so;
+        ``message_id`` ties the event to the drill's test message."""
         now = self.clock.now()
+        if forced is Forced.DOWN and drill is not None:
+            self.drills[name] = drill
+        was_drill = self.drills.get(name) if forced is not Forced.DOWN else None
         current = self.states.get(name, ChannelState(name))
         state = replace(
             current,
@@ -272,8 +299,11 @@ class Daemon:
             if forced is not Forced.AUTO
             else current.reason,
         )
+        detail: dict[str, str] = {"state": forced.value}
+        if drill is not None or was_drill is not None:
+            detail["drill"] = drill or was_drill or "internal"
         event = NewEvent(
-            "channel.forced", actor=actor, channel=name, detail={"state": forced.value}
+            "channel.forced", actor=actor, channel=name, message_id=message_id, detail=detail
         )
         await self.store.set_channel_state(state, [event], now)
         self.states[name] = state
@@ -287,6 +317,8 @@ class Daemon:
         if current.effective is not state.effective:
             # An operator's word is a health change like any other: reroute, alert, fail back.
             await self.engine.on_change(name, current, state, None)
+        if forced is not Forced.DOWN:
+            self.drills.pop(name, None)  # the drill is over once the channel is given back
         self.scheduler.wake()
         return state
 
@@ -310,15 +342,6 @@ class Daemon:
             f"primary {primary or 'none'}; queue {q.pending} pending, {q.sending} sending; "
             f"unavailable: {', '.join(down) or 'none'}"
         )
-
-    async def _heartbeat(self) -> None:
-        """Proves the loop turns (readiness, systemd watchdog) and refreshes the status line."""
-        interval = self.notifier.watchdog_interval() or 5.0
-        while True:
-            self._last_loop_tick = self.clock.monotonic()
-            if self.notifier.enabled:
-                self.notifier.send(WATCHDOG=1, STATUS=await self.status_line())
-            await asyncio.sleep(min(interval, 5.0))
 
     # -- the cluster: one leader decides, every daemon sends ----------------------------------
 
@@ -361,6 +384,13 @@ class Daemon:
         """Heartbeat, take or renew the leader lease, and act on what changed."""
         ttl = self.config.leader_lease
         now = self.clock.now()
+        if not self.store.shared:  # alone on its own store: it leads from start to stop
+            epoch = None
+            with contextlib.suppress(FailoverError, TimeoutError):
+                epoch = await self._renew(ttl, now, ttl * 0.25)  # keeps `nodes` current
+            if not self.leading:
+                await self._lead(epoch or 1)
+            return
         budget = ttl * 0.25
         if self.leading:
             left = self._renew_by() - self.clock.monotonic()
@@ -397,12 +427,20 @@ class Daemon:
         )
         await self.monitor.start(self.config, self.channels)
         self.leading, self.epoch = True, epoch
-        log.log(
-            logging.INFO if self.store.shared else logging.DEBUG,  # alone, it always leads
-            "this daemon now leads (epoch %d): it runs the probes and failover decisions",
-            epoch,
-            extra={"event": "cluster.leader", "epoch": epoch},
-        )
+        if self._stepped_down is not None:
+            log.warning(
+                "leading again (epoch %d) after: %s",
+                epoch,
+                self._stepped_down,
+                extra={"event": "cluster.leader", "epoch": epoch},
+            )
+            self._stepped_down = None
+        elif self.store.shared:  # alone on its own store it always leads: nothing to say
+            log.info(
+                "this daemon now leads (epoch %d): it runs the probes and failover decisions",
+                epoch,
+                extra={"event": "cluster.leader", "epoch": epoch},
+            )
         if self.store.shared:
             await self.store.add_events(
                 [NewEvent("cluster.leader", actor=self.owner, detail={"epoch": epoch})],
@@ -411,6 +449,7 @@ class Daemon:
 
     async def _step_down(self, why: str) -> None:
         self.leading = False
+        self._stepped_down = why
         log.warning("no longer leading: %s", why, extra={"event": "cluster.follower"})
         await self.monitor.stop()  # cancels its tasks at once; waiting for them may take long
 
@@ -428,8 +467,21 @@ class Daemon:
                 continue
             merged = replace(mine, forced=stored.forced, forced_by=stored.forced_by)
             self.states[name] = merged
+            await self._adopt_drill(name, stored.forced)
             if merged.effective is not mine.effective:
                 await self.engine.on_change(name, mine, merged, None)
+
+    async def _adopt_drill(self, name: str, forced: Forced) -> None:
+        """A drill started through another daemon is one here too (its force event says so)."""
+        if forced is not Forced.DOWN:
+            self.drills.pop(name, None)
+            return
+        for event in await self.store.events(channel=name, limit=50):
+            if event.kind == "channel.forced":
+                drill = event.detail.get("drill")
+                if isinstance(drill, str):
+                    self.drills[name] = drill
+                return
 
     async def _cluster_loop(self) -> None:
         interval = max(0.2, self.config.leader_lease / 3)
@@ -492,8 +544,9 @@ class Daemon:
     def request_stop(self) -> None:
         self._stop.set()
 
-    async def run(self) -> None:
-        """Start, serve until SIGTERM/SIGINT, then stop cleanly. SIGHUP reloads."""
+    async def run(self) -> int:
+        """Start, serve until SIGTERM/SIGINT, then stop cleanly; the exit code. SIGHUP
+        reloads."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -503,21 +556,24 @@ class Daemon:
             await self._stop.wait()
         finally:
             await self.stop()
+        return self.exit_code
 
     async def stop(self) -> None:
         self.notifier.send(STOPPING=1)
         log.info("stopping", extra={"event": "daemon.stopping"})
+        self.supervisor.drain()
         if hasattr(self, "scheduler"):
             await self.scheduler.stop(self.config.shutdown_grace)
+        # The cluster loop ends before the lease is given up, so it cannot take it back.
+        await self.supervisor.stop()
+        self.vitals.stop()
+        if self._renewal is not None:
+            self._renewal.cancel()
+            await asyncio.gather(self._renewal, return_exceptions=True)
         if hasattr(self, "monitor"):
             await self.monitor.stop()
         with contextlib.suppress(FailoverError):
             await self.store.forget(self.owner)  # leadership moves now, not after the lease
-        lingering = [self._renewal] if self._renewal is not None else []
-        for task in [*self._tasks, *lingering]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *lingering, return_exceptions=True)
-        self._tasks.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -534,7 +590,7 @@ class Daemon:
 def _secret_values(config: Config) -> list[str]:
     from pydantic import SecretStr
 
-    values: list[str] = []
+    values: list[str] = list(config.secret_values)  # whatever came from a reference
     for ch in config.channels.values():
         if ch.options is None:
             continue

@@ -16,12 +16,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from failover.config import ALERTS_ROUTE, Config
 from failover.dispatcher import Dispatcher
 from failover.health import Transition
 from failover.intake import Intake
-from failover.model import ChannelState, DeliveryState, Health
+from failover.model import ChannelState, DeliveryState, Event, Health
 from failover.store.base import NewEvent, Store
 
 log = logging.getLogger("failover.engine")
@@ -37,6 +38,9 @@ class Engine:
     intake: Callable[[], Intake]
     wake: Callable[[], None]
     feed_url: Callable[[], str | None]
+    usable: Callable[[str], bool] = lambda name: True
+    # A drill on this channel: "internal" (announcements go to operators) or "public"
+    drill: Callable[[str], str | None] = lambda name: None
 
     async def on_change(
         self, channel: str, before: ChannelState, after: ChannelState, t: Transition | None
@@ -55,7 +59,9 @@ class Engine:
                 "health", f"channel {channel} is back {now.value}: {after.reason}", channel
             )
             await self.failback(channel, outage_start=before.since or EPOCH)
-            if t is None:  # an operator said so: no probation to wait for
+            if t is None and now is Health.UP and self.usable(channel):
+                # An operator said so: no probation to wait for, but only for a channel known
+                # to work. Given back to its probes (unknown) it waits for them to say so.
                 await self._announce_recovery(channel, after)
         self.wake()
 
@@ -162,21 +168,29 @@ class Engine:
                 continue
             if await self._open_outage(channel, name) is not None:
                 continue  # already announced for this outage (a flap while on probation)
+            drill = self.drill(channel)
             text = self._render(route.announce.down, channel, state, name)
-            message, _ = await self.intake().submit(
-                {"text": text, "route": name}, actor="failover:announce"
-            )
+            message = await self._post_announcement(text, name, drill)
+            detail: dict[str, Any] = {"route": name}
+            if drill is not None:
+                detail["drill"] = drill
             await self.store.add_events(
-                [
-                    NewEvent(
-                        "announce.down",
-                        channel=channel,
-                        message_id=message.id,
-                        detail={"route": name},
-                    )
-                ],
+                [NewEvent("announce.down", channel=channel, message_id=message, detail=detail)],
                 datetime.now(UTC),
             )
+
+    async def _post_announcement(self, text: str, route: str, drill: str | None) -> int | None:
+        """Post an announcement; a drill's goes to operators unless it is a public drill."""
+        if drill is not None:
+            text = f"[drill] {text}"
+            route = route if drill == "public" else ALERTS_ROUTE
+            if route not in self.config().routes:
+                log.warning("drill announcement not posted: no [alerts] channel to send it to")
+                return None
+        message, _ = await self.intake().submit(
+            {"text": text, "route": route}, actor="failover:announce", internal=True
+        )
+        return message.id
 
     async def _announce_recovery(self, channel: str, state: ChannelState) -> None:
         config = self.config()
@@ -186,24 +200,22 @@ class Engine:
             opened = await self._open_outage(channel, name)
             if opened is None:
                 continue
+            drill = opened.detail.get("drill")
+            detail: dict[str, Any] = {"route": name, "outage_message": opened.message_id}
+            if drill is not None:
+                detail["drill"] = drill
             await self.store.add_events(
-                [
-                    NewEvent(
-                        "announce.up",
-                        channel=channel,
-                        detail={"route": name, "outage_message": opened},
-                    )
-                ],
-                datetime.now(UTC),
+                [NewEvent("announce.up", channel=channel, detail=detail)], datetime.now(UTC)
             )
-            went_out = any(
-                d.state is DeliveryState.DELIVERED for d in await self.store.deliveries(opened)
+            went_out = opened.message_id is not None and any(
+                d.state is DeliveryState.DELIVERED
+                for d in await self.store.deliveries(opened.message_id)
             )
             if route.announce.up and went_out:
                 text = self._render(route.announce.up, channel, state, name)
-                await self.intake().submit({"text": text, "route": name}, actor="failover:announce")
+                await self._post_announcement(text, name, drill)
 
-    async def _open_outage(self, channel: str, route: str) -> int | None:
+    async def _open_outage(self, channel: str, route: str) -> Event | None:
         """The outage announcement of ``route`` for ``channel`` not yet closed by a recovery."""
         for event in await self.store.events(channel=channel, limit=200):
             if event.detail.get("route") != route:
@@ -211,7 +223,7 @@ class Engine:
             if event.kind == "announce.up":
                 return None
             if event.kind == "announce.down":
-                return event.message_id
+                return event
         return None
 
     def _render(self, template: str, channel: str, state: ChannelState, route_name: str) -> str:
@@ -224,7 +236,7 @@ class Engine:
             if c in config.channels and config.channels[c].profile
         ]
         values = {
-            "channel": channel,
+            "channel": config.channels[channel].label if channel in config.channels else channel,
             "since": state.since.strftime("%H:%M UTC") if state.since else "just now",
             "feed_url": self.feed_url() or "",
             "profiles": " ".join(p for p in profiles if p),
@@ -243,9 +255,13 @@ class Engine:
             return
         if channel is not None and config.alerts.channels == [channel]:
             return  # the only alert channel is the one that is down: nothing to alert through
+        if channel is not None and self.drill(channel) is not None:
+            text = f"[drill] {text}"
         try:
             await self.intake().submit(
-                {"text": f"[failover] {text}", "route": ALERTS_ROUTE}, actor="failover:alert"
+                {"text": f"[failover] {text}", "route": ALERTS_ROUTE},
+                actor="failover:alert",
+                internal=True,
             )
         except Exception:
             log.exception("could not queue an operator alert")

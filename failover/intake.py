@@ -14,16 +14,18 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from failover import router
+from channels.base import Limits
+from channels.registry import adapter_class
+from failover import router, timefmt, wording
 from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.config import Config, TracingConfig
+from failover.config import Config, RouteConfig, TracingConfig
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.fitting import TooLong, compose, fit
 from failover.metrics import Metrics
@@ -31,10 +33,20 @@ from failover.model import DeliveryState, ImageRef, Message, NewMessage
 from failover.store.base import NewEvent, Store
 from failover.tracing import Tracing, record
 
-MAX_TEXT = 100_000
+MAX_TEXT = 100_000  # characters, for the text and for each per-channel override
+MAX_OVERRIDES = 64  # per-channel texts in one message
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+MAX_ID = 2**63 - 1  # the stores' integer range: a larger id names nothing
+MAX_KEY = 200  # characters of an Idempotency-Key
+
+
+# Every text a user sends is bounded: fitting is linear, but linear in what we allow.
+Overrides = Annotated[
+    dict[Annotated[str, Field(max_length=100)], Annotated[str, Field(max_length=MAX_TEXT)]],
+    Field(max_length=MAX_OVERRIDES),
+]
 
 
 class ImageIn(BaseModel):
@@ -61,11 +73,12 @@ class MessageIn(BaseModel):
     images: list[ImageIn] = Field([], max_length=MAX_IMAGES)
     content_warning: str | None = Field(None, max_length=500)
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    overrides: dict[str, str] = {}
+    overrides: Overrides = {}
     route: str | None = None
     scheduled_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
-    thread: int | None = Field(None, ge=1)
+    allow_past: bool = False  # a scheduled_at over a minute ago is refused unless this is set
+    thread: int | None = Field(None, ge=1, le=MAX_ID)
 
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -81,9 +94,10 @@ class MessageEdit(BaseModel):
     link: str | None = Field(None, max_length=2000, pattern=r"^https?://\S+$")
     content_warning: str | None = Field(None, max_length=500)
     language: str | None = Field(None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
-    overrides: dict[str, str] = {}
+    overrides: Overrides = {}
     scheduled_at: AwareDatetime | None = None
     expires_at: AwareDatetime | None = None
+    allow_past: bool = False  # a scheduled_at over a minute ago is refused unless this is set
 
 
 class PreviewIn(BaseModel):
@@ -93,20 +107,53 @@ class PreviewIn(BaseModel):
     text: str = Field("", max_length=MAX_TEXT)
     title: str | None = Field(None, max_length=300)
     link: str | None = Field(None, max_length=2000)
-    overrides: dict[str, str] = {}
+    overrides: Overrides = {}
     route: str | None = None
 
 
+# What a field's pattern means, in words (Pydantic would quote the regular expression).
+PATTERNS = {
+    "link": "must be a web address starting with https:// or http://, without spaces",
+    "language": 'must be a language code like "en" or "pt-BR"',
+}
+
+
 def _validated(model: type[_M], payload: dict[str, Any]) -> _M:
+    _check_strings(payload)
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "body"
-        message = err["msg"].removeprefix("Value error, ")
+        message = PATTERNS.get(field) if err["type"] == "string_pattern_mismatch" else None
+        message = message or wording.plain(err, json=True)
         if err["type"] == "extra_forbidden" and model is MessageEdit:
             message = "cannot be edited; cancel the message and send a new one"
         raise InvalidInput(field, message) from None
+
+
+def _offline_limits(channel_type: str) -> Limits:
+    """An adapter's declared limits without opening it (no secrets, no network)."""
+    try:
+        cls = adapter_class(channel_type)
+        limits: Limits = cls.__new__(cls).limits
+    except Exception:
+        return Limits()  # they depend on its options: preview the text without a limit
+    return limits
+
+
+PAST_GRACE = timedelta(minutes=1)  # a time typed "now-ish" is not a mistake
+
+
+def _not_in_the_past(when: datetime | None, now: datetime, allowed: bool) -> None:
+    """A mistyped year must not publish at once: a time in the past needs allow_past."""
+    if when is not None and not allowed and when < now - PAST_GRACE:
+        raise InvalidInput(
+            "scheduled_at",
+            f"is {timefmt.span(now - when)} in the past ({when.astimezone(UTC):%Y-%m-%d %H:%M} "
+            "UTC): check the date, leave it empty to send now, or allow a past time on purpose "
+            "(allow_past; --allow-past on the command line)",
+        )
 
 
 @dataclass
@@ -122,26 +169,33 @@ class Intake:
     tracing: Tracing | None = None
 
     async def submit(
-        self, payload: dict[str, Any], actor: str, idempotency_key: str | None = None
+        self,
+        payload: dict[str, Any],
+        actor: str,
+        idempotency_key: str | None = None,
+        *,
+        scope: str | None = None,
+        internal: bool = False,
     ) -> tuple[Message, bool]:
-        """Validate, route and store; return (message, created). Raises InvalidInput."""
+        """Validate, route and store; return (message, created). Raises InvalidInput.
+
+        ``scope`` (the caller's token) scopes the idempotency key: one client's key never
+        replays another's message. Only the daemon itself (``internal``) posts to internal
+        routes such as operator alerts.
+        """
         request_hash = hashlib.sha256(
             json.dumps(payload, sort_keys=True, default=str).encode()
         ).hexdigest()
         if idempotency_key is not None:
-            if not 1 <= len(idempotency_key) <= 200:
-                raise InvalidInput("Idempotency-Key", "must be 1 to 200 characters")
+            idempotency_key = scoped_key(scope, idempotency_key)
             earlier = await self.store.message_by_key(idempotency_key)
             if earlier is not None:
                 return await self._replay(earlier, request_hash)
         data = _validated(MessageIn, payload)
         now = self.clock.now()
+        _not_in_the_past(data.scheduled_at, now, data.allow_past)
         route_name = data.route or self.config.default_route
-        route = self.config.routes.get(route_name)
-        if route is None:
-            raise InvalidInput(
-                "route", f"no route named {route_name!r}; known: {', '.join(self.config.routes)}"
-            )
+        route = self._route(route_name, internal)
         for name in data.overrides:
             if name not in self.config.channels:
                 raise InvalidInput(f"overrides.{name}", "no channel with this name")
@@ -154,7 +208,11 @@ class Intake:
             if data.scheduled_at is not None and expires_at <= data.scheduled_at:
                 raise InvalidInput("expires_at", "must be after scheduled_at")
         thread_id = await self._thread(data.thread)
-        images = tuple(self._save_image(i, img) for i, img in enumerate(data.images))
+        decoded = [_decode_image(i, img) for i, img in enumerate(data.images)]
+        self._check_media(data.images, decoded, route)
+        images = tuple(
+            self._save_image(img, raw) for img, raw in zip(data.images, decoded, strict=True)
+        )
         new = NewMessage(
             text=data.text,
             route=route_name,
@@ -229,15 +287,36 @@ class Intake:
                     f"too long for channel {name}: {exc.detail}",
                 ) from None
 
-    def _save_image(self, index: int, image: ImageIn) -> ImageRef:
-        try:
-            data = base64.b64decode(image.data, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(f"images.{index}.data", "is not valid base64") from None
-        if not data:
-            raise InvalidInput(f"images.{index}.data", "is empty")
-        if len(data) > MAX_IMAGE_BYTES:
-            raise InvalidInput(f"images.{index}.data", f"is larger than {MAX_IMAGE_BYTES} bytes")
+    def _route(self, name: str, internal: bool) -> RouteConfig:
+        route = self.config.routes.get(name)
+        if route is None or (name.startswith("_") and not internal):
+            known = ", ".join(r for r in self.config.routes if not r.startswith("_"))
+            raise InvalidInput("route", f"no route named {name!r}; known: {known}")
+        return route
+
+    def _check_media(self, images: list[ImageIn], data: list[bytes], route: RouteConfig) -> None:
+        """Every channel the route can reach takes these images (count, size, type), so
+        none fails for good at send time. Channels that carry no images drop them."""
+        for name in (c for tier in route.tiers for c in tier):
+            live = self.channels.get(name)
+            limits = live.adapter.limits if live and live.adapter else None
+            if limits is None or limits.max_media == 0 or not images:
+                continue
+            if len(images) > limits.max_media:
+                raise InvalidInput("images", f"channel {name} takes at most {limits.max_media}")
+            for i, (image, raw) in enumerate(zip(images, data, strict=True)):
+                if limits.media_types and image.content_type not in limits.media_types:
+                    raise InvalidInput(
+                        f"images.{i}.content_type", f"channel {name} does not take this type"
+                    )
+                if len(raw) > limits.max_media_bytes:
+                    raise InvalidInput(
+                        f"images.{i}.data",
+                        f"is {len(raw)} bytes; channel {name} takes at most "
+                        f"{limits.max_media_bytes}",
+                    )
+
+    def _save_image(self, image: ImageIn, data: bytes) -> ImageRef:
         digest = hashlib.sha256(data).hexdigest()
         self.media_dir.mkdir(parents=True, exist_ok=True)
         path = self.media_dir / digest
@@ -255,7 +334,7 @@ class Intake:
     async def edit(self, message_id: int, payload: dict[str, Any], actor: str) -> Message:
         """Change a message before any of its deliveries has started."""
         data = _validated(MessageEdit, payload)
-        fields = {name: getattr(data, name) for name in data.model_fields_set}
+        fields = {name: getattr(data, name) for name in data.model_fields_set - {"allow_past"}}
         if not fields:
             raise InvalidInput("body", "names nothing to change")
         if fields.get("text", "") is None:
@@ -267,6 +346,7 @@ class Intake:
             if name not in self.config.channels:
                 raise InvalidInput(f"overrides.{name}", "no channel with this name")
         now = self.clock.now()
+        _not_in_the_past(fields.get("scheduled_at"), now, data.allow_past)
         scheduled = fields.get("scheduled_at", current.scheduled_at)
         expires = fields.get("expires_at", current.expires_at)
         if expires is not None and "expires_at" in fields and expires <= now:
@@ -289,11 +369,7 @@ class Intake:
         shows before anything is stored."""
         data = _validated(PreviewIn, payload)
         route_name = data.route or self.config.default_route
-        route = self.config.routes.get(route_name)
-        if route is None:
-            raise InvalidInput(
-                "route", f"no route named {route_name!r}; known: {', '.join(self.config.routes)}"
-            )
+        route = self._route(route_name, internal=False)
         draft = NewMessage(text=data.text, route=route_name, created_by="preview",
                            title=data.title, link=data.link, overrides=data.overrides)  # fmt: skip
         channels = []
@@ -305,10 +381,13 @@ class Intake:
     def _preview_one(self, draft: NewMessage, name: str, tier: int, policy: str) -> dict[str, Any]:
         live = self.channels.get(name)
         entry: dict[str, Any] = {"channel": name, "tier": tier, "unavailable": self.unusable(name)}
-        if live is None or live.adapter is None:
+        # A channel that is not connected still previews, with its platform's usual limits.
+        limits = (
+            live.adapter.limits if live and live.adapter else _offline_limits(live.config.type)
+        ) if live else None  # fmt: skip
+        if live is None or limits is None:
             return {**entry, "type": live.config.type if live else None, "posts": [],
                     "verdict": "unavailable"}  # fmt: skip
-        limits = live.adapter.limits
         text = compose(draft, name, limits)
         rule = limits.text
         entry |= {"type": live.config.type, "rule": rule.name if rule else None,
@@ -333,3 +412,70 @@ class Intake:
         if message is None:
             raise NotFound(f"no message {message_id}")
         return message
+
+
+def scoped_key(scope: str | None, key: str) -> str:
+    """The stored form of a client's Idempotency-Key: ``<scope>/<key>``."""
+    if not 1 <= len(key) <= MAX_KEY or not key.isascii() or not key.isprintable():
+        raise InvalidInput("Idempotency-Key", f"must be 1 to {MAX_KEY} printable ASCII characters")
+    return f"{scope}/{key}" if scope else key
+
+
+def client_key(stored: str | None) -> str | None:
+    """The key as its client sent it (keys stored before scoping have no scope)."""
+    if stored is None or not stored.startswith("token:"):
+        return stored
+    return stored.partition("/")[2]
+
+
+# The first bytes of each accepted image type: declared types are checked against the data.
+_MAGIC = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+}
+
+
+def _matches(content_type: str, data: bytes) -> bool:
+    if content_type == "image/webp":
+        return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    return data.startswith(_MAGIC.get(content_type, ()))
+
+
+def _decode_image(index: int, image: ImageIn) -> bytes:
+    try:
+        data = base64.b64decode(image.data, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"images.{index}.data", "is not valid base64") from None
+    if not data:
+        raise InvalidInput(f"images.{index}.data", "is empty")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidInput(f"images.{index}.data", f"is larger than {MAX_IMAGE_BYTES} bytes")
+    if not _matches(image.content_type, data):
+        raise InvalidInput(
+            f"images.{index}.data", f"is not {image.content_type} (its bytes say otherwise)"
+        )
+    return data
+
+
+def _check_strings(payload: Any) -> None:
+    """Refuse a NUL or a lone surrogate anywhere in the input, keys included: no store
+    takes them (PostgreSQL refuses NUL in text, and neither encodes a lone surrogate)."""
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, dict):
+            stack += [(f"{where}.{k}" if where else str(k), k) for k in value]
+            stack += [(f"{where}.{k}" if where else str(k), v) for k, v in value.items()]
+        elif isinstance(value, list):
+            stack += [(f"{where}.{i}", v) for i, v in enumerate(value)]
+        elif isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            raise InvalidInput(where or "body", "contains a NUL or an invalid character")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -34,6 +34,48 @@ class _MaskSecrets(logging.Filter):
         return True
 
 
+# Library loggers whose debug lines print SQL parameters (token and session hashes): their
+# records below INFO are dropped, whatever level the root logger or a config asks for.
+CHATTY_LIBRARIES = ("aiosqlite", "psycopg", "psycopg.pool")
+
+
+class _DropDebug(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+_DROP_DEBUG = _DropDebug()
+
+
+def quiet_libraries() -> None:
+    """Drop the debug records of ``CHATTY_LIBRARIES`` (idempotent; called by the stores)."""
+    for name in CHATTY_LIBRARIES:
+        logger = logging.getLogger(name)
+        if _DROP_DEBUG not in logger.filters:
+            logger.addFilter(_DROP_DEBUG)
+
+
+class TextFormatter(logging.Formatter):
+    """One record, one line: newlines and other control characters in the message are
+    escaped, so a value (a token's name, a platform's error) cannot forge a log line.
+    Tracebacks keep their lines; they come from the code, not from input."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape(record.message)
+        return super().formatMessage(record)
+
+
+_CONTROL = {i: f"\\x{i:02x}" for i in [*range(0x20), 0x7F]} | {
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+}
+
+
+def escape(text: str) -> str:
+    return text.translate(_CONTROL)
+
+
 def setup(level: str = "info", fmt: str = "auto", stream: object = None) -> None:
     out = stream or sys.stderr
     if os.environ.get("FAILOVER_LOG_FORMAT") in ("text", "json"):
@@ -50,7 +92,7 @@ def setup(level: str = "info", fmt: str = "auto", stream: object = None) -> None
             )
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(_MaskSecrets())
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -59,3 +101,4 @@ def setup(level: str = "info", fmt: str = "auto", stream: object = None) -> None
     root.setLevel(level.upper())
     for noisy in ("aiohttp.access", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_libraries()

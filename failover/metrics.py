@@ -69,6 +69,11 @@ class Metrics:
             ["channel", "kind"],
             registry=r,
         )
+        self.loop_lag = Gauge(
+            "failover_event_loop_lag_seconds",
+            "Worst lateness of the event loop over the last 10 s (work holding the loop)",
+            registry=r,
+        )
         self.accepted = Counter(
             "failover_messages_accepted_total", "Messages accepted", ["route"], registry=r
         )

@@ -19,6 +19,7 @@ from datetime import timedelta
 from failover.claims import Claims
 from failover.clock import Clock
 from failover.dispatcher import Dispatcher
+from failover.errors import StoreError
 from failover.model import Delivery
 from failover.pacing import Pacer
 from failover.store.base import Store
@@ -186,11 +187,17 @@ class Scheduler:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=5)
-        released = await self.store.release_claims(self.owner, self.clock.now())
-        if self._renewer is not None:
-            self._renewer.cancel()
-            await asyncio.gather(self._renewer, return_exceptions=True)
-        await self.claims.close()
+        try:
+            released = await self.store.release_claims(self.owner, self.clock.now())
+        except StoreError as exc:
+            # Stopping goes on: an unreleased claim returns to the queue when its lease ends.
+            log.warning("could not release this daemon's claims while stopping: %s", exc)
+            released = []
+        finally:
+            if self._renewer is not None:
+                self._renewer.cancel()
+                await asyncio.gather(self._renewer, return_exceptions=True)
+            await self.claims.close()
         if released:
             log.warning(
                 "released %d unfinished deliveries for the next start: %s",

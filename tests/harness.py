@@ -18,6 +18,7 @@ from failover.config import load_config
 from failover.daemon import Daemon
 from failover.model import Role
 from failover.tokens import new_token, token_hash
+from tests import secrets_registry
 
 
 def free_port() -> int:
@@ -125,6 +126,9 @@ async def start_daemon(
                 f"test-{role.label}", role, token_hash(secret), "test", daemon.clock.now()
             )
             tokens[role.label] = secret
+    for secret in tokens.values():  # neither a token nor its hash may reach any log
+        secrets_registry.secret(secret)
+        secrets_registry.secret(token_hash(secret))
     h.tokens = tokens
     return h
 

@@ -9,6 +9,7 @@ from aiohttp import web
 from failover.api.auth import THROTTLE, denied_middleware
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.problems import problem_middleware
+from failover.api.public_headers import headers_for
 from failover.api.routes import routes
 from failover.api.throttle import AuthThrottle
 from failover.web import add_web
@@ -31,18 +32,25 @@ def create_app(ctx: ApiContext, max_body: int) -> web.Application:
 
 
 async def _public_state(request: web.Request) -> web.Response:
-    """The primary platform's state for the public page's banner. Public: names and
-    states only, never the reason (it may name internal hosts) or anything else."""
+    """The primary platform's state for the public page's banner. Public: display names and
+    states only, never the config key or the reason (it may name internal hosts). A channel
+    without credentials is "unavailable" and one never checked "unknown": the page then makes
+    no claim, rather than calling it operating normally."""
     ctx = request.app[CONTEXT]
     config = ctx.config()
+    channels = ctx.channels()
     route = config.routes.get(config.default_route)
     states = await ctx.store.channel_states()
     primary = []
-    for name in route.primary if route else []:
-        st = states.get(name)
+    for key in route.primary if route else []:
+        st = states.get(key)
+        live = channels.get(key)
+        state = st.effective.value if st else "unknown"
+        if live is None or live.adapter is None:
+            state = "unavailable"
         primary.append({
-            "channel": name,
-            "state": st.effective.value if st else "unknown",
+            "name": config.channels[key].label if key in config.channels else "our platform",
+            "state": state,
             "since": st.since.isoformat().replace("+00:00", "Z") if st and st.since else None,
         })  # fmt: skip
     return web.json_response({"primary": primary}, headers={"Cache-Control": "public, max-age=10"})
@@ -58,10 +66,14 @@ async def _public_file(request: web.Request) -> web.StreamResponse:
     if root is None:
         raise web.HTTPNotFound(text="no feed channel is configured")
     rel = request.match_info["path"] or "index.html"
-    path = (root / rel).resolve()
-    if not _inside(path, root.resolve()) or not path.is_file():
+    try:
+        path = (root / rel).resolve()
+        found = _inside(path, root.resolve()) and path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL...
+        found = False
+    if not found:
         raise web.HTTPNotFound()
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=30"})
+    return web.FileResponse(path, headers=headers_for(path))
 
 
 def _inside(path: Path, root: Path) -> bool:

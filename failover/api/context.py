@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from aiohttp import web
 
@@ -16,6 +17,20 @@ from failover.model import ChannelState, Forced
 from failover.store.base import Store
 
 
+class Force(Protocol):
+    """An operator's word on a channel; ``drill`` ("internal" or "public") marks a drill, and
+    ``message_id`` names its test message, so the message's own timeline says so too."""
+
+    def __call__(
+        self,
+        name: str,
+        forced: Forced,
+        actor: str,
+        drill: str | None = None,
+        message_id: int | None = None,
+    ) -> Awaitable[ChannelState]: ...
+
+
 @dataclass
 class ApiContext:
     store: Store
@@ -25,7 +40,7 @@ class ApiContext:
     intake: Callable[[], Intake]
     public_dir: Callable[[], Path | None]  # the feed channel's directory, served at /status/
     ready: Callable[[], Awaitable[str | None]]  # None when ready, else why not
-    force: Callable[[str, Forced, str], Awaitable[ChannelState]]
+    force: Force
     metrics: Callable[[], Awaitable[bytes]]  # Prometheus text exposition
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from failover import __version__
-from failover.intake import MessageEdit, MessageIn, PreviewIn
+from failover.intake import MAX_ID, MessageEdit, MessageIn, PreviewIn
 from failover.model import DeliveryState, Forced, Health, MessageState, Role
 
 JSON = "application/json"
@@ -86,7 +86,8 @@ SCHEMAS: dict[str, Any] = {
     ),
     "Channel": _obj(
         {
-            "name": STR, "type": STR, "available": {"type": "boolean"}, "problem": N_STR,
+            "name": STR, "display_name": STR, "type": STR, "available": {"type": "boolean"},
+            "problem": N_STR,
             "health": {"type": "string", "enum": [h.value for h in Health]},
             "observed": {"type": "string", "enum": [h.value for h in Health]},
             "forced": {"type": "string", "enum": [f.value for f in Forced]},
@@ -94,7 +95,32 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "ChannelList": _obj({"items": {"type": "array", "items": _ref("Channel")}}),
-    "Force": _obj({"state": {"type": "string", "enum": [f.value for f in Forced]}}),
+    "Retraction": _obj(
+        {
+            "message_id": INT, "stopped": {"type": "array", "items": STR},
+            "channels": {"type": "array", "items": _obj(
+                {
+                    "channel": STR, "detail": STR, "url": N_STR,
+                    "outcome": {"type": "string", "enum": ["retracted", "failed", "cannot"]},
+                },
+            )},
+        }
+    ),
+    "Force": _obj(
+        {
+            "state": {"type": "string", "enum": [f.value for f in Forced]},
+            "drill": {
+                "type": ["string", "null"], "enum": ["internal", "public", None],
+                "description": "a drill: its announcements go to operators (internal) or out "
+                "as usual (public), marked as a drill in events",
+            },
+            "message_id": {
+                "type": ["integer", "null"], "minimum": 1, "maximum": 2**62 - 1,
+                "description": "the drill's test message: the force event is on its timeline",
+            },
+        },
+        required=["state"],
+    ),
     "Event": _obj(
         {
             "id": INT, "at": TIME, "kind": STR, "actor": N_STR, "channel": N_STR,
@@ -114,6 +140,14 @@ SCHEMAS: dict[str, Any] = {
                 "role": {"type": "string", "enum": [r.label for r in Role]}}),
         "additionalProperties": False,
     },
+    "Session": _obj(
+        {
+            "id": INT, "token_id": INT, "token_name": STR,
+            "role": {"type": "string", "enum": [r.label for r in Role]},
+            "created_at": TIME, "expires_at": TIME, "last_seen_at": N_TIME, "client": N_STR,
+        }
+    ),
+    "SessionList": _obj({"items": {"type": "array", "items": _ref("Session")}}),
     "TokenCreated": {
         "allOf": [_ref("Token"), _obj({"token": {"type": "string", "description": "shown once"}})]
     },
@@ -162,7 +196,8 @@ BODY_ERRORS = {
     "413": _problem("the request body is larger than api.max_body"),
     "422": _problem("invalid input; `field` names what is wrong"),
 }
-ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+ID = {"name": "id", "in": "path", "required": True,
+      "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}  # fmt: skip
 
 
 def _op(
@@ -250,6 +285,12 @@ def build() -> dict[str, Any]:
                             {"200": {"description": "cancelled", **_json("Message")}},
                             Role.PUBLISHER, params=[ID], errors={**not_found, **conflict}),
             },
+            "/api/v1/messages/{id}/retract": {
+                "post": _op("take a published message down from every channel that can delete "
+                            "it (and stop what is pending); email and webhooks cannot unsend",
+                            {"200": {"description": "per channel", **_json("Retraction")}},
+                            Role.PUBLISHER, params=[ID], errors=not_found),
+            },
             "/api/v1/preview": {
                 "post": _op("how a text would be fitted on each channel of a route",
                             {"200": {"description": "per channel", **_json("Preview")}},
@@ -291,6 +332,15 @@ def build() -> dict[str, Any]:
             "/api/v1/tokens/{id}": {
                 "delete": _op("revoke a token (its web sessions end too)",
                               {"204": {"description": "revoked"}}, Role.ADMIN, params=[ID],
+                              errors=not_found),
+            },
+            "/api/v1/sessions": {
+                "get": _op("live web sessions (never their secrets or hashes)",
+                           {"200": {"description": "sessions", **_json("SessionList")}}, Role.ADMIN),
+            },
+            "/api/v1/sessions/{id}": {
+                "delete": _op("end one web session at once, on every daemon",
+                              {"204": {"description": "ended"}}, Role.ADMIN, params=[ID],
                               errors=not_found),
             },
         },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 from typing import Any
@@ -36,11 +37,29 @@ def invalid(field: str, detail: str) -> web.Response:
     )
 
 
+def _unreadable(request: web.Request) -> web.Response | None:
+    """A 400 for what no handler can read: a NUL in the URL (no store takes one), a body
+    in a charset nobody knows."""
+    if "\x00" in request.path or any("\x00" in k + v for k, v in request.query.items()):
+        return problem(400, "Bad request", "the URL contains a NUL character")
+    charset = request.charset
+    if charset is not None:
+        try:
+            codecs.lookup(charset)
+        except LookupError:
+            return problem(415, "Unsupported charset", f"unknown charset {charset[:40]!r}")
+    return None
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    if (refused := _unreadable(request)) is not None:
+        return refused
     try:
         response: web.StreamResponse = await handler(request)
         return response
+    except UnicodeDecodeError as exc:
+        return problem(400, "Bad request", f"the body is not valid {exc.encoding} text")
     except InvalidInput as exc:
         return invalid(exc.field, exc.detail)
     except NotFound as exc:

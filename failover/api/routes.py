@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +19,17 @@ from failover.api.views import (
     iso,
     message_json,
     queue_json,
+    session_json,
     token_json,
 )
-from failover.errors import InvalidInput
+from failover.errors import InvalidInput, NotFound
+from failover.intake import MAX_ID
 from failover.model import Forced, Role
+from failover.retract import Retractor
 from failover.tokens import new_token, token_hash
 
 routes = web.RouteTableDef()
+log = logging.getLogger("failover.api")
 OPENAPI = Path(__file__).with_name("openapi.json")
 
 
@@ -39,7 +44,7 @@ def _int(
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = int(raw)  # thousands of digits: ValueError too
     except ValueError:
         raise InvalidInput(name, "must be an integer") from None
     if not lo <= value <= hi:
@@ -60,13 +65,32 @@ def _time(request: web.Request, name: str) -> datetime | None:
     return value
 
 
+def path_id(request: web.Request) -> int:
+    """The ``{id}`` of the path; one beyond the stores' integer range names nothing (404)."""
+    raw = request.match_info["id"]
+    if len(raw) > 19 or int(raw) > MAX_ID:
+        raise NotFound(f"no object {raw[:24]}{'…' if len(raw) > 24 else ''}")
+    return int(raw)
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON; whatever it holds, a 4xx names what is wrong, never a 500."""
+    try:
+        text = await request.text()
+    except (UnicodeDecodeError, LookupError):
+        raise InvalidInput("body", f"is not text in charset {request.charset!r}") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise InvalidInput("body", "is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and numbers past int's digit limit
+        raise InvalidInput("body", f"is not valid JSON ({str(exc)[:80]})") from None
+
+
 async def _json_body(request: web.Request) -> dict[str, Any]:
     if request.content_type != "application/json":
         raise InvalidInput("body", "send JSON with Content-Type: application/json")
-    try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InvalidInput("body", "is not valid JSON") from None
+    body = await read_json(request)
     if not isinstance(body, dict):
         raise InvalidInput("body", "must be a JSON object")
     return body
@@ -79,10 +103,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
+    """Ready or not, and why in a few words. Anyone may ask (a load balancer has no token,
+    and the tokens live in the store that may be down), so the driver's own words (hosts,
+    users, databases) go to the log, once per change, never into the answer."""
+    global _last_not_ready
     why = await _ctx(request).ready()
+    if why != _last_not_ready and why is not None:
+        log.warning("not ready: %s", why)
+    _last_not_ready = why
     if why is None:
         return web.json_response({"status": "ready"})
-    return web.json_response({"status": "not ready", "reason": why}, status=503)
+    return web.json_response({"status": "not ready", "reason": why.split(":", 1)[0]}, status=503)
+
+
+_last_not_ready: str | None = None
 
 
 @routes.get("/metrics")
@@ -100,7 +134,12 @@ async def create_message(request: web.Request) -> web.Response:
     body = await _json_body(request)
     ctx = _ctx(request)
     message, created = await ctx.intake().submit(
-        body, actor=f"token:{token.name}", idempotency_key=request.headers.get("Idempotency-Key")
+        body,
+        actor=f"token:{token.name}",
+        idempotency_key=request.headers.get("Idempotency-Key"),
+        scope=f"token:{token.id}",
+        # Operators may write to their own alerts route: a drill's test message goes there.
+        internal=token.role >= Role.OPERATOR,
     )
     deliveries = await ctx.store.deliveries(message.id)
     return web.json_response(
@@ -131,7 +170,7 @@ async def list_messages(request: web.Request) -> web.Response:
 async def show_message(request: web.Request) -> web.Response:
     await require(request, Role.VIEWER)
     ctx = _ctx(request)
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     message = await ctx.store.message(message_id)
     if message is None:
         return problem(404, "Not found", f"no message {message_id}")
@@ -155,8 +194,17 @@ async def show_message(request: web.Request) -> web.Response:
 async def cancel_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
     ctx = _ctx(request)
-    message = await ctx.intake().cancel(int(request.match_info["id"]), f"token:{token.name}")
+    message = await ctx.intake().cancel(path_id(request), f"token:{token.name}")
     return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
+
+
+@routes.post("/api/v1/messages/{id:\\d+}/retract")
+async def retract_message(request: web.Request) -> web.Response:
+    token = await require(request, Role.PUBLISHER)
+    ctx = _ctx(request)
+    retractor = Retractor(ctx.store, ctx.clock, ctx.channels, ctx.intake().cancel)
+    result = await retractor.retract(int(request.match_info["id"]), f"token:{token.name}")
+    return web.json_response(result)
 
 
 @routes.patch("/api/v1/messages/{id:\\d+}")
@@ -164,7 +212,7 @@ async def edit_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
     ctx = _ctx(request)
     body = await _json_body(request)
-    message = await ctx.intake().edit(int(request.match_info["id"]), body, f"token:{token.name}")
+    message = await ctx.intake().edit(path_id(request), body, f"token:{token.name}")
     return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
 
 
@@ -186,8 +234,8 @@ async def create_token(request: web.Request) -> web.Response:
     ctx = _ctx(request)
     body = await _json_body(request)
     name = body.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
-        raise InvalidInput("name", "must be a string of 1 to 100 characters")
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100 or not name.isprintable():
+        raise InvalidInput("name", "must be 1 to 100 printable characters")
     try:
         role = Role.parse(str(body.get("role", "")))
     except ValueError as exc:
@@ -208,7 +256,7 @@ async def create_token(request: web.Request) -> web.Response:
 async def revoke_token(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
     ctx = _ctx(request)
-    token_id = int(request.match_info["id"])
+    token_id = path_id(request)
     if not await ctx.store.revoke_token(token_id, ctx.clock.now()):
         return problem(404, "Not found", f"no live token {token_id}")
     return web.Response(status=204)
@@ -244,7 +292,13 @@ async def force_channel(request: web.Request) -> web.Response:
         forced = Forced(str(raw))
     except ValueError:
         return invalid("state", 'must be "down", "up" or "auto"')
-    state = await ctx.force(name, forced, f"token:{token.name}")
+    drill = body.get("drill")
+    if drill not in (None, "internal", "public"):
+        return invalid("drill", 'must be "internal", "public" or null')
+    message_id = body.get("message_id")
+    if message_id is not None and (type(message_id) is not int or not 0 < message_id < 2**62):
+        return invalid("message_id", "must be a message id")
+    state = await ctx.force(name, forced, f"token:{token.name}", drill, message_id)
     return web.json_response(channel_json(live, state))
 
 
@@ -288,3 +342,22 @@ async def status(request: web.Request) -> web.Response:
             },
         }
     )
+
+
+@routes.get("/api/v1/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    await require(request, Role.ADMIN)
+    ctx = _ctx(request)
+    return web.json_response(
+        {"items": [session_json(s) for s in await ctx.store.sessions(ctx.clock.now())]}
+    )
+
+
+@routes.delete("/api/v1/sessions/{id:\\d+}")
+async def end_session(request: web.Request) -> web.Response:
+    caller = await require(request, Role.ADMIN)
+    ctx = _ctx(request)
+    session_id = path_id(request)
+    if not await ctx.store.end_session(session_id, f"token:{caller.name}", ctx.clock.now()):
+        return problem(404, "Not found", f"no live session {session_id}")
+    return web.Response(status=204)

@@ -6,12 +6,20 @@ from datetime import datetime
 from typing import Any
 
 from failover.adapters import LiveChannel
+from failover.intake import client_key
 from failover.model import ChannelState, Delivery, Event, Message, Token, message_state
-from failover.store.base import QueueStats
+from failover.store.base import QueueStats, WebSession
 
 
 def iso(dt: datetime | None) -> str | None:
     return dt.isoformat().replace("+00:00", "Z") if dt else None
+
+
+def web_url(url: str | None) -> str | None:
+    """A platform's answer becomes a link only if it is http(s) (never ``javascript:``)."""
+    if url and url.lower().startswith(("https://", "http://")) and url.isprintable():
+        return url
+    return None
 
 
 def message_json(m: Message, deliveries: list[Delivery]) -> dict[str, Any]:
@@ -35,7 +43,7 @@ def message_json(m: Message, deliveries: list[Delivery]) -> dict[str, Any]:
         "expires_at": iso(m.expires_at),
         "cancelled_at": iso(m.cancelled_at),
         "thread": m.thread_id if m.thread_id != m.id else None,
-        "idempotency_key": m.idempotency_key,
+        "idempotency_key": client_key(m.idempotency_key),
         "deliveries": [delivery_json(d) for d in deliveries],
     }
 
@@ -51,7 +59,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "last_attempt_at": iso(d.last_attempt_at),
         "last_error": d.last_error,
         "remote_id": d.remote_id,
-        "url": d.url,
+        "url": web_url(d.url),
         "uncertain": d.uncertain,
         "parts": len(d.receipt.get("parts", [])) or None,
         # How far a long send got (e.g. {"done": 4000, "total": 10000} recipients).
@@ -76,6 +84,7 @@ def channel_json(live: LiveChannel, state: ChannelState | None) -> dict[str, Any
     st = state or ChannelState(live.name)
     return {
         "name": live.name,
+        "display_name": live.config.label,
         "type": live.config.type,
         "available": live.adapter is not None,
         "problem": live.problem,
@@ -109,4 +118,17 @@ def token_json(t: Token) -> dict[str, Any]:
         "created_by": t.created_by,
         "revoked_at": iso(t.revoked_at),
         "last_used_at": iso(t.last_used_at),
+    }
+
+
+def session_json(s: WebSession) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "token_id": s.token.id,
+        "token_name": s.token.name,
+        "role": s.token.role.label,
+        "created_at": iso(s.created_at),
+        "expires_at": iso(s.expires_at),
+        "last_seen_at": iso(s.last_seen_at),
+        "client": s.client,
     }

@@ -79,6 +79,18 @@ class NodeInfo:
 
 
 @dataclass(frozen=True)
+class WebSession:
+    """A logged-in browser: which token opened it and until when (never its secret)."""
+
+    id: int
+    token: Token
+    created_at: datetime
+    expires_at: datetime
+    last_seen_at: datetime | None = None
+    client: str | None = None
+
+
+@dataclass(frozen=True)
 class QueueStats:
     pending: int
     due: int
@@ -102,7 +114,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise StoreError unless the store answers a trivial query."""
+        """Raise StoreError unless the store can write now (a write check that changes nothing)."""
 
     # messages ------------------------------------------------------------------------------
 
@@ -292,10 +304,30 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def revoke_token(self, token_id: int, now: datetime) -> bool: ...
 
+    # web sessions --------------------------------------------------------------------------
+
     @abc.abstractmethod
-    async def token_signing_key(self, token_id: int) -> tuple[Token, str] | None:
-        """A live token and its stored hash, the key web sessions opened with it are signed
-        with (revoking the token ends them, on every daemon sharing the store)."""
+    async def create_session(
+        self,
+        token_id: int,
+        session_hash: str,
+        client: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        """Store a web session opened with a token (only the hash of its secret); its id."""
+
+    @abc.abstractmethod
+    async def session_by_hash(self, session_hash: str, now: datetime) -> WebSession | None:
+        """The unexpired session with this hash whose token is live, or None."""
+
+    @abc.abstractmethod
+    async def sessions(self, now: datetime) -> list[WebSession]:
+        """Every live session, oldest first (what an admin may end one by one)."""
+
+    @abc.abstractmethod
+    async def end_session(self, session_id: int, actor: str | None, now: datetime) -> bool:
+        """Delete a session (logout, or an admin ending it); False if there was none."""
 
     @abc.abstractmethod
     async def edit_message(

@@ -19,6 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from failover import logs
 from failover.errors import StoreError
 from failover.store import queries
 from failover.store.sql_store import Row, SqlStore
@@ -27,6 +28,8 @@ Q = queries.load("postgres")
 log = logging.getLogger("failover.store")
 MIGRATION_LOCK = 0x6661696C6F766572  # "failover"
 CHANNEL = "failover_work"  # LISTEN/NOTIFY channel: due work was added
+
+logs.quiet_libraries()  # their debug lines print query parameters
 
 
 class _PgTx:
@@ -107,10 +110,10 @@ class PostgresStore(SqlStore):
 
     async def ping(self) -> None:
         try:
-            async with self._pool.connection(timeout=5.0) as conn:
-                await conn.execute("SELECT 1")
+            async with self._pool.connection(timeout=5.0) as conn, conn.transaction():
+                await _PgTx(conn).run("write_check", {})
         except (psycopg.Error, TimeoutError) as exc:
-            raise StoreError(f"store unreachable: {exc}") from exc
+            raise StoreError(f"store cannot write: {exc}") from exc
 
     @asynccontextmanager
     async def _tx_conn(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:

@@ -9,11 +9,12 @@ are stored as UTC epoch seconds and JSON as text in both dialects, so rows conve
 from __future__ import annotations
 
 import abc
+import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from failover.clock import utc
 from failover.errors import Conflict, NotFound
@@ -31,9 +32,18 @@ from failover.model import (
     Role,
     Token,
 )
-from failover.store.base import NewDelivery, NewEvent, NodeInfo, Outcome, QueueStats, Store
+from failover.store.base import (
+    NewDelivery,
+    NewEvent,
+    NodeInfo,
+    Outcome,
+    QueueStats,
+    Store,
+    WebSession,
+)
 
 Row = Mapping[str, Any]
+T = TypeVar("T")
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -58,6 +68,23 @@ class Tx(Protocol):
 
     async def notify(self) -> None:
         """Tell the other daemons, when this transaction commits, that due work was added."""
+
+
+async def settle(work: Awaitable[T]) -> T:
+    """Await ``work`` to its end even if this task is cancelled meanwhile, then re-raise the
+    cancellation: a rollback or commit cut short would leave the connection half-open."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        if not task.cancelled():
+            task.exception()  # retrieved: the cancellation is the news
+        raise asyncio.CancelledError
+    return task.result()
 
 
 class SqlStore(Store):
@@ -501,8 +528,7 @@ class SqlStore(Store):
         if not rows or rows[0]["revoked_at"] is not None:
             return None
         token = _token(rows[0])
-        last = token.last_used_at
-        if last is None or (now - last).total_seconds() > 60:  # not a write per request
+        if _stale(token.last_used_at, now):
             async with self._tx() as db:
                 await db.run("touch_token", {"id": token.id, "now": now.timestamp()})
         return token
@@ -511,14 +537,48 @@ class SqlStore(Store):
         async with self._tx() as db:
             n = await db.run("revoke_token", {"id": token_id, "now": now.timestamp()})
             if n:
+                await db.run("delete_token_sessions", {"token_id": token_id})
                 await _insert_events(db, [NewEvent("token.revoked", detail={"id": token_id})], now)
             return n == 1
 
-    async def token_signing_key(self, token_id: int) -> tuple[Token, str] | None:
-        rows = await self._all("token_by_id", id=token_id)
-        if not rows or rows[0]["revoked_at"] is not None:
+    # web sessions --------------------------------------------------------------------------
+
+    async def create_session(
+        self,
+        token_id: int,
+        session_hash: str,
+        client: str | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> int:
+        async with self._tx() as db:
+            await db.run("delete_expired_sessions", {"now": now.timestamp()})
+            rows = await db.fetch(
+                "insert_session", hash=session_hash, token_id=token_id, now=now.timestamp(),
+                expires_at=expires_at.timestamp(), client=client,
+            )  # fmt: skip
+            return int(rows[0]["id"])
+
+    async def session_by_hash(self, session_hash: str, now: datetime) -> WebSession | None:
+        rows = await self._all("session_by_hash", hash=session_hash, now=now.timestamp())
+        if not rows:
             return None
-        return _token(rows[0]), str(rows[0]["hash"])
+        found = _session(rows[0])
+        if _stale(found.last_seen_at, now):
+            async with self._tx() as db:
+                await db.run("touch_session", {"id": found.id, "now": now.timestamp()})
+        return found
+
+    async def sessions(self, now: datetime) -> list[WebSession]:
+        return [_session(r) for r in await self._all("list_sessions", now=now.timestamp())]
+
+    async def end_session(self, session_id: int, actor: str | None, now: datetime) -> bool:
+        async with self._tx() as db:
+            n = await db.run("delete_session", {"id": session_id})
+            if n and actor is not None:
+                event = NewEvent("session.ended", actor=actor, detail={"id": session_id})
+                await _insert_events(db, [event], now)
+            return n == 1
 
     async def edit_message(
         self,
@@ -735,4 +795,20 @@ def _token(r: Row) -> Token:
         created_by=r["created_by"],
         revoked_at=_dt(r["revoked_at"]),
         last_used_at=_dt(r["last_used_at"]),
+    )
+
+
+def _stale(last: datetime | None, now: datetime) -> bool:
+    """A last-use time worth rewriting: at most one write a minute, not one per request."""
+    return last is None or (now - last).total_seconds() > 60
+
+
+def _session(r: Row) -> WebSession:
+    return WebSession(
+        id=int(r["session_id"]),
+        token=_token(r),
+        created_at=utc(r["session_created_at"]),
+        expires_at=utc(r["expires_at"]),
+        last_seen_at=_dt(r["last_seen_at"]),
+        client=r["client"],
     )

@@ -8,6 +8,7 @@ must survive a power cut, not just a crash.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -18,11 +19,15 @@ from typing import Any
 
 import aiosqlite
 
+from failover import logs
 from failover.errors import StoreError
+from failover.filemodes import private_file
 from failover.store import queries
-from failover.store.sql_store import Row, SqlStore
+from failover.store.sql_store import Row, SqlStore, settle
 
 Q = queries.load("sqlite")
+
+logs.quiet_libraries()  # their debug lines print query parameters
 
 
 class _SqliteTx:
@@ -44,6 +49,12 @@ class _SqliteTx:
         return None  # one daemon per file: the scheduler is woken in process
 
 
+async def _rollback(db: aiosqlite.Connection) -> None:
+    # "no transaction is active" when BEGIN failed or never ran: the state wanted anyway.
+    with contextlib.suppress(sqlite3.Error, ValueError):
+        await db.execute("ROLLBACK")
+
+
 class SqliteStore(SqlStore):
     def __init__(self, path: Path, *, exclusive: bool = False) -> None:
         """``exclusive``: take the daemon lock, so one daemon at a time owns this file."""
@@ -59,6 +70,9 @@ class SqliteStore(SqlStore):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.exclusive:
             self._take_daemon_lock()
+        for path in sqlite_files(self.path):  # 0600 whatever the umask (WAL/SHM copy the db's)
+            if path == self.path or path.exists():
+                private_file(path)
         try:
             self._db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -122,15 +136,24 @@ class SqliteStore(SqlStore):
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_SqliteTx]:
+        """One write transaction, clean after a cancellation at any await (the lock, BEGIN
+        IMMEDIATE waiting for SQLite's write lock, a statement, COMMIT). A statement handed to
+        aiosqlite's thread runs even if its awaiter is cancelled, so the ROLLBACK is queued
+        behind it and seen through before the lock is let go; a COMMIT once sent is awaited
+        to its end, so what it wrote is known to be written."""
         async with self._lock:
             db = self._conn
-            await db.execute("BEGIN IMMEDIATE")
             try:
+                await db.execute("BEGIN IMMEDIATE")
                 yield _SqliteTx(db)
             except BaseException:
-                await db.execute("ROLLBACK")
+                await settle(_rollback(db))
                 raise
-            await db.execute("COMMIT")
+            try:
+                await settle(db.execute("COMMIT"))
+            except sqlite3.Error:
+                await settle(_rollback(db))  # a failed COMMIT leaves the transaction open
+                raise
 
     async def _all(self, query: str, **params: Any) -> list[Row]:
         async with self._lock, self._conn.execute(Q[query], params) as cur:
@@ -138,7 +161,12 @@ class SqliteStore(SqlStore):
 
     async def ping(self) -> None:
         try:
-            async with self._lock:
-                await self._conn.execute("SELECT 1")
+            async with self._tx() as db:
+                await db.run("write_check", {})
         except (sqlite3.Error, ValueError) as exc:
-            raise StoreError(f"store unreachable: {exc}") from exc
+            raise StoreError(f"store cannot write: {exc}") from exc
+
+
+def sqlite_files(path: Path) -> list[Path]:
+    """The database file and the files SQLite and the daemon lock keep beside it."""
+    return [path, Path(f"{path}-wal"), Path(f"{path}-shm"), path.with_suffix(".lock")]

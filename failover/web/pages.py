@@ -8,25 +8,28 @@ intake and store as the REST API, so the two cannot drift apart.
 from __future__ import annotations
 
 import base64
-import hmac
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from failover.api.auth import throttled, token_for
+from failover import startup, timefmt
+from failover.api.auth import client_address, refusal, token_for
 from failover.api.context import CONTEXT, ApiContext
+from failover.api.routes import path_id, read_json
 from failover.api.views import channel_json, event_json, message_json, queue_json
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
+from failover.retract import Retractor, published
+from failover.timeline import details, sentence, who
 from failover.tokens import new_token, token_hash
 from failover.web import session as sessions
-from failover.web.events import summary
 
 HERE = Path(__file__).parent
 _env = Environment(
@@ -35,11 +38,11 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.filters["summary"] = summary
 _env.globals["static"] = lambda name: f"/ui/static/{name}"
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request, sessions.Session], Awaitable[web.StreamResponse]]
 ZONES = sorted(available_timezones())
+_ZONE_NAMES = frozenset(ZONES)
 
 
 def _ctx(request: web.Request) -> ApiContext:
@@ -53,6 +56,19 @@ def render(
     status: int = 200,
     **values: Any,
 ) -> web.Response:
+    if session is None:  # the login page says how to make a token for this very daemon
+        values.setdefault("token_command", _token_command(request))
+    ctx = _ctx(request)
+    config = ctx.config()
+    values.setdefault("ui_zone", config.ui.time_zone)
+    values["when"] = _when_html(timefmt.zone(config.ui.time_zone), ctx.clock.now())
+    labels = {name: ch.label for name, ch in config.channels.items()}
+
+    def label(name: str | None) -> str:
+        return labels.get(name or "", name or "")
+
+    values.update(label=label, sentence=lambda e: sentence(e, label), details=details,
+                  who=who, short_reason=startup.short_reason)  # fmt: skip
     html = _env.get_template(name).render(session=session, Role=Role, path=request.path, **values)
     return web.Response(
         text=html,
@@ -66,6 +82,27 @@ def render(
             "Referrer-Policy": "same-origin",
         },
     )
+
+
+def _when_html(zone: tzinfo, now: datetime) -> Callable[..., Markup]:
+    """``when(iso, hint=False)`` for templates: the time in the UI's zone with the zone's name
+    (and "in 3 h"); app.js re-renders it in the reader's own zone."""
+
+    def when(value: str | datetime | None, hint: bool = False) -> Markup:
+        at = timefmt.parse_iso(value)
+        if at is None:
+            return Markup("")
+        text = timefmt.local(at, zone) + (f" ({timefmt.relative(at, now)})" if hint else "")
+        flag = Markup(" data-hint") if hint else ""
+        return Markup('<time datetime="{}" data-when{}>{}</time>').format(
+            at.astimezone(UTC).isoformat(), flag, text
+        )
+
+    return when
+
+
+def _token_command(request: web.Request) -> str:
+    return startup.token_create_command(_ctx(request).config(), role="publisher", name="you")
 
 
 def page(role: Role, *, changes: bool = False) -> Callable[[Handler], Callable[..., Any]]:
@@ -114,19 +151,18 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
-    if not nonce or not hmac.compare_digest(nonce, str(form.get("nonce", ""))):
+    if not nonce or not sessions.same(nonce, str(form.get("nonce", ""))):
         raise web.HTTPForbidden(text="the login form expired; reload the page")
-    if (slow := throttled(request)) is not None:
-        return render(request, "login.html", None, status=429, nonce=nonce,
-                      next=_next(request), error=f"Too many failed attempts. {slow.headers['Retry-After']} s.")  # fmt: skip
     token = await token_for(request, str(form.get("token", "")).strip())
-    # The signing key is re-read: a token revoked in between gets no session.
-    found = await _ctx(request).store.token_signing_key(token.id) if token else None
-    if found is None:
-        return render(request, "login.html", None, status=401, nonce=nonce,
-                      next=_next(request), error="That token is unknown or revoked.")  # fmt: skip
+    if token is None:
+        refused = refusal(request, client_address(request))
+        error = "That token is unknown or revoked."
+        if refused.status == 429:
+            error = f"Too many failed attempts. Try again in {refused.headers['Retry-After']} s."
+        return render(request, "login.html", None, status=refused.status, nonce=nonce,
+                      next=_next(request), error=error)  # fmt: skip
     response = web.HTTPSeeOther(_next(request, str(form.get("next", ""))))
-    sessions.set_session(response, request, sessions.cookie_value(found[0], found[1]))
+    sessions.set_session(response, request, await sessions.open_session(request, token))
     response.del_cookie(sessions.LOGIN_COOKIE, path="/ui/login")
     raise response
 
@@ -142,6 +178,8 @@ def _next(request: web.Request, raw: str | None = None) -> str:
 @routes.post("/ui/logout")
 @page(Role.VIEWER, changes=True)
 async def logout(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    await ctx.store.end_session(session.id, None, ctx.clock.now())
     response = web.HTTPSeeOther("/ui/login")
     sessions.clear_session(response)
     raise response
@@ -191,7 +229,7 @@ async def force(request: web.Request, session: sessions.Session) -> web.StreamRe
 @routes.get("/ui/messages/{id:\\d+}")
 @page(Role.VIEWER)
 async def show_message(request: web.Request, session: sessions.Session) -> web.Response:
-    return await _message_page(request, session, int(request.match_info["id"]))
+    return await _message_page(request, session, path_id(request))
 
 
 async def _message_page(
@@ -212,17 +250,23 @@ async def _message_page(
         d.attempts or d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED)
         for d in deliveries
     )
+    retracted = {e["channel"] for e in events if e["kind"] == "delivery.retracted"}
+    settled = retracted | {e["channel"] for e in events
+                           if e["kind"] == "delivery.retract_impossible"}  # fmt: skip
+    retractable = any(published(d) and d.channel not in settled for d in deliveries)
     return render(
         request, "message.html", session, status=422 if error else 200,
         m=message_json(message, deliveries), events=events, cancellable=open_,
+        retracted=retracted, retractable=retractable,
         editable=editable, form=form or {}, error=error, zones=ZONES,
+        edit_at=_local_input(message.scheduled_at, ctx.config().ui.time_zone),
     )  # fmt: skip
 
 
 @routes.post("/ui/messages/{id:\\d+}/cancel")
 @page(Role.PUBLISHER, changes=True)
 async def cancel_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     try:
         await _ctx(request).intake().cancel(message_id, f"web:{session.token.name}")
     except (Conflict, NotFound) as exc:
@@ -230,16 +274,31 @@ async def cancel_message(request: web.Request, session: sessions.Session) -> web
     raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
 
 
+@routes.post("/ui/messages/{id:\\d+}/retract")
+@page(Role.PUBLISHER, changes=True)
+async def retract_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    message_id = int(request.match_info["id"])
+    retractor = Retractor(ctx.store, ctx.clock, ctx.channels, ctx.intake().cancel)
+    try:
+        await retractor.retract(message_id, f"web:{session.token.name}")
+    except NotFound as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+    raise web.HTTPSeeOther(f"/ui/messages/{message_id}")
+
+
 @routes.post("/ui/messages/{id:\\d+}/edit")
 @page(Role.PUBLISHER, changes=True)
 async def edit_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     form = {k: str(v) for k, v in (await request.post()).items() if k != "csrf"}
     try:
         changes: dict[str, Any] = {"text": form.get("text", "")}
         for key in ("title", "link", "content_warning"):
             changes[key] = form.get(key, "").strip() or None
         changes["scheduled_at"] = _when(form, "scheduled_at")
+        if form.get("allow_past"):
+            changes["allow_past"] = True
         await _ctx(request).intake().edit(message_id, changes, f"web:{session.token.name}")
     except InvalidInput as exc:
         return await _message_page(request, session, message_id, form, f"{exc.field}: {exc.detail}")
@@ -252,7 +311,7 @@ async def edit_message(request: web.Request, session: sessions.Session) -> web.S
 @page(Role.VIEWER)
 async def scheduled(request: web.Request, session: sessions.Session) -> web.Response:
     ctx = _ctx(request)
-    zone = _zone(request.query.get("tz"))
+    zone = _zone(request.query.get("tz") or ctx.config().ui.time_zone)
     now = ctx.clock.now()
     days: dict[str, list[dict[str, Any]]] = {}
     for m in await ctx.store.messages(limit=500):
@@ -262,7 +321,8 @@ async def scheduled(request: web.Request, session: sessions.Session) -> web.Resp
         days.setdefault(local.strftime("%A %d %B %Y"), []).append(
             {
                 "id": m.id,
-                "time": local.strftime("%H:%M"),
+                "time": local.strftime("%H:%M %Z"),
+                "at": m.scheduled_at,
                 "text": m.text,
                 "route": m.route,
                 "sort": m.scheduled_at,
@@ -291,9 +351,10 @@ def _compose(
     field: str | None = None,
 ) -> web.Response:
     config = _ctx(request).config()
+    public = [r for r in config.routes if not r.startswith("_")]  # not the alerts' own
     return render(
         request, "compose.html", session, status=422 if error else 200, form=form,
-        error=error, field=field, routes=list(config.routes), default_route=config.default_route,
+        error=error, field=field, routes=public, default_route=config.default_route,
         zones=ZONES, channels=list(config.channels),
         open_overrides=any(k.startswith("override.") and v for k, v in form.items()),
     )  # fmt: skip
@@ -321,6 +382,8 @@ def _payload(form: dict[str, str], image: object) -> dict[str, Any]:
     for key in ("scheduled_at", "expires_at"):
         if (when := _when(form, key)) is not None:
             payload[key] = when
+    if form.get("allow_past"):
+        payload["allow_past"] = True
     overrides = {
         k.removeprefix("override."): v.strip()
         for k, v in form.items()
@@ -330,7 +393,7 @@ def _payload(form: dict[str, str], image: object) -> dict[str, Any]:
         payload["overrides"] = overrides
     thread = form.get("thread", "").strip().lstrip("#")
     if thread:
-        if not thread.isdigit():
+        if not (thread.isascii() and thread.isdigit() and len(thread) <= 19):
             raise InvalidInput("thread", "is the number of the message to continue")
         payload["thread"] = int(thread)
     if isinstance(image, web.FileField):
@@ -357,27 +420,30 @@ def _when(form: dict[str, str], key: str) -> str | None:
     return local.replace(tzinfo=zone).astimezone(UTC).isoformat()
 
 
+def _local_input(at: datetime | None, zone: str) -> str:
+    """A stored time as a datetime-local field's value in ``zone`` (the form's default)."""
+    return at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M:%S") if at else ""
+
+
 def _zone(name: str | None, *, strict: bool = False) -> ZoneInfo:
-    try:
+    """A known zone; ``America`` (a directory), ``../x`` or junk is never opened as a file."""
+    if name in _ZONE_NAMES or not name:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        if strict:
-            raise InvalidInput("tz", f"unknown time zone {name!r}") from None
-        return ZoneInfo("UTC")
+    if strict:
+        raise InvalidInput("tz", f"unknown time zone {name[:64]!r}")
+    return ZoneInfo("UTC")
 
 
 @routes.post("/ui/preview")
 @page(Role.PUBLISHER, changes=True)
 async def preview(request: web.Request, session: sessions.Session) -> web.Response:
     try:
-        body = await request.json()
+        body = await read_json(request)
         if not isinstance(body, dict):
             raise InvalidInput("body", "must be a JSON object")
         return web.json_response(_ctx(request).intake().preview(body))
     except InvalidInput as exc:
         return web.json_response({"error": f"{exc.field}: {exc.detail}"}, status=422)
-    except ValueError:
-        return web.json_response({"error": "body: is not valid JSON"}, status=422)
 
 
 # -- tokens (admin) ------------------------------------------------------------------------
@@ -395,9 +461,11 @@ async def _tokens(
     created: dict[str, str] | None = None,
     error: str | None = None,
 ) -> web.Response:
-    items = await _ctx(request).store.tokens()
+    ctx = _ctx(request)
+    items = await ctx.store.tokens()
+    live = await ctx.store.sessions(ctx.clock.now())
     return render(request, "tokens.html", session, tokens=items, created=created, error=error,
-                  roles=[r.label for r in Role])  # fmt: skip
+                  roles=[r.label for r in Role], sessions=live)  # fmt: skip
 
 
 @routes.post("/ui/tokens")
@@ -410,8 +478,8 @@ async def create_token(request: web.Request, session: sessions.Session) -> web.R
         role = Role.parse(str(form.get("role", "")))
     except ValueError as exc:
         return await _tokens(request, session, error=str(exc))
-    if not 1 <= len(name) <= 100:
-        return await _tokens(request, session, error="name: 1 to 100 characters")
+    if not 1 <= len(name) <= 100 or not name.isprintable():
+        return await _tokens(request, session, error="name: 1 to 100 printable characters")
     secret = new_token()
     await ctx.store.create_token(
         name, role, token_hash(secret), f"web:{session.token.name}", ctx.clock.now()
@@ -423,7 +491,15 @@ async def create_token(request: web.Request, session: sessions.Session) -> web.R
 @page(Role.ADMIN, changes=True)
 async def revoke_token(request: web.Request, session: sessions.Session) -> web.StreamResponse:
     ctx = _ctx(request)
-    await ctx.store.revoke_token(int(request.match_info["id"]), ctx.clock.now())
+    await ctx.store.revoke_token(path_id(request), ctx.clock.now())
+    raise web.HTTPSeeOther("/ui/tokens")
+
+
+@routes.post("/ui/sessions/{id:\\d+}/end")
+@page(Role.ADMIN, changes=True)
+async def end_session(request: web.Request, session: sessions.Session) -> web.StreamResponse:
+    ctx = _ctx(request)
+    await ctx.store.end_session(path_id(request), f"web:{session.token.name}", ctx.clock.now())
     raise web.HTTPSeeOther("/ui/tokens")
 
 
@@ -435,7 +511,10 @@ async def _root(request: web.Request) -> web.StreamResponse:
 
 
 def add_web(app: web.Application) -> None:
+    from failover.web import calendar_view  # it builds on this module's page helpers
+
     app.add_routes(routes)
+    app.add_routes(calendar_view.routes)
     app.router.add_get("/", _root)
     app.router.add_get("/ui", _root)
     app.router.add_static("/ui/static", HERE / "static", append_version=True)

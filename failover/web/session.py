@@ -1,43 +1,56 @@
-"""Web sessions: a signed cookie opened by logging in with an API token, and CSRF tokens.
+"""Web sessions, kept in the store, and CSRF tokens.
 
-The cookie names the token and an expiry, signed with HMAC keyed by the token's stored hash:
-nothing to keep per daemon (any daemon sharing the store accepts it), and revoking the token
-ends its sessions. The CSRF token is derived from the session the same way and must come
-back with every state-changing request, as a form field or an ``X-CSRF-Token`` header.
+Logging in with an API token opens a session: the cookie carries 256 random bits, the store
+keeps only their SHA-256 with the token, the creation time and an expiry the server sets
+(``LIFETIME``, never extended, whatever the client sends). So a copy of the store opens
+nothing; logging out deletes the session; revoking the token deletes all of its sessions; and
+every daemon sharing the store sees the same sessions. The CSRF token is derived from the
+cookie's secret, which the store does not have, and must come back with every
+state-changing request, as a form field or an ``X-CSRF-Token`` header.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
-import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 
 from failover.api.context import CONTEXT
 from failover.model import Token
+from failover.store.base import WebSession
 
 COOKIE = "failover_session"
 LOGIN_COOKIE = "failover_login"  # double-submit token for the login form itself
-LIFETIME = 12 * 3600  # seconds
+LIFETIME = 12 * 3600  # seconds, from login; a session is never extended
+_SHAPE = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
 class Session:
+    id: int
     token: Token
     csrf: str
 
 
-def _sign(key: str, payload: str) -> str:
-    return hmac.new(key.encode(), payload.encode(), hashlib.sha256).hexdigest()
+def session_hash(secret: str) -> str:
+    return hashlib.sha256(b"session." + secret.encode()).hexdigest()
 
 
-def cookie_value(token: Token, key: str, now: float | None = None) -> str:
-    expires = int((now or time.time()) + LIFETIME)
-    payload = f"{token.id}.{expires}"
-    return f"{payload}.{_sign(key, 'session.' + payload)}"
+async def open_session(request: web.Request, token: Token) -> str:
+    """Store a new session for ``token``; return the cookie value (shown to nobody else)."""
+    ctx = request.app[CONTEXT]
+    secret = secrets.token_urlsafe(32)
+    now = ctx.clock.now()
+    agent = request.headers.get("User-Agent", "")[:200] or None
+    await ctx.store.create_session(
+        token.id, session_hash(secret), agent, now, now + timedelta(seconds=LIFETIME)
+    )
+    return secret
 
 
 def set_session(response: web.StreamResponse, request: web.Request, value: str) -> None:
@@ -52,26 +65,31 @@ def clear_session(response: web.StreamResponse) -> None:
 
 
 async def current(request: web.Request) -> Session | None:
-    """The request's valid session, or None (missing, forged, expired, token revoked)."""
-    raw = request.cookies.get(COOKIE, "")
-    parts = raw.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+    """The request's live session, or None (missing, malformed, unknown, expired, ended,
+    or its token revoked). A malformed cookie costs no store lookup."""
+    secret = request.cookies.get(COOKIE, "")
+    if not _SHAPE.match(secret):
         return None
-    token_id, expires, signature = int(parts[0]), int(parts[1]), parts[2]
-    if expires < time.time():
-        return None
-    found = await request.app[CONTEXT].store.token_signing_key(token_id)
+    ctx = request.app[CONTEXT]
+    found: WebSession | None = await ctx.store.session_by_hash(
+        session_hash(secret), ctx.clock.now()
+    )
     if found is None:
         return None
-    token, key = found
-    payload = f"{token_id}.{expires}"
-    if not hmac.compare_digest(signature, _sign(key, "session." + payload)):
-        return None
-    return Session(token=token, csrf=_sign(key, "csrf." + payload)[:40])
+    return Session(id=found.id, token=found.token, csrf=_csrf(secret))
+
+
+def _csrf(secret: str) -> str:
+    return hmac.new(secret.encode(), b"csrf", hashlib.sha256).hexdigest()[:40]
 
 
 def csrf_ok(session: Session, sent: str | None) -> bool:
-    return sent is not None and hmac.compare_digest(sent, session.csrf)
+    return sent is not None and same(sent, session.csrf)
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of any two strings, whatever characters a client sent."""
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
 
 
 def new_login_nonce() -> str:

@@ -109,3 +109,18 @@ async def test_saved_session_is_reused_without_the_password(
     finally:
         await again.close()
     assert again.logins == 0
+
+
+async def test_retract_deletes_the_record_on_the_real_pds(
+    tmp_path: Path, pds: ReferencePds
+) -> None:
+    ch = await adapter(tmp_path, pds)
+    try:
+        sent = await ch.send(post("Posted by mistake, retracting", 40))
+        assert (await record(ch, str(sent.remote_id)))["text"] == "Posted by mistake, retracting"
+        await ch.retract(sent)
+        with pytest.raises(PermanentError):  # RecordNotFound
+            await record(ch, str(sent.remote_id))
+        await ch.retract(sent)  # already gone: no error
+    finally:
+        await ch.close()

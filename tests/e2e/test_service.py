@@ -189,11 +189,10 @@ async def test_check_config_and_missing_secret_exit_codes(tmp_path: Path) -> Non
             check=False,
             env={**env, **extra},
         )
-        missing = run({})
-        assert missing.returncode == 1
-        assert (
-            "channel hook is unavailable: channels.hook.secret: environment variable SD_HOOK_SECRET is not set"
-            in missing.stderr
+        missing = run({})  # valid: a channel lacking its secret is a warning, not a failure
+        assert missing.returncode == 0
+        assert "warning: channels.hook: not connected: 1 secret missing (SD_HOOK_SECRET)" in (
+            missing.stderr
         )
         ok = run({"SD_HOOK_SECRET": HOOK_SECRET})
         assert ok.returncode == 0, ok.stderr

@@ -22,7 +22,6 @@ import ctypes.util
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +32,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests import system_tools
 from tests.peers.webhook_receiver import WebhookReceiver
 from tests.secrets_registry import log_file, secret
 
@@ -43,13 +43,9 @@ HOOK_SECRET = secret("unit-sandbox-hook-secret-93c1d7")
 
 @pytest.fixture(scope="module")
 def analyze() -> str:
-    path = shutil.which("systemd-analyze")
-    if path is None:
-        pytest.fail(
-            "systemd-analyze is missing: install Debian's `systemd` package "
-            "(apt-get install systemd; .ci/install-system.sh does)"
-        )
-    return path
+    return system_tools.which(
+        "systemd-analyze", "apt-get install systemd (or bash .ci/install-system.sh)"
+    )
 
 
 def service_settings() -> dict[str, list[str]]:

@@ -103,9 +103,11 @@ async def env(
 async def test_announcements_once_per_outage_and_recovery_only_after_it(env: Env) -> None:
     env.x.server.set_fault(Fault.HTML_5XX, status=503)
     await eventually(lambda: env.health() is Health.DOWN)
-    await eventually(lambda: any(t.startswith("Trouble reaching x") for t in env.backup_texts()))
+    await eventually(lambda: any(t.startswith("Trouble reaching X") for t in env.backup_texts()))
     [down] = [t for t in env.backup_texts() if t.startswith("Trouble")]
-    assert down == "Trouble reaching x; follow us at https://social.example/@acme"
+    assert (
+        down == "Trouble reaching X; follow us at https://social.example/@acme"
+    )  # the display name, never the key
     # A flap: back on probation, the first post fails, down again: no second announcement.
     env.x.server.set_fault(Fault.HTML_5XX, status=503, times=0)
     env.x.server.heal()
@@ -121,11 +123,11 @@ async def test_announcements_once_per_outage_and_recovery_only_after_it(env: Env
     await eventually(lambda: env.health() is Health.UP, timeout=10)
     for i in range(2):
         await env.h.wait_state((await env.h.post(text=f"after {i}"))["id"], "delivered")
-    await eventually(lambda: "x is back." in env.x.texts + env.backup_texts(), timeout=10)
+    await eventually(lambda: "X is back." in env.x.texts + env.backup_texts(), timeout=10)
     await asyncio.sleep(0.5)
     everywhere = env.x.texts + env.backup_texts()
     assert sum(t.startswith("Trouble") for t in everywhere) == 1
-    assert everywhere.count("x is back.") == 1
+    assert everywhere.count("X is back.") == 1
     assert not any(t.startswith("Trouble") for t in env.x.texts)  # never backfilled to X
 
 

@@ -350,8 +350,24 @@ async def test_edit_before_sending_and_not_after(store: Store) -> None:
         await store.edit_message(10**9, {"text": "x"}, None, "alice", T0)
 
 
-async def test_token_signing_key_is_the_stored_hash_until_revoked(store: Store) -> None:
+async def test_sessions_live_until_their_expiry_an_end_or_their_token_is_revoked(
+    store: Store,
+) -> None:
     token = await store.create_token("web", Role.VIEWER, "f" * 64, None, T0)
-    assert await store.token_signing_key(token.id) == (token, "f" * 64)
-    await store.revoke_token(token.id, T0)
-    assert await store.token_signing_key(token.id) is None
+    other = await store.create_token("ops", Role.ADMIN, "e" * 64, None, T0)
+    later = T0 + timedelta(hours=12)
+    a = await store.create_session(token.id, "a" * 64, "Firefox", T0, later)
+    b = await store.create_session(token.id, "b" * 64, None, T0, later)
+    c = await store.create_session(other.id, "c" * 64, None, T0, later)
+    found = await store.session_by_hash("a" * 64, T0)
+    assert found is not None and (found.id, found.token, found.client) == (a, token, "Firefox")
+    assert found.expires_at == later
+    assert await store.session_by_hash("f" * 64, T0) is None  # the token's hash opens nothing
+    assert await store.session_by_hash("a" * 64, later) is None  # expired
+    assert [s.id for s in await store.sessions(T0)] == [a, b, c]
+    assert await store.end_session(a, "admin", T0) and not await store.end_session(a, None, T0)
+    assert await store.session_by_hash("a" * 64, T0) is None
+    await store.revoke_token(token.id, T0)  # ends its other sessions too
+    assert await store.session_by_hash("b" * 64, T0) is None
+    assert [s.id for s in await store.sessions(T0)] == [c]
+    assert [e.kind for e in await store.events(limit=3)][:2] == ["token.revoked", "session.ended"]

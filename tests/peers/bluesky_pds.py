@@ -53,7 +53,8 @@ class BlueskyPds:
         self._n = itertools.count(1)
         app = web.Application()
         for name in ("com.atproto.server.createSession", "com.atproto.server.refreshSession",
-                     "com.atproto.repo.createRecord", "com.atproto.repo.uploadBlob"):  # fmt: skip
+                     "com.atproto.repo.createRecord", "com.atproto.repo.uploadBlob",
+                     "com.atproto.repo.deleteRecord"):  # fmt: skip
             app.router.add_post(f"/xrpc/{name}", self._route)
         for name in ("com.atproto.server.getSession", "com.atproto.repo.getRecord"):
             app.router.add_get(f"/xrpc/{name}", self._route)
@@ -176,6 +177,11 @@ class BlueskyPds:
                     }
                 }
             )
+        if name == "deleteRecord":  # deleting a record that is not there is no error
+            rkey = str((await request.json()).get("rkey", ""))
+            self.state.records.pop(rkey, None)
+            self.state.cids.pop(rkey, None)
+            return web.json_response({"commit": {"cid": "bafyreideleted", "rev": rkey}})
         return self._create(await request.json())
 
     def _uri(self, rkey: str) -> str:

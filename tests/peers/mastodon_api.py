@@ -52,6 +52,7 @@ class MastodonPeer:
             ("/api/v1/instance", "GET", self._instance_v1),
             ("/api/v1/accounts/verify_credentials", "GET", self._me),
             ("/api/v1/statuses", "POST", self._post),
+            ("/api/v1/statuses/{id}", "DELETE", self._delete),
             ("/api/v2/media", "POST", self._upload),
             ("/api/v1/media/{id}", "GET", self._media),
         ]:
@@ -63,7 +64,7 @@ class MastodonPeer:
             json_error=error,
             rate_limited=self._rate_limited,
             unauthorized=lambda: error(401, "The access token is invalid"),
-            is_write=lambda r: r.method == "POST",
+            is_write=lambda r: r.method in ("POST", "DELETE"),
         ))  # fmt: skip
 
     @property
@@ -188,6 +189,15 @@ class MastodonPeer:
         return {"id": mid, "type": "image", "description": m["description"],
                 "url": f"{self.url}/media/{mid}.png" if ready else None,
                 "preview_url": f"{self.url}/media/{mid}_small.png"}  # fmt: skip
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        """DELETE /api/v1/statuses/:id answers the deleted status; an unknown id is a 404."""
+        sid = request.match_info["id"]
+        status = next((s for s in self.state.statuses if s["id"] == sid), None)
+        if status is None:
+            return error(404, "Record not found")
+        self.state.statuses.remove(status)
+        return web.json_response({**self._status_json(status), "text": status["text"]})
 
     async def _upload(self, request: web.Request) -> web.Response:
         form = await request.post()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-import pytest
+from tests import system_tools
 
 if TYPE_CHECKING:
     import psycopg
@@ -49,7 +49,7 @@ def throwaway_database() -> Iterator[str]:
     """A new empty database; yields its DSN; dropped afterwards."""
     why = available()
     if why is not None:
-        pytest.skip(why)
+        system_tools.missing(f"a PostgreSQL server ({why})", system_tools.INSTALL_ALL)
     name = f"failover_test_{uuid.uuid4().hex[:12]}"
     with _admin() as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')

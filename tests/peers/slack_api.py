@@ -50,6 +50,7 @@ class SlackPeer:
         app = web.Application()
         for method in (
             "chat.postMessage",
+            "chat.delete",
             "auth.test",
             "chat.getPermalink",
             "conversations.history",
@@ -88,6 +89,7 @@ class SlackPeer:
             args = await request.json()
         else:
             args = dict(await request.post())
+        args = {**request.query, **args}  # slack-sdk sends some methods' arguments in the URL
         method = request.path.rsplit("/", 1)[1]
         if method == "auth.test":
             return web.json_response({"ok": True, "url": "https://acme.slack.com/", "team": "Acme",
@@ -96,6 +98,12 @@ class SlackPeer:
             ts = str(args["message_ts"]).replace(".", "")
             return web.json_response({"ok": True, "channel": args["channel"],
                                       "permalink": f"https://acme.slack.com/archives/{args['channel']}/p{ts}"})  # fmt: skip
+        if method == "chat.delete":
+            found = [m for m in self.state.messages if m.ts == args.get("ts")]
+            if not found:
+                return ok_false("message_not_found")
+            self.state.messages.remove(found[0])
+            return web.json_response({"ok": True, "channel": found[0].channel, "ts": found[0].ts})
         if method == "conversations.history":
             latest = [
                 {"type": "message", "ts": m.ts, "text": m.text}

@@ -43,6 +43,7 @@ class WebhookReceiver:
         self.received: list[Received] = []
         self._failures: list[tuple[int, float | None]] = []
         self._ids = itertools.count(1)
+        self.answer_url = "https://hooks.example/{n}"  # the post's URL in the answer
         app = web.Application()
         app.router.add_post("/hook", self._hook)
         app.router.add_route("HEAD", "/hook", self._head)
@@ -81,7 +82,7 @@ class WebhookReceiver:
                 {"error": f"injected {status}"}, status=status, headers=headers
             )
         n = next(self._ids)
-        return web.json_response({"id": f"h{n}", "url": f"https://hooks.example/{n}"})
+        return web.json_response({"id": f"h{n}", "url": self.answer_url.format(n=n)})
 
     def _signed(self, request: web.Request, raw: bytes) -> bool:
         assert self.secret is not None

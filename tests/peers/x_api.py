@@ -60,6 +60,7 @@ class XPeer:
         self._ids = itertools.count(1860000000000000001)
         app = web.Application()
         app.router.add_post("/2/tweets", self._create)
+        app.router.add_delete("/2/tweets/{id}", self._delete)
         app.router.add_get("/2/users/me", self._me)
         app.router.add_get("/2/users/{id}/tweets", self._timeline)
         app.router.add_post("/2/media/upload", self._upload)
@@ -69,7 +70,7 @@ class XPeer:
             json_error=lambda status, msg: problem(status, "Service Unavailable", msg),
             rate_limited=self._rate_limited,
             unauthorized=lambda: problem(401, "Unauthorized", "Unauthorized"),
-            is_write=lambda r: r.method == "POST",
+            is_write=lambda r: r.method in ("POST", "DELETE"),
         ))  # fmt: skip
 
     @property
@@ -186,6 +187,14 @@ class XPeer:
         self.state.tweets.append(tweet)
         data = {"id": tweet.id, "text": text, "edit_history_tweet_ids": [tweet.id]}
         return web.json_response({"data": data}, status=201, headers=self._headers())
+
+    async def _delete(self, request: web.Request) -> web.Response:
+        """DELETE /2/tweets/:id: ``{"data": {"deleted": true}}``; an unknown id is a 404."""
+        tweet_id = request.match_info["id"]
+        if all(t.id != tweet_id for t in self.state.tweets):
+            return problem(404, "Not Found Error", f"Could not find tweet with id: [{tweet_id}].")
+        self.state.tweets = [t for t in self.state.tweets if t.id != tweet_id]
+        return web.json_response({"data": {"deleted": True}}, headers=self._headers())
 
     async def _me(self, request: web.Request) -> web.Response:
         return web.json_response({"data": USER}, headers=self._headers())

@@ -55,7 +55,7 @@ def test_missing_required_key() -> None:
 def test_wrong_type() -> None:
     text = BASE.replace('type = "feed"', 'type = "feed"\nconcurrency = "many"')
     [msg] = problems(text)
-    assert msg.startswith("channels.status.concurrency (line 4): Input should be a valid integer")
+    assert msg.startswith("channels.status.concurrency (line 4): expected a whole number")
 
 
 def test_unknown_key_and_unknown_channel_type() -> None:
@@ -109,7 +109,7 @@ def test_route_errors() -> None:
     [msg] = problems(
         BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nmode = "roundrobin"')
     )
-    assert msg.startswith("routes.default.mode (line 7): Input should be 'failover' or 'broadcast'")
+    assert msg.startswith("routes.default.mode (line 7): expected one of 'failover' or 'broadcast'")
 
 
 def test_toml_syntax_error_has_line() -> None:
@@ -169,3 +169,13 @@ def test_display_name_defaults_to_the_platform_not_the_key() -> None:
     cfg = parse_config(text, env={})
     assert cfg.channels["twitter-main"].label == "Status page"
     assert cfg.channels["status"].label == "Acme status"
+
+
+@pytest.mark.parametrize("kind", ["http", "statuspage"])
+def test_probe_without_url_is_a_config_error_naming_the_key(kind: str) -> None:
+    text = BASE + f'\n[channels.status.health]\nprobes = [{{kind = "{kind}", interval = "5s"}}]\n'
+    [msg] = problems(text)
+    assert msg.startswith("channels.status.health.probes.0.url"), msg
+    assert f"a probe of kind '{kind}' needs the url it checks" in msg
+    adapter = BASE + '\n[channels.status.health]\nprobes = [{kind = "adapter"}]\n'
+    assert parse_config(adapter, env={}).channels["status"].health.probes[0].url is None

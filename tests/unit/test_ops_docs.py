@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 from prometheus_client import generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
 from failover.metrics import Metrics
 from failover.model import DeliveryState, Health
+from tests import system_tools
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 NAME = re.compile(r"\bfailover_[a-z_]+")
@@ -111,10 +110,9 @@ def test_dashboard_is_importable_and_uses_exported_metrics() -> None:
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool is missing: install Debian's `prometheus` package")
-    return path
+    return system_tools.which(
+        "promtool", "apt-get install prometheus (or bash .ci/install-system.sh)"
+    )
 
 
 def test_promtool_accepts_the_rules_and_they_fire_when_they_should(tmp_path: Path) -> None:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser, async_playwright
 
+from tests import system_tools
 from tests.harness import Harness, start_daemon, write_config
 from tests.peers.mastodon_api import TOKEN as MASTO_TOKEN
 from tests.peers.mastodon_api import MastodonPeer
 from tests.peers.webhook_receiver import WebhookReceiver
 from tests.secrets_registry import secret
 
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HOOK_SECRET = secret("whsec-web-tests-0123456789")
 secret(MASTO_TOKEN)
 
@@ -41,6 +45,19 @@ def web_config(hook: WebhookReceiver, masto: MastodonPeer) -> str:
     mode = "broadcast"
     tiers = [["masto", "status"]]
     """
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, driven by Playwright."""
+    if not Path(CHROMIUM).exists():
+        system_tools.missing(
+            f"Chromium ({CHROMIUM})", "apt-get install chromium (or bash .ci/install-system.sh)"
+        )
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        await b.close()
 
 
 @pytest.fixture

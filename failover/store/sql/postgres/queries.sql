@@ -241,9 +241,6 @@ RETURNING epoch;
 -- name: resign
 UPDATE leader SET expires_at = 0 WHERE id = 1 AND node = %(node)s;
 
--- name: token_by_id
-SELECT * FROM tokens WHERE id = %(id)s;
-
 -- name: lock_deliveries
 SELECT * FROM deliveries WHERE message_id = %(message_id)s ORDER BY id FOR UPDATE;
 
@@ -258,3 +255,37 @@ RETURNING *;
 -- name: reschedule_deliveries
 UPDATE deliveries SET due_at = %(due_at)s, updated_at = %(now)s
 WHERE message_id = %(message_id)s AND state = 'pending';
+
+-- name: insert_session
+INSERT INTO sessions (hash, token_id, created_at, expires_at, client)
+VALUES (%(hash)s, %(token_id)s, %(now)s, %(expires_at)s, %(client)s)
+RETURNING id;
+
+-- name: session_by_hash
+SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, s.last_seen_at
+     , s.client, t.*
+FROM sessions s JOIN tokens t ON t.id = s.token_id
+WHERE s.hash = %(hash)s AND s.expires_at > %(now)s AND t.revoked_at IS NULL;
+
+-- name: touch_session
+UPDATE sessions SET last_seen_at = %(now)s WHERE id = %(id)s;
+
+-- name: list_sessions
+SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, s.last_seen_at
+     , s.client, t.*
+FROM sessions s JOIN tokens t ON t.id = s.token_id
+WHERE s.expires_at > %(now)s AND t.revoked_at IS NULL
+ORDER BY s.id;
+
+-- name: delete_session
+DELETE FROM sessions WHERE id = %(id)s;
+
+-- name: delete_token_sessions
+DELETE FROM sessions WHERE token_id = %(token_id)s;
+
+-- name: delete_expired_sessions
+DELETE FROM sessions WHERE expires_at <= %(now)s;
+
+-- name: write_check
+-- Touches nothing, but only a store that can write runs it (read-only or standby refuses).
+UPDATE nodes SET seen_at = seen_at WHERE 1 = 0;

@@ -238,9 +238,6 @@ RETURNING epoch;
 -- name: resign
 UPDATE leader SET expires_at = 0 WHERE id = 1 AND node = :node;
 
--- name: token_by_id
-SELECT * FROM tokens WHERE id = :id;
-
 -- name: lock_deliveries
 SELECT * FROM deliveries WHERE message_id = :message_id ORDER BY id;
 
@@ -255,3 +252,37 @@ RETURNING *;
 -- name: reschedule_deliveries
 UPDATE deliveries SET due_at = :due_at, updated_at = :now
 WHERE message_id = :message_id AND state = 'pending';
+
+-- name: insert_session
+INSERT INTO sessions (hash, token_id, created_at, expires_at, client)
+VALUES (:hash, :token_id, :now, :expires_at, :client)
+RETURNING id;
+
+-- name: session_by_hash
+SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, s.last_seen_at
+     , s.client, t.*
+FROM sessions s JOIN tokens t ON t.id = s.token_id
+WHERE s.hash = :hash AND s.expires_at > :now AND t.revoked_at IS NULL;
+
+-- name: touch_session
+UPDATE sessions SET last_seen_at = :now WHERE id = :id;
+
+-- name: list_sessions
+SELECT s.id AS session_id, s.created_at AS session_created_at, s.expires_at, s.last_seen_at
+     , s.client, t.*
+FROM sessions s JOIN tokens t ON t.id = s.token_id
+WHERE s.expires_at > :now AND t.revoked_at IS NULL
+ORDER BY s.id;
+
+-- name: delete_session
+DELETE FROM sessions WHERE id = :id;
+
+-- name: delete_token_sessions
+DELETE FROM sessions WHERE token_id = :token_id;
+
+-- name: delete_expired_sessions
+DELETE FROM sessions WHERE expires_at <= :now;
+
+-- name: write_check
+-- Touches nothing, but only a store that can write runs it (read-only or standby refuses).
+UPDATE nodes SET seen_at = seen_at WHERE 1 = 0;
