@@ -1,13 +1,19 @@
 """Failover latency: how fast does a post reach a fallback once X goes down?
 
-A daemon with default health and retry settings (probes: X's status page and the adapter's
-own check, both at the default interval) runs against the local X simulator with a webhook
-fallback. At t0 X starts answering HTML 503 from its edge while its status page stays green
-(status pages lag real outages). Two kinds of outage, several runs each:
+A daemon with default health, retry and escalation settings (probes: X's status page and the
+adapter's own check, both at the default interval and timeout) runs against the local X
+simulator with a webhook fallback. At t0 X fails in one of three ways while its status page
+stays green (status pages lag real outages):
+
+- ``503``: X's edge answers HTML 503 at once (a fast failure);
+- ``hang``: X accepts the connection and never answers (the commonest real outage shape);
+- ``stall``: X sends the answer's headers, then stalls mid-body.
+
+Two kinds of measurement for each, several runs each:
 
 - probe-detected: nothing is posted; we time the state change to ``down`` (the probes find it).
 - send-detected: a post is made at t0; we time the state change and that post's arrival at
-  the fallback (the failed post itself triggers the checks).
+  the fallback.
 
     .venv/bin/python bench/failover_latency.py [--runs 7]
 """
@@ -85,22 +91,24 @@ async def until(check: object, timeout: float = 60.0) -> float:
     raise TimeoutError("condition never held")
 
 
-async def one_run(send: bool) -> tuple[float, float | None]:
+async def one_run(fault: Fault, send: bool) -> tuple[float, float | None]:
     async with XPeer() as x, StatuspagePeer() as page, WebhookReceiver() as backup:
         with tempfile.TemporaryDirectory() as tmp:
             path = write_config(Path(tmp), config(x.url, page.url, backup.server.url))
             text = path.read_text()
-            # Drop the harness's fast test retries: this measures the defaults.
+            # Drop the harness's fast test retries and short claim lease (it bounds a send):
+            # this measures the defaults.
             start = text.index("[retry]")
             end = text.index("\n\n", start) if "\n\n" in text[start:] else len(text)
-            path.write_text(text[:start] + text[end:])
+            text = text[:start] + text[end:]
+            path.write_text(text.replace('claim_lease = "20s"\n', ""))
             h: Harness = await start_daemon(path)
             try:
                 await until(lambda: h.daemon.states.get("x") is not None
                             and h.daemon.states["x"].effective is Health.UP)  # fmt: skip
                 await asyncio.sleep(random.uniform(0.0, 5.0))  # anywhere in the probe cycle
                 t0 = time.monotonic()
-                x.server.set_fault(Fault.HTML_5XX, status=503)
+                x.server.set_fault(fault, **({"status": 503} if fault is Fault.HTML_5XX else {}))
                 if send:
                     await h.post(text="posted as X went down")
                 t_down = await until(lambda: h.daemon.states["x"].effective is Health.DOWN)
@@ -112,36 +120,56 @@ async def one_run(send: bool) -> tuple[float, float | None]:
                 await h.daemon.stop()
 
 
+LEGS = {"503": Fault.HTML_5XX, "hang": Fault.HANG, "stall": Fault.STALL}
+DESCRIBE = {
+    "503": "answers HTML 503",
+    "hang": "accepts TCP, never answers",
+    "stall": "sends headers, stalls the body",
+}
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
     args = ap.parse_args()
-    probe_down = []
-    send_down, send_fallback = [], []
+    probe_down: dict[str, list[float]] = {leg: [] for leg in LEGS}
+    send_down: dict[str, list[float]] = {leg: [] for leg in LEGS}
+    send_fallback: dict[str, list[float]] = {leg: [] for leg in LEGS}
     for _ in range(args.runs):
-        down, _none = await one_run(send=False)
-        probe_down.append(down)
-        down, fallback = await one_run(send=True)
-        send_down.append(down)
-        assert fallback is not None
-        send_fallback.append(fallback)
+        for leg, fault in LEGS.items():
+            down, _none = await one_run(fault, send=False)
+            probe_down[leg].append(down)
+            down, fallback = await one_run(fault, send=True)
+            assert fallback is not None
+            send_down[leg].append(down)
+            send_fallback[leg].append(fallback)
     med = statistics.median
-    print(f"\nX answers HTML 503 from t0, status page still green; {args.runs} runs each, defaults")
+    print(f"\nX fails at t0, its status page still green; {args.runs} runs each, defaults")
     print(
-        f"{'outage':<16} {'to down (s) median':>19} {'min':>7} {'max':>7} {'to fallback post (s)':>21}"
+        f"{'X at t0':<32} {'outage':<15} {'to down (s) median':>19} {'min':>6} {'max':>6}"
+        f" {'to fallback post (s) median':>28} {'min':>6} {'max':>6}"
     )
-    print(
-        f"{'probe-detected':<16} {med(probe_down):>19.2f} {min(probe_down):>7.2f} {max(probe_down):>7.2f} {'-':>21}"
-    )
-    print(
-        f"{'send-detected':<16} {med(send_down):>19.2f} {min(send_down):>7.2f} {max(send_down):>7.2f} {med(send_fallback):>21.2f}"
-    )
-    print("targets: probe-detected < 10 s, send-detected < 2 s")
+    for leg in LEGS:
+        p, d, f = probe_down[leg], send_down[leg], send_fallback[leg]
+        print(
+            f"{DESCRIBE[leg]:<32} {'probe-detected':<15} {med(p):>19.2f} {min(p):>6.2f}"
+            f" {max(p):>6.2f} {'-':>28} {'':>6} {'':>6}"
+        )
+        print(
+            f"{'':<32} {'send-detected':<15} {med(d):>19.2f} {min(d):>6.2f} {max(d):>6.2f}"
+            f" {med(f):>28.2f} {min(f):>6.2f} {max(f):>6.2f}"
+        )
+    print("targets: 503 probe-detected < 10 s, send-detected < 2 s; hang send-detected <= 20 s")
     print(json.dumps({
-        "probe_detected_s": round(med(probe_down), 3),
-        "send_detected_s": round(med(send_fallback), 3),
-        "send_detected_state_change_s": round(med(send_down), 3),
+        "probe_detected_s": round(med(probe_down["503"]), 3),
+        "send_detected_s": round(med(send_fallback["503"]), 3),
+        "send_detected_state_change_s": round(med(send_down["503"]), 3),
+        "hang_send_detected_s": round(med(send_fallback["hang"]), 3),
+        "hang_send_detected_max_s": round(max(send_fallback["hang"]), 3),
+        "hang_probe_detected_s": round(med(probe_down["hang"]), 3),
+        "stall_send_detected_s": round(med(send_fallback["stall"]), 3),
+        "stall_probe_detected_s": round(med(probe_down["stall"]), 3),
         "runs": args.runs,
     }))  # fmt: skip
 

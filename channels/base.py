@@ -191,6 +191,7 @@ class CheckResult:
     ok: bool
     detail: str = ""
     credentials: bool = False
+    degraded: bool = False  # works, but not fully (e.g. a share of a fan-out is failing)
 
 
 # --- what an adapter declares ------------------------------------------------------------------

@@ -24,6 +24,7 @@ BUILTIN: dict[str, str] = {
     "email": "channels.smtp:EmailChannel",
     "slack": "channels.slack:SlackChannel",
     "apprise": "channels.apprise_urls:AppriseChannel",
+    "activitypub": "channels.activitypub.channel:ActivityPubChannel",
 }
 
 

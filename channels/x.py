@@ -4,7 +4,10 @@ proxy or a test server; requests are signed with oauthlib's ``Client.sign`` inst
 
 X has no idempotency key. After an ambiguous attempt (``post.uncertain``) the adapter first
 looks for the post among the account's latest ones, and treats X's duplicate-content refusal
-as proof that the earlier attempt landed, not as a failure.
+as proof that the earlier attempt landed, not as a failure. The lookup may itself fail (the
+Free tier refuses timeline reads with 403 ``client-not-enrolled``; 404, 5xx, timeouts): that
+proves nothing either way, so the adapter posts again and lets the duplicate refusal tell —
+never does a failed lookup make the post count as failed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import SecretStr, model_validator
 
 from channels.base import (
     ChannelContext,
+    ChannelError,
     ChannelOptions,
     CheckResult,
     Limits,
@@ -36,6 +40,7 @@ from channels.text import x_weighted_length
 
 # oauthlib logs signature base strings with the access token at DEBUG: never let it.
 logging.getLogger("oauthlib").setLevel(logging.INFO)
+log = logging.getLogger("channels.x")
 
 DUPLICATE = "duplicate content"
 Method = Literal["GET", "POST", "DELETE"]
@@ -181,11 +186,18 @@ class XChannel:
         return media_id
 
     async def _find_earlier(self, post: Post) -> Receipt | None:
-        """The account's latest posts, searched for this text (after an ambiguous attempt)."""
-        user = await self._me()
-        n = max(5, min(100, self.options.reconcile_lookback))
-        url = f"{self.base}/2/users/{user['id']}/tweets?max_results={n}"
-        _, doc, _ = await self._call("GET", url)
+        """The account's latest posts, searched for this text (after an ambiguous attempt).
+
+        None when it is not there *or* the lookup failed: either way the caller posts, and a
+        duplicate-content refusal then proves the earlier attempt landed."""
+        try:
+            user = await self._me()
+            n = max(5, min(100, self.options.reconcile_lookback))
+            url = f"{self.base}/2/users/{user['id']}/tweets?max_results={n}"
+            _, doc, _ = await self._call("GET", url)
+        except ChannelError as exc:
+            log.warning("X reconcile lookup failed, posting again instead: %s", exc.reason)
+            return None
         for tweet in doc.get("data") or []:
             if tweet.get("text") == post.text:
                 tweet_id = str(tweet["id"])

@@ -14,11 +14,12 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     IPvAnyNetwork,
@@ -31,7 +32,7 @@ from pydantic import (
 from channels.base import ChannelOptions
 from channels.registry import UnknownChannelType, adapter_class
 from failover import wording
-from failover.durations import Duration
+from failover.durations import Duration, parse_duration
 from failover.errors import ConfigError
 from failover.secret_refs import MissingSecret, is_reference, resolve
 
@@ -100,6 +101,14 @@ class AnnounceConfig(_Strict):
     up: str | None = None
 
 
+def _off_or_duration(value: object) -> float | None:
+    return None if value in ("off", False) else parse_duration(value)
+
+
+# A duration, or "off" (None).
+OffOrDuration = Annotated[float | None, BeforeValidator(_off_or_duration)]
+
+
 class RouteConfig(_Strict):
     mode: Literal["failover", "broadcast"] = "failover"
     tiers: list[list[str]]
@@ -111,6 +120,9 @@ class RouteConfig(_Strict):
     failback_max_age: Duration | None = None
     failback_spacing: Duration = 5.0  # min. gap between two backfilled posts on the primary
     default_expiry: Duration | None = None  # messages without expires_at get this
+    # failover mode: a tier that has not confirmed a message this long after its first
+    # attempt there (hang, retries, rate limit, slow peer) hands it to the next tier too
+    escalate_after: OffOrDuration = 20.0
     announce: AnnounceConfig = AnnounceConfig()
 
     @property
@@ -225,6 +237,7 @@ PLATFORM_NAMES = {
     "apprise": "Notifications",
     "webhook": "Webhook",
     "feed": "Status page",
+    "activitypub": "Fediverse",
 }
 
 

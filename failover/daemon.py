@@ -21,6 +21,8 @@ from pathlib import Path
 from aiohttp import web
 
 from failover import __version__, startup
+from failover.activitypub.routes import add_fediverse_routes
+from failover.activitypub.service import FediverseService
 from failover.adapters import ChannelSet, close_channels
 from failover.api import ApiContext, create_app
 from failover.clock import Clock, SystemClock
@@ -75,6 +77,7 @@ class Daemon:
         self.dispatcher: Dispatcher
         self.scheduler: Scheduler
         self.intake: Intake
+        self.fediverse = FediverseService(self.store, self.clock, self.owner)
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -98,6 +101,7 @@ class Daemon:
             if live.problem:
                 short = startup.not_connected(live.config) or f"{live.name}: {live.problem}"
                 log.warning("%s", short, extra={"event": "channel.unavailable"})
+        await self.fediverse.attach(self.channels)  # refuses a moved actor: ConfigError
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
@@ -135,6 +139,8 @@ class Daemon:
             claimable=self._claimable,
             pacer=self.dispatcher.pacer,
         )
+        self.dispatcher.wake = self.scheduler.wake
+        self.dispatcher.on_slow = self._slow_send
         self.intake = self._make_intake()
         self.vitals.start()
         await self._start_api()
@@ -213,6 +219,7 @@ class Daemon:
             metrics=self.render_metrics,
         )
         app = create_app(ctx, self.config.api.max_body)
+        add_fediverse_routes(app, lambda: self.fediverse)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(
@@ -290,22 +297,16 @@ class Daemon:
             self.drills[name] = drill
         was_drill = self.drills.get(name) if forced is not Forced.DOWN else None
         current = self.states.get(name, ChannelState(name))
-        state = replace(
-            current,
-            forced=forced,
-            forced_by=actor if forced is not Forced.AUTO else None,
-            since=now,
-            reason=f"forced {forced.value} by {actor}"
-            if forced is not Forced.AUTO
-            else current.reason,
-        )
         detail: dict[str, str] = {"state": forced.value}
         if drill is not None or was_drill is not None:
             detail["drill"] = drill or was_drill or "internal"
+        reason = f"forced {forced.value} by {actor}" if forced is not Forced.AUTO else None
         event = NewEvent(
             "channel.forced", actor=actor, channel=name, message_id=message_id, detail=detail
         )
-        await self.store.set_channel_state(state, [event], now)
+        # Only the force columns are written: a concurrent health change or late slot stays.
+        by = actor if forced is not Forced.AUTO else None
+        state = await self.store.set_channel_forced(name, forced, by, reason, [event], now)
         self.states[name] = state
         log.warning(
             "channel %s forced %s by %s",
@@ -348,6 +349,10 @@ class Daemon:
     def _record_send(self, channel: str, ok: bool, error: BaseException | None) -> None:
         if self.leading:  # the leader's health machines hear every send it makes
             self.monitor.record_send(channel, ok, error)
+
+    def _slow_send(self, channel: str) -> None:
+        if self.leading:  # a send gone silent: the leader's probes look at once
+            self.monitor.recheck(channel)
 
     def _renew_by(self) -> float:
         """When (monotonic) a leader that has not renewed its lease must stop deciding: half
@@ -527,6 +532,10 @@ class Daemon:
         self.dispatcher.channels = channels
         self.intake = self._make_intake()
         self.scheduler.lease = new.claim_lease
+        try:
+            await self.fediverse.attach(channels)
+        except ConfigError as exc:
+            log.error("the fediverse actor keeps its old settings: %s", exc)
         if self.leading:
             await self.monitor.configure(new, channels)
         self.scheduler.wake()
@@ -577,6 +586,7 @@ class Daemon:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.fediverse.stop()
         await self.channels.close()
         with contextlib.suppress(FailoverError):
             await self.store.add_events(

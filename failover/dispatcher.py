@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from channels.base import (
     ChannelError,
@@ -29,17 +29,19 @@ from channels.base import (
 from failover import router
 from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.config import Config, TracingConfig
+from failover.config import Config, RetryConfig, TracingConfig
 from failover.errors import StoreError
 from failover.fitting import compose, fit
 from failover.metrics import Metrics
-from failover.model import ChannelState, Delivery, DeliveryState, Message
+from failover.model import Delivery, DeliveryState, Message
 from failover.pacing import Pacer
-from failover.retry import decide
+from failover.retry import Action, Decision, Situation, StillRunning, decide
 from failover.store.base import NewEvent, Outcome, Store
 from failover.tracing import Tracing, record
 
 log = logging.getLogger("failover.dispatch")
+T = TypeVar("T")
+WATCH_TICK = 0.25  # seconds between an attempt's watcher looks at health and deadlines
 
 # Called after every attempt: (channel, ok, error or None). The health engine listens here.
 AttemptListener = Callable[[str, bool, BaseException | None], None]
@@ -65,9 +67,12 @@ class Dispatcher:
     listeners: list[AttemptListener] = field(default_factory=list)
     unusable: router.Usability = lambda _name: None
     on_lost: LossListener | None = None
+    # Tells the scheduler that work was added outside a finished send (an escalation).
+    wake: Callable[[], None] = lambda: None
+    # Told when an attempt on a channel has gone unanswered for as long as a probe may take.
+    on_slow: Callable[[str], None] = lambda _channel: None
     pacer: Pacer = field(default_factory=Pacer)
     metrics: Metrics = field(default_factory=Metrics)
-    _late_locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
     fence: Fence = _unfenced
 
@@ -131,14 +136,9 @@ class Dispatcher:
                 f"found {late_by:.0f}s late (lateness {route.lateness:g}s)",
                 now,
             )
-        # "send": late posts go out one by one, ``late_spacing`` apart per channel.
-        lock = self._late_locks.setdefault(delivery.channel, asyncio.Lock())
-        async with lock:
-            states = await self.store.channel_states()
-            state = states.get(delivery.channel, ChannelState(delivery.channel))
-            slot = max(now, state.late_cursor or now)
-            cursor = slot + timedelta(seconds=route.late_spacing)
-            await self.store.set_channel_state(_replace_cursor(state, cursor), [], now)
+        # "send": late posts go out one by one, ``late_spacing`` apart per channel. The slot is
+        # handed out by one UPDATE of the cursor alone: nothing else of the row is rewritten.
+        slot = await self.store.advance_late_cursor(delivery.channel, now, route.late_spacing)
         if slot > now:
             return await self._finish(
                 delivery,
@@ -161,92 +161,120 @@ class Dispatcher:
     # -- the attempt ---------------------------------------------------------------------------
 
     async def _attempt(self, delivery: Delivery, message: Message) -> Delivery | None:
-        live = self.channels.get(delivery.channel)
         started = self.clock.now()
         progress: dict[str, Any] = dict(delivery.progress)
         receipt: dict[str, Any] = dict(delivery.receipt)
+        watch = asyncio.create_task(
+            self._watch(message, delivery, started), name=f"watch-{delivery.id}"
+        )
+        failure: BaseException | None = None
         try:
-            if live is None or live.adapter is None:
-                reason = live.problem if live else "channel is not in the config any more"
-                raise _Unavailable(f"channel {delivery.channel} is unavailable: {reason}")
-            adapter = live.adapter
-            route = self.config.routes.get(message.route)
-            policy = route.fit if route else "thread"
-            text = compose(message, delivery.channel, adapter.limits)
-            parts = fit(text, adapter.limits, policy, self._full_text_url(message))
-            media = self._media(message)
-            root, parent = await self._thread(message, delivery.channel)
-            done: list[dict[str, Any]] = list(progress.get("parts", []))
-            timeout = max(5.0, self.config.claim_lease / 2)
-            for index in range(len(done), len(parts)):
-                previous = _receipt(done[-1]) if done else parent
-                post = Post(
-                    message_id=message.id,
-                    key=_key(message, delivery.channel, index, len(parts)),
-                    text=parts[index],
-                    created_at=message.created_at,
-                    title=message.title,
-                    link=message.link,
-                    media=media if index == 0 else (),
-                    content_warning=message.content_warning,
-                    language=message.language,
-                    reply_to=previous,
-                    thread_root=(root or (_receipt(done[0]) if done else None)),
-                    part=index + 1,
-                    parts=len(parts),
-                    uncertain=delivery.uncertain and index == len(done),
-                    progress=progress.get("adapter", {}),
-                    full_text_url=self._full_text_url(message),
-                    on_progress=self._progress_saver(delivery, progress, receipt),
-                    claim=f"{self.owner} {delivery.id}/{delivery.claim_epoch}",
+            done = await self._send_parts(delivery, message, progress, receipt)
+        except _Fenced:
+            return None  # not sent: the claim is, or may be, another daemon's now
+        except ChannelError as exc:
+            if exc.progress:
+                progress["adapter"] = dict(exc.progress)
+            failure = exc
+        except Exception as exc:
+            log.exception("adapter %s crashed on delivery %s", delivery.channel, delivery.id)
+            failure = exc
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+        # What the platform said is known now: record it even if shutdown cancels us meanwhile.
+        if failure is not None:
+            return await _shielded(
+                self._failed(delivery, message, failure, started, progress, receipt)
+            )
+        return await _shielded(self._delivered(delivery, message, done, started))
+
+    async def _send_parts(
+        self,
+        delivery: Delivery,
+        message: Message,
+        progress: dict[str, Any],
+        receipt: dict[str, Any],
+    ) -> list[dict[str, Any]]:
+        """Post the parts not yet posted; ``progress`` is kept up to date as parts go out."""
+        live = self.channels.get(delivery.channel)
+        if live is None or live.adapter is None:
+            reason = live.problem if live else "channel is not in the config any more"
+            raise _Unavailable(f"channel {delivery.channel} is unavailable: {reason}")
+        adapter = live.adapter
+        route = self.config.routes.get(message.route)
+        policy = route.fit if route else "thread"
+        text = compose(message, delivery.channel, adapter.limits)
+        parts = fit(text, adapter.limits, policy, self._full_text_url(message))
+        media = self._media(message)
+        root, parent = await self._thread(message, delivery.channel)
+        done: list[dict[str, Any]] = list(progress.get("parts", []))
+        timeout = max(5.0, self.config.claim_lease / 2)
+        for index in range(len(done), len(parts)):
+            previous = _receipt(done[-1]) if done else parent
+            post = Post(
+                message_id=message.id,
+                key=_key(message, delivery.channel, index, len(parts)),
+                text=parts[index],
+                created_at=message.created_at,
+                title=message.title,
+                link=message.link,
+                media=media if index == 0 else (),
+                content_warning=message.content_warning,
+                language=message.language,
+                reply_to=previous,
+                thread_root=(root or (_receipt(done[0]) if done else None)),
+                part=index + 1,
+                parts=len(parts),
+                uncertain=delivery.uncertain and index == len(done),
+                progress=progress.get("adapter", {}),
+                full_text_url=self._full_text_url(message),
+                on_progress=self._progress_saver(delivery, progress, receipt),
+                claim=f"{self.owner} {delivery.id}/{delivery.claim_epoch}",
+            )
+            if not await self.fence(delivery, timeout):
+                await self._fenced(delivery, "not sent")
+                raise _Fenced
+            with self.tracing.span(
+                "channel.send",
+                {"failover.channel": delivery.channel, "failover.part": index + 1},
+            ) as send_span:
+                try:
+                    async with asyncio.timeout(timeout):
+                        got = await adapter.send(post)
+                except TimeoutError:
+                    raise TransientError(
+                        f"no answer within {timeout:g}s", maybe_delivered=True
+                    ) from None
+                record(send_span, **{"failover.remote_id": got.remote_id, "failover.url": got.url})
+            if got.budget is not None:
+                self.pacer.update(
+                    delivery.channel,
+                    got.budget.remaining,
+                    got.budget.reset_after,
+                    self.clock.now(),
                 )
-                if not await self.fence(delivery, timeout):
-                    await self._fenced(delivery, "not sent")
-                    return None
-                with self.tracing.span(
-                    "channel.send",
-                    {"failover.channel": delivery.channel, "failover.part": index + 1},
-                ) as send_span:
-                    try:
-                        async with asyncio.timeout(timeout):
-                            got = await adapter.send(post)
-                    except TimeoutError:
-                        raise TransientError(
-                            f"no answer within {timeout:g}s", maybe_delivered=True
-                        ) from None
-                    record(
-                        send_span, **{"failover.remote_id": got.remote_id, "failover.url": got.url}
-                    )
-                if got.budget is not None:
-                    self.pacer.update(
-                        delivery.channel,
-                        got.budget.remaining,
-                        got.budget.reset_after,
-                        self.clock.now(),
-                    )
-                else:
-                    self.pacer.unmetered(delivery.channel)
-                done.append(_receipt_dict(got))
-                progress = {"parts": done}
-                if index + 1 < len(parts):
-                    await self.store.save_progress(
+            else:
+                self.pacer.unmetered(delivery.channel)
+            done.append(_receipt_dict(got))
+            progress.clear()
+            progress["parts"] = list(done)
+            if index + 1 < len(parts):
+                await _shielded(
+                    self.store.save_progress(
                         delivery.id,
                         self.owner,
-                        progress,
+                        dict(progress),
                         receipt,
                         self.clock.now(),
                         epoch=delivery.claim_epoch,
                     )
-        except ChannelError as exc:
-            if exc.progress:
-                progress["adapter"] = dict(exc.progress)
-            return await self._failed(delivery, message, exc, started, progress, receipt)
-        except _Unavailable as exc:
-            return await self._failed(delivery, message, exc, started, progress, receipt)
-        except Exception as exc:
-            log.exception("adapter %s crashed on delivery %s", delivery.channel, delivery.id)
-            return await self._failed(delivery, message, exc, started, progress, receipt)
+                )
+        return done
 
+    async def _delivered(
+        self, delivery: Delivery, message: Message, done: list[dict[str, Any]], started: datetime
+    ) -> Delivery | None:
         first = done[0]
         now = self.clock.now()
         for listener in self.listeners:
@@ -312,83 +340,53 @@ class Dispatcher:
             listener(delivery.channel, False, exc)
         if isinstance(exc, RateLimitedError):  # the whole channel waits, not just this post
             self.pacer.update(delivery.channel, 0, exc.retry_after, now)
-        channel_config = self.config.channels.get(delivery.channel)
-        policy = channel_config.retry if channel_config else None
         reason = exc.reason if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
         kind = _kind(exc)
         self.metrics.attempts.labels(delivery.channel, kind).inc()
         self.metrics.attempt_duration.labels(delivery.channel).observe(
             (now - started).total_seconds()
         )
-        if policy is None or isinstance(exc, _Unavailable):
-            decision_retry_at, why = None, "channel unavailable"
-        else:
-            d = decide(
-                exc,
-                attempts=delivery.attempts + 1,
-                first_attempt_at=delivery.first_attempt_at or started,
-                now=now,
-                policy=policy,
-            )
-            decision_retry_at, why = d.retry_at, d.reason
-            if (
-                decision_retry_at is None
-                and kind != "permanent"
-                and (self.unusable(delivery.channel) or "").startswith("down")
-                and not await self.has_fallback(message, delivery)
-            ):
-                # Every way out is closed: the message waits for its channel instead of dying
-                # with it. The scheduler holds a down channel's work and lets one half-open
-                # trial through after the cool-down; expiry and cancel still apply.
-                decision_retry_at, why = now, "channel down and no fallback left: waiting for it"
+        d = await self._decide(delivery, message, exc, started, now)
         maybe = isinstance(exc, TransientError) and exc.maybe_delivered
-        status = exc.status if isinstance(exc, ChannelError) else None
-        if decision_retry_at is not None:
-            outcome = Outcome(
-                state=DeliveryState.PENDING,
-                due_at=decision_retry_at,
-                started_at=started,
-                finished_at=now,
-                attempt_outcome=kind,
-                error=reason,
-                status=status,
-                progress=progress,
-                receipt=receipt,
-                uncertain=delivery.uncertain or maybe,
-            )
+        outcome = Outcome(
+            state=DeliveryState.PENDING,
+            due_at=d.retry_at or delivery.due_at,
+            started_at=started,
+            finished_at=now,
+            attempt_outcome=kind,
+            error=reason,
+            status=exc.status if isinstance(exc, ChannelError) else None,
+            progress=progress,
+            receipt=receipt,
+            uncertain=delivery.uncertain or maybe,
+        )
+        if d.action in (Action.RETRY, Action.WAIT):
             log.warning(
                 "message %s on %s: %s (%s)",
                 message.id,
                 delivery.channel,
                 reason,
-                why,
+                d.reason,
                 extra={
                     "event": "delivery.retry",
                     "message_id": message.id,
                     "channel": delivery.channel,
                 },
             )
-            return await self._finish(delivery, outcome, [])
+            finished = await self._finish(delivery, outcome, [])
+            if finished is not None and d.escalate:
+                await self.escalate(message, finished, f"{reason}; {d.reason}")
+            return finished
+        if d.action is Action.REROUTE:
+            return await self._leave_down_channel(delivery, message, outcome, reason)
         final = DeliveryState.FAILED if kind == "permanent" else DeliveryState.DEAD
         self.metrics.deliveries.labels(delivery.channel, final.value).inc()
-        outcome = Outcome(
-            state=final,
-            due_at=delivery.due_at,
-            started_at=started,
-            finished_at=now,
-            attempt_outcome=kind,
-            error=f"{reason} ({why})",
-            status=status,
-            progress=progress,
-            receipt=receipt,
-            uncertain=delivery.uncertain or maybe,
-        )
         event = NewEvent(
             f"delivery.{final.value}",
             channel=delivery.channel,
             message_id=message.id,
             delivery_id=delivery.id,
-            detail={"error": reason, "why": why, "attempts": delivery.attempts + 1},
+            detail={"error": reason, "why": d.reason, "attempts": delivery.attempts + 1},
         )
         log.error(
             "message %s on %s %s: %s",
@@ -398,12 +396,115 @@ class Dispatcher:
             reason,
             extra={"event": event.kind, "message_id": message.id, "channel": delivery.channel},
         )
-        finished = await self._finish(delivery, outcome, [event])
+        closed = replace(outcome, state=final, error=f"{reason} ({d.reason})")
+        finished = await self._finish(delivery, closed, [event])
         if finished is not None:
             await self.reroute(message, finished, f"{delivery.channel} {final.value}: {reason}")
             if self.on_lost is not None and final is DeliveryState.DEAD:
                 await self.on_lost(message.route, delivery.channel, message.id, reason)
         return finished
+
+    async def _leave_down_channel(
+        self, delivery: Delivery, message: Message, outcome: Outcome, reason: str
+    ) -> Delivery | None:
+        """The channel went down while this was in flight: skip it here (as a reroute of a
+        pending delivery would), keeping ``uncertain``, so failback reconciles it before it
+        is ever posted again; the next tier takes the message now."""
+        down = self.unusable(delivery.channel) or "down"
+        note = f"{down} (last attempt: {reason})"
+        event = NewEvent(
+            "delivery.skipped",
+            channel=delivery.channel,
+            message_id=message.id,
+            delivery_id=delivery.id,
+            detail={"reason": f"channel {note}", "uncertain": outcome.uncertain},
+        )
+        skipped = replace(outcome, state=DeliveryState.SKIPPED, error=note)
+        finished = await self._finish(delivery, skipped, [event])
+        if finished is not None:
+            await self.reroute(message, finished, f"{delivery.channel} is {down}")
+        return finished
+
+    async def _decide(
+        self,
+        delivery: Delivery,
+        message: Message,
+        exc: BaseException,
+        started: datetime,
+        now: datetime,
+    ) -> Decision:
+        channel_config = self.config.channels.get(delivery.channel)
+        situation = Situation(
+            channel_down=(self.unusable(delivery.channel) or "").startswith("down"),
+            fallback=await self.has_fallback(message, delivery),
+            escalate_at=self._escalate_at(message, delivery, started),
+        )
+        return decide(
+            exc,
+            attempts=delivery.attempts + 1,
+            first_attempt_at=delivery.first_attempt_at or started,
+            now=now,
+            policy=channel_config.retry if channel_config else RetryConfig(),
+            situation=situation,
+        )
+
+    # -- escalation ----------------------------------------------------------------------------
+
+    def _escalate_at(
+        self, message: Message, delivery: Delivery, started: datetime
+    ) -> datetime | None:
+        """When this tier's time to confirm the message runs out (failover routes only)."""
+        route = self.config.routes.get(message.route)
+        if route is None or route.mode != "failover" or route.escalate_after is None:
+            return None
+        first = delivery.first_attempt_at or started
+        return first + timedelta(seconds=route.escalate_after)
+
+    async def _watch(self, message: Message, delivery: Delivery, started: datetime) -> None:
+        """Runs beside an attempt, where a hang shows only as silence. Once the attempt has
+        lasted as long as the channel's quickest probe may, a probe would have failed: health
+        rechecks now. If the channel goes down meanwhile, or the escalation deadline passes,
+        ``decide`` says whether the next tier gets the message too while this attempt goes
+        on (when it ends it is recorded, and reconciled rather than posted twice)."""
+        channel = delivery.channel
+        channel_config = self.config.channels.get(channel)
+        probes = channel_config.health.probes if channel_config else []
+        policy = channel_config.retry if channel_config else RetryConfig()
+        loop = asyncio.get_running_loop()  # real time: a fake clock must not jump in a send
+        slow_at = loop.time() + min(p.timeout for p in probes) if probes else None
+        deadline = self._escalate_at(message, delivery, started)
+        first = delivery.first_attempt_at or started
+        seen_down = False
+        while slow_at is not None or deadline is not None or not seen_down:
+            await asyncio.sleep(WATCH_TICK)
+            if slow_at is not None and loop.time() >= slow_at:
+                slow_at = None
+                self.on_slow(channel)
+            now = self.clock.now()
+            down = not seen_down and (self.unusable(channel) or "").startswith("down")
+            due = deadline is not None and now >= deadline
+            if not (down or due):
+                continue
+            situation = Situation(
+                channel_down=down,
+                fallback=await self.has_fallback(message, delivery),
+                escalate_at=deadline,
+            )
+            running = StillRunning((now - first).total_seconds())
+            d = decide(running, attempts=delivery.attempts + 1, first_attempt_at=first,
+                       now=now, policy=policy, situation=situation)  # fmt: skip
+            if d.escalate:
+                if await _shielded(self.escalate(message, delivery, d.reason)):
+                    self.wake()
+                return
+            seen_down = seen_down or down
+            deadline = None if due else deadline
+
+    async def escalate(self, message: Message, delivery: Delivery, why: str) -> list[Delivery]:
+        """The next tier gets the message too; ``delivery`` goes on (and is reconciled, not
+        posted twice, if its platform answers late)."""
+        reason = f"{delivery.channel}: {why}"
+        return await self.reroute(message, delivery, reason, kind="message.escalated")
 
     async def _supersede(self, message: Message, delivered: Delivery) -> None:
         """A failover route needs one tier: once a tier has delivered, later tiers still
@@ -426,16 +527,23 @@ class Dispatcher:
             await self.store.skip_pending(d.id, why, [event], now)
 
     async def has_fallback(self, message: Message, delivery: Delivery) -> bool:
-        """Whether a later tier of the route could take ``delivery`` over right now."""
+        """Whether a later tier of the route has the message already (on its way or
+        delivered: it was escalated) or could take it over right now."""
         route = self.config.routes.get(message.route)
-        if route is None:
+        if route is None or route.mode != "failover":
             return False
         existing = await self.store.deliveries(message.id)
+        live = (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.DELIVERED)
+        if any(d.tier > delivery.tier and d.state in live for d in existing):
+            return True
         planned = router.next_tier(route, existing, delivery, self.clock.now(), self.unusable)
         return any(d.state is DeliveryState.PENDING for d in planned)
 
-    async def reroute(self, message: Message, lost: Delivery, reason: str) -> list[Delivery]:
-        """Send ``message`` to the next tier of its route in place of ``lost``."""
+    async def reroute(
+        self, message: Message, lost: Delivery, reason: str, kind: str = "message.rerouted"
+    ) -> list[Delivery]:
+        """Send ``message`` to the next tier of its route in place of (or, escalating, beside)
+        ``lost``."""
         route = self.config.routes.get(message.route)
         if route is None:
             return []
@@ -446,7 +554,7 @@ class Dispatcher:
             return []
         events = [
             NewEvent(
-                "message.rerouted",
+                kind,
                 message_id=message.id,
                 channel=lost.channel,
                 detail={
@@ -461,11 +569,13 @@ class Dispatcher:
         if added:
             self.metrics.failovers.labels(message.route, lost.channel).inc()
         log.warning(
-            "message %s rerouted from %s to %s",
+            "message %s %s from %s to %s: %s",
             message.id,
+            kind.removeprefix("message."),
             lost.channel,
             [d.channel for d in added],
-            extra={"event": "message.rerouted", "message_id": message.id},
+            reason,
+            extra={"event": kind, "message_id": message.id},
         )
         return added
 
@@ -513,8 +623,15 @@ class Dispatcher:
     async def _finish(
         self, delivery: Delivery, outcome: Outcome, events: list[NewEvent]
     ) -> Delivery | None:
-        result = await self.store.finish(
-            delivery.id, self.owner, outcome, events, self.clock.now(), epoch=delivery.claim_epoch
+        result = await _shielded(
+            self.store.finish(
+                delivery.id,
+                self.owner,
+                outcome,
+                events,
+                self.clock.now(),
+                epoch=delivery.claim_epoch,
+            )
         )
         if result is None:
             await self._fenced(
@@ -588,13 +705,15 @@ class Dispatcher:
 
         async def save(live: Mapping[str, Any]) -> None:
             snapshot = {**progress, "live": dict(live)}
-            await self.store.save_progress(
-                delivery.id,
-                self.owner,
-                snapshot,
-                receipt,
-                self.clock.now(),
-                epoch=delivery.claim_epoch,
+            await _shielded(
+                self.store.save_progress(
+                    delivery.id,
+                    self.owner,
+                    snapshot,
+                    receipt,
+                    self.clock.now(),
+                    epoch=delivery.claim_epoch,
+                )
             )
 
         return save
@@ -604,10 +723,26 @@ class Dispatcher:
         return f"{base.rstrip('/')}/status/#item-{message.id}" if base else None
 
 
-class _Unavailable(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+async def _shielded(aw: Awaitable[T]) -> T:
+    """Run ``aw`` to its end even when the caller is cancelled (shutdown), then re-raise the
+    cancellation: an outcome already obtained from a platform is recorded, never dropped
+    (procrastinate persists a job's status under ``asyncio.shield`` the same way)."""
+    task = asyncio.ensure_future(aw)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait({task})
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed write is logged by the store, not here
+        raise
+
+
+class _Fenced(Exception):
+    """The claim was not confirmed before a send: nothing was sent."""
+
+
+class _Unavailable(PermanentError):
+    """The channel cannot be used at all (disabled, missing secrets, gone from the config)."""
 
 
 def _kind(exc: BaseException) -> str:
@@ -615,7 +750,7 @@ def _kind(exc: BaseException) -> str:
         return "rate_limited"
     if isinstance(exc, TransientError):
         return "transient"
-    if isinstance(exc, PermanentError | _Unavailable):
+    if isinstance(exc, PermanentError):
         return "permanent"
     return "error"
 
@@ -637,7 +772,3 @@ def _receipt(d: dict[str, Any]) -> Receipt:
 
 def _receipt_dict(r: Receipt) -> dict[str, Any]:
     return {"remote_id": r.remote_id, "url": r.url, "extra": dict(r.extra), "note": r.note}
-
-
-def _replace_cursor(state: ChannelState, cursor: datetime) -> ChannelState:
-    return replace(state, late_cursor=cursor)

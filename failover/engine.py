@@ -1,8 +1,11 @@
 """The failover engine: what happens when a channel's effective health changes.
 
 - **down**: pending deliveries of failover routes move to the next tier at once (each move an
-  event with its reason); the outage announcement goes out once per outage; operators are told.
-- **up** (on probation): failback — what the primary missed is backfilled, oldest first and
+  event with its reason; one in flight is handed on at once and leaves the channel when its
+  attempt ends, see the dispatcher);
+  the outage announcement goes out once per outage; operators are told.
+- **up** (on probation): failback — what the primary missed is backfilled, attempts that may
+  have landed first (reconciled before anything is posted again), then oldest first and
   paced, if the route says so (never expired or cancelled messages).
 - **stable** (probation passed): the recovery announcement, only if the outage one went out.
 
@@ -126,7 +129,11 @@ class Engine:
         max_age = max((r.failback_max_age or 10**9) for r in by_route.values())
         min_created = max(EPOCH, now - timedelta(seconds=min(max_age, 10**9)))
         slot = now
-        for delivery in await self.store.skipped_since(channel, outage_start, min_created, now):
+        missed = await self.store.skipped_since(channel, outage_start, min_created, now)
+        # Attempts that may have landed (a hang, a dropped answer) go first: their send starts
+        # by looking for the post on the platform, so the primary never shows one twice.
+        missed.sort(key=lambda d: not d.uncertain)
+        for delivery in missed:
             message = await self.store.message(delivery.message_id)
             route = by_route.get(message.route) if message else None
             if message is None or route is None:

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 import aiohttp
 
@@ -128,8 +127,12 @@ class HealthMonitor:
             return  # content refused: says nothing about the platform's health
         detail = error.reason if isinstance(error, TransientError) else type(error).__name__
         self._queue.put_nowait((channel, Observation(False, "send", detail)))
+        self.recheck(channel)  # a failed post: check the platform now, not at the next interval
+
+    def recheck(self, channel: str) -> None:
+        """Run ``channel``'s probes now (a send failed, or hangs longer than a probe may)."""
         for nudge in self._nudges.get(channel, []):
-            nudge.set()  # a failed post: check the platform now, not at the next interval
+            nudge.set()
 
     async def _probe_loop(
         self, channel: str, probe: ProbeConfig, first: asyncio.Event, nudge: asyncio.Event
@@ -182,14 +185,20 @@ class HealthMonitor:
 
     async def _apply(self, channel: str, t: Transition) -> None:
         old = self.states.get(channel, ChannelState(channel))
-        state = old if t.stable else replace(old, health=t.after, since=t.at, reason=t.reason)
         kind = "channel.stable" if t.stable else f"channel.{t.after.value}"
         event = NewEvent(
             kind,
             channel=channel,
             detail={"from": t.before.value, "to": t.after.value, "reason": t.reason},
         )
-        await self.store.set_channel_state(state, [event], t.at)
+        if t.stable:
+            await self.store.add_events([event], t.at)
+            state = old
+        else:
+            # Health columns only: an operator's force written meanwhile stays in force.
+            state = await self.store.set_channel_health(
+                channel, t.after, t.at, t.reason, [event], t.at
+            )
         self.states[channel] = state
         self.metrics.set_health(channel, state.effective)
         level = logging.WARNING if t.after is not Health.UP else logging.INFO

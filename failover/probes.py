@@ -104,7 +104,11 @@ async def adapter_probe(adapter: Channel | None, limit: float) -> Observation:
     except Exception as exc:
         return Observation(False, "probe:adapter", f"check crashed: {type(exc).__name__}")
     return Observation(
-        result.ok, "probe:adapter", result.detail, fatal=not result.ok and result.credentials
+        result.ok,
+        "probe:adapter",
+        result.detail,
+        fatal=not result.ok and result.credentials,
+        degraded=result.degraded,
     )
 
 

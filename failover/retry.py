@@ -1,4 +1,8 @@
-"""The one retry policy: an adapter's error becomes a decision (retry at T, or give up).
+"""The one retry policy: what happens next to a delivery whose attempt did not succeed.
+
+``decide`` is the only place that chooses between retrying on the same channel, moving the
+message to the route's next tier, waiting for a down channel, and giving up; and whether the
+next tier should get the message *too* because the escalation deadline has passed.
 
 Backoff is tenacity's exponential-with-jitter wait, computed here rather than run in a
 tenacity loop, because a retry that waits minutes must be persisted (``next_attempt_at``)
@@ -7,6 +11,7 @@ and survive a restart instead of sleeping in memory.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,14 +21,41 @@ from channels.base import ChannelError, PermanentError, RateLimitedError, Transi
 from failover.config import RetryConfig
 
 
+class Action(enum.StrEnum):
+    RETRY = "retry"  # try the same channel again at ``retry_at``
+    REROUTE = "reroute"  # leave this channel (it is down): the next tier takes the message
+    WAIT = "wait"  # the channel is down and no tier is left: wait for it (``retry_at``)
+    GIVE_UP = "give_up"  # failed for good on this channel (the next tier takes over)
+    CONTINUE = "continue"  # the attempt is still running: let it
+
+
+class StillRunning(Exception):
+    """Not an error: the attempt has been running ``seconds`` and has not ended yet."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no answer yet after {seconds:.0f}s")
+        self.seconds = seconds
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the dispatcher knows besides the error: the channel's health and the route's."""
+
+    channel_down: bool = False  # the channel is down (health or an operator's force)
+    fallback: bool = False  # a later tier of a failover route could take the message now
+    escalate_at: datetime | None = None  # the tier's escalation deadline (None: never)
+
+
 @dataclass(frozen=True)
 class Decision:
-    retry_at: datetime | None  # None: give up
+    action: Action
+    retry_at: datetime | None  # RETRY / WAIT: when the delivery is due again
     reason: str  # why, for the delivery's record
+    escalate: bool = False  # the next tier gets the message too (this delivery goes on)
 
     @property
     def give_up(self) -> bool:
-        return self.retry_at is None
+        return self.action in (Action.GIVE_UP, Action.REROUTE)
 
 
 def decide(
@@ -33,24 +65,49 @@ def decide(
     first_attempt_at: datetime,
     now: datetime,
     policy: RetryConfig,
+    situation: Situation = Situation(),
 ) -> Decision:
-    """Decide after the ``attempts``-th failed attempt (counting this one)."""
+    """Decide after the ``attempts``-th attempt (counting this one) ended in ``error``, or
+    while it still runs (``StillRunning``)."""
+    s = situation
+    if isinstance(error, StillRunning):
+        if s.fallback and s.channel_down:
+            why = f"its channel went down while the attempt runs ({error})"
+            return Decision(Action.CONTINUE, None, why, escalate=True)
+        if s.fallback and s.escalate_at is not None and now >= s.escalate_at:
+            why = f"not confirmed within the escalation deadline ({error})"
+            return Decision(Action.CONTINUE, None, why, escalate=True)
+        return Decision(Action.CONTINUE, None, str(error))
     if isinstance(error, PermanentError):
-        return Decision(None, "permanent error: not retried")
+        return Decision(Action.GIVE_UP, None, "permanent error: not retried")
+    if s.channel_down and s.fallback:
+        # Its channel went down while it was in flight: the next tier now, no retry here. An
+        # uncertain attempt stays recorded as such, and failback reconciles it first.
+        return Decision(Action.REROUTE, None, "channel down: moved to the next tier")
     if isinstance(error, RateLimitedError):
         delay = max(error.retry_after, backoff(attempts, policy))
     elif isinstance(error, TransientError | ChannelError):
         delay = backoff(attempts, policy)
     else:  # an adapter bug: treat as transient, the budget bounds it
         delay = backoff(attempts, policy)
-    if attempts >= policy.max_attempts:
-        return Decision(None, f"retry budget spent: {attempts} attempts")
     retry_at = now + timedelta(seconds=delay)
-    if (retry_at - first_attempt_at).total_seconds() > policy.max_elapsed:
-        return Decision(
-            None, f"retry budget spent: next attempt would be past {policy.max_elapsed:g}s"
-        )
-    return Decision(retry_at, f"retry in {delay:.1f}s")
+    spent = None
+    if attempts >= policy.max_attempts:
+        spent = f"retry budget spent: {attempts} attempts"
+    elif (retry_at - first_attempt_at).total_seconds() > policy.max_elapsed:
+        spent = f"retry budget spent: next attempt would be past {policy.max_elapsed:g}s"
+    if spent is not None:
+        if s.channel_down and not s.fallback:
+            # Every way out is closed: the message waits for its channel instead of dying
+            # with it. The scheduler holds a down channel's work and lets one half-open trial
+            # through after the cool-down; expiry and cancel still apply.
+            return Decision(Action.WAIT, now, "channel down and no fallback left: waiting for it")
+        return Decision(Action.GIVE_UP, None, spent)
+    escalate = s.fallback and s.escalate_at is not None and retry_at >= s.escalate_at
+    why = f"retry in {delay:.1f}s"
+    if escalate:
+        why += "; not confirmed within the escalation deadline: the next tier gets it too"
+    return Decision(Action.RETRY, retry_at, why, escalate=escalate)
 
 
 def backoff(attempts: int, policy: RetryConfig) -> float:
@@ -61,3 +118,26 @@ def backoff(attempts: int, policy: RetryConfig) -> float:
     state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = max(1, attempts)
     return float(wait(state))
+
+
+# --- one inbox of the daemon's own fediverse actor -----------------------------------------
+
+INBOX_RETRIES = 16  # Mastodon's DeliveryWorker: 16 retries, (count^4 + 15 + jitter) s apart
+
+
+def inbox_decision(
+    error: BaseException, *, attempts: int, now: datetime, spacing: float, jitter: float
+) -> Decision:
+    """Decide after the ``attempts``-th failed POST to one inbox, on Mastodon's schedule:
+    about two days in all; 4xx other than 401/408/429 are not retried (PermanentError).
+    ``jitter`` in [0, 1) draws Mastodon's ``rand(10) * (count + 1)``; ``spacing`` scales
+    the whole schedule (1 in production)."""
+    if isinstance(error, PermanentError):
+        return Decision(Action.GIVE_UP, None, "permanent error: not retried")
+    if attempts > INBOX_RETRIES:
+        return Decision(Action.GIVE_UP, None, f"retry budget spent: {attempts} attempts")
+    count = attempts - 1
+    delay = (count**4 + 15 + int(jitter * 10) * (count + 1)) * spacing
+    if isinstance(error, RateLimitedError):
+        delay = max(delay, error.retry_after)
+    return Decision(Action.RETRY, now + timedelta(seconds=delay), f"retry in {delay:.1f}s")

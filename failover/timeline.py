@@ -75,6 +75,9 @@ def sentence(event: dict[str, Any], label: Label) -> str:
             f"{label(d.get('from'))} failed"
         )  # fmt: skip
         return f"Moved to the next channels ({went}): {cause}"
+    if kind == "message.escalated":
+        reason = d.get("reason") or "not confirmed in time"
+        return f"Also sent on {_names(label, d.get('to'))}: {reason}"
     if kind == "channel.down":
         return f"{ch} is down: {why_down(d.get('reason'))}"
     if kind == "channel.up":

@@ -203,7 +203,7 @@ async def retract_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
     ctx = _ctx(request)
     retractor = Retractor(ctx.store, ctx.clock, ctx.channels, ctx.intake().cancel)
-    result = await retractor.retract(int(request.match_info["id"]), f"token:{token.name}")
+    result = await retractor.retract(path_id(request), f"token:{token.name}")
     return web.json_response(result)
 
 

@@ -22,11 +22,14 @@ from failover.model import (
     Delivery,
     DeliveryState,
     Event,
+    Forced,
+    Health,
     Message,
     NewMessage,
     Role,
     Token,
 )
+from failover.store.fediverse import FediverseStore
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ class QueueStats:
     oldest_due_at: datetime | None
 
 
-class Store(abc.ABC):
+class Store(FediverseStore, abc.ABC):
     """Durable state. Every method is one transaction; methods return only committed data."""
 
     # True when several daemons may share this store at once (PostgreSQL). A store that is
@@ -282,10 +285,39 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def channel_states(self) -> dict[str, ChannelState]: ...
 
+    # Each change of a channel's row touches only its own columns, in one statement, so that
+    # writers never undo each other (a health change or a late slot never resets a force).
+
     @abc.abstractmethod
-    async def set_channel_state(
-        self, state: ChannelState, events: Sequence[NewEvent], now: datetime
-    ) -> None: ...
+    async def set_channel_health(
+        self,
+        channel: str,
+        health: Health,
+        since: datetime | None,
+        reason: str,
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> ChannelState:
+        """Record a health transition; the operator's force and the late cursor stay as they are.
+        Returns the whole row as stored now."""
+
+    @abc.abstractmethod
+    async def set_channel_forced(
+        self,
+        channel: str,
+        forced: Forced,
+        forced_by: str | None,
+        reason: str | None,
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> ChannelState:
+        """Record an operator's force (``reason`` None keeps the current one); health and the
+        late cursor stay as they are. Returns the whole row as stored now."""
+
+    @abc.abstractmethod
+    async def advance_late_cursor(self, channel: str, now: datetime, spacing: float) -> datetime:
+        """Hand out the channel's next late-send slot (``now``, or the cursor if later) and move
+        the cursor ``spacing`` past it, in one statement. Returns the slot."""
 
     # tokens --------------------------------------------------------------------------------
 

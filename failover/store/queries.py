@@ -11,10 +11,17 @@ _NAME = re.compile(r"^--\s*name:\s*(\w+)\s*$", re.MULTILINE)
 
 @cache
 def load(dialect: str) -> dict[str, str]:
-    """All named queries of a dialect (``sql/<dialect>/queries.sql``)."""
-    text = files("failover.store").joinpath("sql", dialect, "queries.sql").read_text("utf-8")
-    parts = _NAME.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    """All named queries of a dialect: ``sql/<dialect>/queries.sql`` and the
+    ``queries_<area>.sql`` files beside it (one per feature, so features do not collide)."""
+    folder = files("failover.store").joinpath("sql", dialect)
+    found: dict[str, str] = {}
+    names = sorted(e.name for e in folder.iterdir() if re.match(r"^queries(_\w+)?\.sql$", e.name))
+    for file_name in names:
+        parts = _NAME.split(folder.joinpath(file_name).read_text("utf-8"))
+        found.update(
+            (name, body.strip()) for name, body in zip(parts[1::2], parts[2::2], strict=True)
+        )
+    return found
 
 
 def migrations(dialect: str) -> list[tuple[int, str]]:

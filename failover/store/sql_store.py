@@ -41,6 +41,7 @@ from failover.store.base import (
     Store,
     WebSession,
 )
+from failover.store.fediverse import SqlFediverseStore
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -87,7 +88,7 @@ async def settle(work: Awaitable[T]) -> T:
     return task.result()
 
 
-class SqlStore(Store):
+class SqlStore(SqlFediverseStore, Store):
     """Everything but connections, transactions and migrations, which the dialects own."""
 
     @abc.abstractmethod
@@ -464,36 +465,55 @@ class SqlStore(Store):
 
     async def channel_states(self) -> dict[str, ChannelState]:
         rows = await self._all("channel_states")
-        return {
-            r["channel"]: ChannelState(
-                channel=r["channel"],
-                health=Health(r["health"]),
-                forced=Forced(r["forced"]),
-                since=_dt(r["since"]),
-                reason=r["reason"],
-                forced_by=r["forced_by"],
-                late_cursor=_dt(r["late_cursor"]),
-            )
-            for r in rows
-        }
+        return {r["channel"]: _channel_state(r) for r in rows}
 
-    async def set_channel_state(
-        self, state: ChannelState, events: Sequence[NewEvent], now: datetime
-    ) -> None:
+    async def set_channel_health(
+        self,
+        channel: str,
+        health: Health,
+        since: datetime | None,
+        reason: str,
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> ChannelState:
         async with self._tx() as db:
-            await db.run(
-                "upsert_channel_state",
-                {
-                    "channel": state.channel,
-                    "health": state.health.value,
-                    "forced": state.forced.value,
-                    "since": _ts(state.since),
-                    "reason": state.reason,
-                    "forced_by": state.forced_by,
-                    "late_cursor": _ts(state.late_cursor),
-                },
+            rows = await db.fetch(
+                "set_channel_health",
+                channel=channel,
+                health=health.value,
+                since=_ts(since),
+                reason=reason,
             )
             await _insert_events(db, events, now)
+            return _channel_state(rows[0])
+
+    async def set_channel_forced(
+        self,
+        channel: str,
+        forced: Forced,
+        forced_by: str | None,
+        reason: str | None,
+        events: Sequence[NewEvent],
+        now: datetime,
+    ) -> ChannelState:
+        async with self._tx() as db:
+            rows = await db.fetch(
+                "set_channel_forced",
+                channel=channel,
+                forced=forced.value,
+                forced_by=forced_by,
+                since=now.timestamp(),
+                reason=reason,
+            )
+            await _insert_events(db, events, now)
+            return _channel_state(rows[0])
+
+    async def advance_late_cursor(self, channel: str, now: datetime, spacing: float) -> datetime:
+        async with self._tx() as db:
+            rows = await db.fetch(
+                "advance_late_cursor", channel=channel, now=now.timestamp(), spacing=spacing
+            )
+        return utc(rows[0]["late_cursor"] - spacing)
 
     # tokens --------------------------------------------------------------------------------
 
@@ -783,6 +803,18 @@ def _delivery(r: Row) -> Delivery:
         claim_expires_at=_dt(r["claim_expires_at"]),
         updated_at=_dt(r["updated_at"]),
         claim_epoch=r["claim_epoch"],
+    )
+
+
+def _channel_state(r: Row) -> ChannelState:
+    return ChannelState(
+        channel=r["channel"],
+        health=Health(r["health"]),
+        forced=Forced(r["forced"]),
+        since=_dt(r["since"]),
+        reason=r["reason"],
+        forced_by=r["forced_by"],
+        late_cursor=_dt(r["late_cursor"]),
     )
 
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from failover.api.routes import path_id
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import Message, Role
 from failover.web import session as sessions
@@ -114,7 +115,7 @@ async def _calendar_page(
 @page(Role.PUBLISHER, changes=True)
 async def move(request: web.Request, session: sessions.Session) -> web.StreamResponse:
     """Reschedule to ``date`` (and ``time``, else the same time of day) in ``tz``."""
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     form = {k: str(v) for k, v in (await request.post()).items()}
     wants_json = "application/json" in request.headers.get("Accept", "")
     ctx = _ctx(request)

@@ -20,6 +20,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from failover import startup, timefmt
+from failover.activitypub.admin import ledger as fediverse_ledger
+from failover.activitypub.admin import summary as fediverse_summary
 from failover.api.auth import client_address, refusal, token_for
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.routes import path_id, read_json
@@ -204,6 +206,7 @@ async def dashboard(request: web.Request, session: sessions.Session) -> web.Resp
         channels=channels, primary=route.primary if route else [],
         queue=queue_json(await ctx.store.queue_stats(now), now), recent=recent, events=events,
         nodes=await ctx.store.nodes(now) if ctx.store.shared else [],
+        fediverse=await fediverse_summary(ctx.store, ctx.channels()),
     )  # fmt: skip
 
 
@@ -260,6 +263,7 @@ async def _message_page(
         retracted=retracted, retractable=retractable,
         editable=editable, form=form or {}, error=error, zones=ZONES,
         edit_at=_local_input(message.scheduled_at, ctx.config().ui.time_zone),
+        inboxes=await fediverse_ledger(ctx.store, ctx.channels(), message_id),
     )  # fmt: skip
 
 
@@ -278,7 +282,7 @@ async def cancel_message(request: web.Request, session: sessions.Session) -> web
 @page(Role.PUBLISHER, changes=True)
 async def retract_message(request: web.Request, session: sessions.Session) -> web.StreamResponse:
     ctx = _ctx(request)
-    message_id = int(request.match_info["id"])
+    message_id = path_id(request)
     retractor = Retractor(ctx.store, ctx.clock, ctx.channels, ctx.intake().cancel)
     try:
         await retractor.retract(message_id, f"web:{session.token.name}")

@@ -125,6 +125,63 @@ async def test_duplicate_refusal_after_an_ambiguous_attempt_counts_as_delivered(
     assert peer.texts.count("the announcement") == 1
 
 
+# -- the reconcile lookup fails: never a failure, never a second post -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("tier", "lookup"),
+    [("free", "ok"), ("basic", "404"), ("basic", "503"), ("basic", "hang")],
+    ids=["free-tier-403-client-not-enrolled", "404", "503", "timeout"],
+)
+async def test_a_failed_lookup_after_an_ambiguous_attempt_that_landed_counts_as_delivered(
+    x: XChannel, peer: XPeer, tier: str, lookup: str
+) -> None:
+    peer.server.set_fault(Fault.AMBIGUOUS, times=1)
+    with pytest.raises(TransientError):
+        await x.send(post())
+    assert len(peer.state.tweets) == 1  # it landed; the answer never came
+    peer.state.tier, peer.state.lookup = tier, lookup  # type: ignore[assignment]
+    got = await x.send(dataclasses.replace(post(), uncertain=True))
+    assert peer.state.lookups >= 1  # it did try to look, and could not
+    assert got.note and "duplicate" in got.note  # X's duplicate refusal proved it landed
+    assert peer.texts == ["Checkout is slow; we are on it."]
+
+
+@pytest.mark.parametrize("tier", ["free", "basic"])
+async def test_a_failed_lookup_after_an_ambiguous_attempt_that_did_not_land_posts_once(
+    x: XChannel, peer: XPeer, tier: str
+) -> None:
+    peer.server.set_fault(Fault.HANG, times=1)  # the request never reached the timeline
+    with pytest.raises(TransientError) as hung:
+        await x.send(post())
+    assert hung.value.maybe_delivered and peer.state.tweets == []
+    peer.state.tier = tier  # type: ignore[assignment]
+    peer.state.lookup = "503"
+    got = await x.send(dataclasses.replace(post(), uncertain=True))
+    [tweet] = peer.state.tweets
+    assert got.remote_id == tweet.id and peer.state.lookups == 1
+
+
+async def test_on_the_basic_tier_the_lookup_finds_the_post_without_posting_again(
+    x: XChannel, peer: XPeer
+) -> None:
+    peer.server.set_fault(Fault.AMBIGUOUS, times=1)
+    with pytest.raises(TransientError):
+        await x.send(post())
+    got = await x.send(dataclasses.replace(post(), uncertain=True))
+    assert (
+        got.remote_id == peer.state.tweets[0].id and got.note == "found after an ambiguous attempt"
+    )
+    assert peer.state.lookups == 1 and len(peer.state.tweets) == 1
+
+
+async def test_free_tier_lookup_answer_is_x_client_forbidden(x: XChannel, peer: XPeer) -> None:
+    peer.state.tier = "free"
+    with pytest.raises(PermanentError) as info:
+        await x._call("GET", f"{peer.url}/2/users/{USER['id']}/tweets?max_results=5")
+    assert info.value.status == 403 and "subset of X API V2 endpoints" in info.value.reason
+
+
 async def test_reply_to_unknown_id_is_a_400(x: XChannel) -> None:
     with pytest.raises(PermanentError, match="does not exist") as info:
         await x.send(post(reply_to=Receipt(remote_id="1234")))

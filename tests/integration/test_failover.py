@@ -9,6 +9,7 @@ go down, 2 successes to come back, a 1 s cool-down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from failover.model import Health
+from failover.model import Attempt, Health
 from tests.harness import Harness, eventually, start_daemon, write_config
 from tests.peers.faults import Fault
 from tests.peers.statuspage import StatuspagePeer
@@ -33,7 +34,15 @@ SECRETS = {
 }
 
 
-def config(x_base: str, statuspage: str, backup: str, probes: str | None = None) -> str:
+def config(
+    x_base: str,
+    statuspage: str,
+    backup: str,
+    probes: str | None = None,
+    *,
+    x_timeout: float = 1.5,
+    route: str = "",
+) -> str:
     probes = probes or (
         f'{{kind = "statuspage", url = "{statuspage}/api/v2/summary.json", component = "Posting", '
         'interval = "300ms", timeout = "1s"}, {kind = "adapter", interval = "300ms", timeout = "1s"}'
@@ -46,7 +55,7 @@ def config(x_base: str, statuspage: str, backup: str, probes: str | None = None)
     consumer_secret = "${{X_CONSUMER_SECRET}}"
     access_token = "${{X_ACCESS_TOKEN}}"
     access_token_secret = "${{X_ACCESS_SECRET}}"
-    timeout = 1.5
+    timeout = {x_timeout}
 
     [channels.x.health]
     down_after = 3
@@ -68,6 +77,7 @@ def config(x_base: str, statuspage: str, backup: str, probes: str | None = None)
     tiers = [["x"], ["backup"]]
     failback = "backfill"
     failback_spacing = "100ms"
+    {route}
 
     [routes.everywhere]
     mode = "broadcast"
@@ -109,6 +119,12 @@ async def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterato
 
 def by_channel(m: dict[str, Any]) -> dict[str, str]:
     return {d["channel"]: d["state"] for d in m["deliveries"]}
+
+
+def on_backup_and_skipped_on_x(m: dict[str, Any]) -> bool:
+    """Delivered on the fallback, and X's delivery (whose attempt may hang on) left X."""
+    states = by_channel(m)
+    return states.get("backup") == "delivered" and states.get("x") == "skipped"
 
 
 async def no_failover_for(w: World, seconds: float) -> None:
@@ -197,13 +213,13 @@ async def test_failing_posts_fail_over_then_fail_back(
 ) -> None:
     world.x.server.set_fault(fault, **params)
     m = await world.h.post(text=f"during {fault.value}")
-    done = await world.h.wait_message(
-        m["id"], lambda m: by_channel(m).get("backup") == "delivered", timeout=20
-    )
+    done = await world.h.wait_message(m["id"], on_backup_and_skipped_on_x, timeout=20)
     assert world.health() is Health.DOWN
     assert by_channel(done)["x"] == "skipped"
     kinds = await world.kinds(m["id"])
-    assert "message.rerouted" in kinds and "delivery.skipped" in kinds
+    # Moved when its attempt failed, or handed on while a hung attempt still ran.
+    assert {"message.rerouted", "message.escalated"} & set(kinds), kinds
+    assert "delivery.skipped" in kinds
     # While X is down new messages go straight to the fallback.
     m2 = await world.h.post(text=f"second during {fault.value}")
     assert by_channel(m2)["x"] == "skipped"
@@ -306,3 +322,138 @@ async def test_every_channel_down_loses_nothing_and_expired_stay_unsent(world: W
         await world.h.message(bcast["id"])
     )
     assert world.backup_texts().count("broadcast while down") == 1
+
+
+# -- hangs: X accepts and never answers, or stalls mid-body ----------------------------------------
+
+
+async def attempts_on(w: World, message: dict[str, Any], channel: str) -> list[Attempt]:
+    [d] = [d for d in message["deliveries"] if d["channel"] == channel]
+    return await w.h.daemon.store.attempts(d["id"])
+
+
+async def down_spans(w: World) -> list[tuple[datetime, datetime]]:
+    """When X was down (a green status page may bring it back on probation meanwhile)."""
+    spans, start = [], None
+    for e in reversed(await w.h.daemon.store.events(channel="x", limit=100)):
+        if e.kind == "channel.down" and start is None:
+            start = e.at
+        elif e.kind in ("channel.up", "channel.degraded") and start is not None:
+            spans.append((start, e.at))
+            start = None
+    assert spans or start is not None, "X was never down"
+    return [*spans, *([(start, datetime.max.replace(tzinfo=UTC))] if start else [])]
+
+
+@pytest.mark.parametrize("fault", [Fault.HANG, Fault.STALL])
+async def test_a_post_made_as_x_hangs_leaves_x_when_its_attempt_ends(
+    world: World, fault: Fault
+) -> None:
+    world.x.server.set_fault(fault)
+    text = f"posted as X {fault.value}s"
+    m = await world.h.post(text=text)
+    done = await world.h.wait_message(m["id"], on_backup_and_skipped_on_x, timeout=20)
+    [x] = [d for d in done["deliveries"] if d["channel"] == "x"]
+    # Never tried on X while X was down: the attempt in flight when it went down was left
+    # to end, then moved off X, recorded as uncertain.
+    spans = await down_spans(world)
+    for a in await attempts_on(world, done, "x"):
+        assert not any(start < a.started_at < end for start, end in spans), (a, spans)
+    assert x["uncertain"], x
+    kinds = await world.kinds(m["id"])
+    assert "message.escalated" in kinds or "message.rerouted" in kinds, kinds
+    # Failback reconciles first: a stalled answer had posted it (found, not posted again), a
+    # hang had not (posted once now).
+    await failback_without_duplicates(world, text)
+    back = await world.h.wait_message(m["id"], lambda m: by_channel(m)["x"] == "delivered")
+    assert by_channel(back) == {"x": "delivered", "backup": "delivered"}
+
+
+async def test_black_holed_probes_with_a_green_status_page_confirm_the_hang(world: World) -> None:
+    world.x.server.set_fault(Fault.HANG)  # /2/users/me hangs too; the status page stays green
+    await eventually(lambda: world.health() is Health.DOWN, timeout=10)
+    reason = world.h.daemon.states["x"].reason
+    # Confirmed by the probes' own 1 s timeout, not by sends timing out after 1.5 s.
+    assert "probe:adapter: check timed out after 1s" in reason, reason
+    m = await world.h.post(text="while X is black-holed")
+    assert by_channel(m)["x"] == "skipped"
+    await world.h.wait_message(m["id"], lambda m: by_channel(m).get("backup") == "delivered")
+    await failback_without_duplicates(world, "while X is black-holed")
+
+
+@contextlib.asynccontextmanager
+async def custom_world(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, probes: str, **kw: Any
+) -> AsyncIterator[World]:
+    for k, v in SECRETS.items():
+        monkeypatch.setenv(k, v)
+    async with XPeer() as x, StatuspagePeer() as page, WebhookReceiver() as backup:
+        probes = probes.format(page=page.url)
+        body = config(x.url, page.url, backup.server.url, probes, **kw)
+        h = await start_daemon(write_config(tmp_path, body))
+        try:
+            await eventually(lambda: h.daemon.states["x"].effective is Health.UP)
+            yield World(h, x, page, backup)
+        finally:
+            await h.daemon.stop()
+
+
+GREEN_PAGE_ONLY = (
+    '{{kind = "statuspage", url = "{page}/api/v2/summary.json", component = "Posting", '
+    'interval = "300ms", timeout = "1s"}}'
+)
+
+
+@pytest.fixture
+async def slow_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    """X's only probe is its (green) status page and its requests may take 4 s: health can
+    only learn of a hang from sends, so the escalation deadline (1 s) is what moves first."""
+    async with custom_world(monkeypatch, tmp_path, GREEN_PAGE_ONLY, x_timeout=4,
+                            route='escalate_after = "1s"') as w:  # fmt: skip
+        yield w
+
+
+async def test_a_send_gone_silent_makes_the_probes_look_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The adapter check runs once a minute; X's requests may take 30 s; no escalation. Only
+    # the silent send itself can make the probes look before the minute is up.
+    probes = '{{kind = "adapter", interval = "60s", timeout = "1s"}}'
+    async with custom_world(monkeypatch, tmp_path, probes, x_timeout=30,
+                            route='escalate_after = "off"') as w:  # fmt: skip
+        w.x.server.set_fault(Fault.HANG)
+        m = await w.h.post(text="silence is a signal")
+        await eventually(lambda: w.health() is Health.DOWN, timeout=8)
+        x = next(d for d in (await w.h.message(m["id"]))["deliveries"] if d["channel"] == "x")
+        assert x["state"] == "sending" and x["attempts"] == 0  # confirmed while the send hangs
+        assert "probe:adapter: check timed out after 1s" in w.h.daemon.states["x"].reason
+        # The fallback has it as soon as X is down; the attempt ends at the dispatcher's own
+        # limit (10 s here) and is recorded as uncertain, not retried on X.
+        done = await w.h.wait_message(m["id"], on_backup_and_skipped_on_x, timeout=20)
+        x = next(d for d in done["deliveries"] if d["channel"] == "x")
+        assert x["state"] == "skipped" and x["uncertain"] and x["attempts"] == 1, x
+        # (Failback is not awaited here: with a 60 s probe interval X comes back in minutes.)
+
+
+async def test_escalation_hands_a_hung_post_to_the_next_tier_while_the_attempt_runs(
+    slow_world: World,
+) -> None:
+    w = slow_world
+    w.x.server.set_fault(Fault.HANG)
+    m = await w.h.post(text="customers hear within the deadline")
+    done = await w.h.wait_message(
+        m["id"], lambda m: by_channel(m).get("backup") == "delivered", timeout=10
+    )
+    [x] = [d for d in done["deliveries"] if d["channel"] == "x"]
+    assert x["state"] == "sending" and x["attempts"] == 0, x  # X's first attempt still runs
+    events = await w.h.daemon.store.events(message_id=m["id"])
+    [escalated] = [e for e in events if e.kind == "message.escalated"]
+    assert escalated.detail["from"] == "x" and escalated.detail["to"] == ["backup"]
+    assert "not confirmed within the escalation deadline" in escalated.detail["reason"]
+    assert w.health() is not Health.DOWN  # before health detection concluded anything
+    # X comes back: its late copy is reconciled after the uncertain attempt, never doubled.
+    w.x.server.heal()
+    late = await w.h.wait_state(m["id"], "delivered", timeout=20)
+    assert by_channel(late) == {"x": "delivered", "backup": "delivered"}
+    assert w.x.texts.count("customers hear within the deadline") == 1
+    assert w.backup_texts() == ["customers hear within the deadline"]

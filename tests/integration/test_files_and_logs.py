@@ -89,6 +89,7 @@ async def test_no_token_hash_session_or_secret_in_logs_at_debug(
                         headers={"Authorization": "Bearer fo_" + "x" * 43})  # fmt: skip
         secrets = [cookie, session_hash(cookie)]
         secrets += [v for t in h.tokens.values() for v in (t, token_hash(t))]
+        logging.getLogger("failover.daemon").debug("canary")
         debug = [r for r in caplog.records if r.levelno == logging.DEBUG]
         assert debug, "nothing at DEBUG was captured: the check below would prove nothing"
         text = caplog.text + "".join(str(r.__dict__) for r in caplog.records)

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from failover.clock import FakeClock
-from tests.harness import eventually, start_daemon, write_config
+from failover.config import load_config
+from failover.daemon import Daemon
+from failover.model import ChannelState, Forced
+from tests.harness import Harness, eventually, start_daemon, write_config
 from tests.peers.webhook_receiver import WebhookReceiver
 
 T0 = datetime.now(UTC).replace(microsecond=0)
@@ -95,3 +101,63 @@ async def test_late_posts_are_sent_one_by_one(tmp_path: Path, receiver: WebhookR
         ]
     finally:
         await h.daemon.stop()
+
+
+async def test_an_operator_force_survives_paced_late_sends(
+    tmp_path: Path, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``force down`` lands while the late slots are being handed out: it stays down."""
+    clock = FakeClock(T0)
+    path = write_config(tmp_path, cfg(receiver, "send"))
+    h = await start_daemon(path, clock=clock)
+    due = (T0 + timedelta(seconds=10)).isoformat()
+    ids = [(await h.post(text=f"late {i}", scheduled_at=due))["id"] for i in range(4)]
+    tokens = h.tokens
+    await h.daemon.stop()
+    clock.advance(3600)
+    daemon = Daemon(load_config(path, env=dict(os.environ)), clock=clock)
+    forced: list[ChannelState] = []
+    calls: list[str] = []
+
+    def racing(name: str) -> None:
+        """The operator's force lands inside the store call that serves the second late slot
+        (whichever call that is), after the dispatcher asked and before it goes on."""
+        original = getattr(daemon.store, name)
+
+        async def call(*args: Any, **kw: Any) -> Any:
+            result = await original(*args, **kw)
+            if getattr(daemon, "scheduler", None) and daemon.scheduler.passes:
+                calls.append(name)
+                if len(calls) == 2:
+                    forced.append(await daemon.force("hook", Forced.DOWN, "alice"))
+            return result
+
+        monkeypatch.setattr(daemon.store, name, call)
+
+    racing("channel_states")
+    racing("advance_late_cursor")
+    await daemon.start()
+    h = Harness(daemon, tokens)
+    try:
+        await eventually(lambda: bool(forced))
+
+        async def all_handled() -> bool:
+            ds = [(await h.message(i))["deliveries"][0] for i in ids]
+            return all(
+                d["state"] == "delivered" or "late by" in (d["last_error"] or "") for d in ds
+            )
+
+        await eventually(all_handled)
+        stored = (await daemon.store.channel_states())["hook"]
+        assert (stored.forced, stored.forced_by) == (Forced.DOWN, "alice")
+        assert daemon.states["hook"].forced is Forced.DOWN
+        deliveries = [(await h.message(i))["deliveries"][0] for i in ids]
+        slots = sorted(
+            datetime.fromisoformat(d["next_attempt_at"])
+            for d in deliveries
+            if d["state"] == "pending"
+        )
+        assert len(slots) == 3
+        assert all(b - a >= timedelta(seconds=59) for a, b in itertools.pairwise(slots))
+    finally:
+        await daemon.stop()

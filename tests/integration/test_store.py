@@ -185,9 +185,39 @@ async def test_threads(store: Store) -> None:
     assert prev.message_id == root.id and prev.receipt["parts"][0]["remote_id"] == "r1"
 
 
+async def test_each_channel_state_writer_touches_only_its_own_columns(store: Store) -> None:
+    """A force racing paced late slots and health changes: nobody undoes anybody."""
+    await store.set_channel_health("x", Health.UP, T0, "ok", [], T0)
+
+    async def slots() -> list[datetime]:
+        return [await store.advance_late_cursor("x", T0, 60.0) for _ in range(10)]
+
+    async def health() -> None:
+        for i in range(10):
+            h = Health.DOWN if i % 2 else Health.UP
+            await store.set_channel_health("x", h, T0, f"probe {i}", [], T0)
+
+    forced = store.set_channel_forced("x", Forced.DOWN, "alice", "forced down by alice", [], T0)
+    first, _, after_force, second = await asyncio.gather(slots(), health(), forced, slots())
+    assert after_force.forced is Forced.DOWN
+    state = (await store.channel_states())["x"]
+    assert state.forced is Forced.DOWN and state.forced_by == "alice"
+    assert state.health is Health.DOWN and state.reason == "probe 9"
+    handed = sorted(first + second)
+    assert handed == [T0 + timedelta(seconds=60 * i) for i in range(20)]  # distinct, spaced
+    assert state.late_cursor == T0 + timedelta(seconds=60 * 20)
+    # Auto again keeps the health and the cursor; a slot for a channel never seen starts now.
+    back = await store.set_channel_forced("x", Forced.AUTO, None, None, [], T0)
+    assert (back.forced, back.health, back.reason) == (Forced.AUTO, Health.DOWN, "probe 9")
+    assert back.late_cursor == state.late_cursor
+    assert await store.advance_late_cursor("new", T0, 5.0) == T0
+
+
 async def test_channel_state_survives_reopen(store: Store, tmp_path: Path) -> None:
     st = ChannelState("x", Health.DOWN, Forced.DOWN, T0, "forced down by alice", "alice")
-    await store.set_channel_state(st, [NewEvent("channel.forced", actor="alice", channel="x")], T0)
+    ev = [NewEvent("channel.forced", actor="alice", channel="x")]
+    await store.set_channel_health("x", Health.DOWN, T0, "probe failed", [], T0)
+    await store.set_channel_forced("x", Forced.DOWN, "alice", "forced down by alice", ev, T0)
     again = await reopen(store, tmp_path)
     try:
         assert (await again.channel_states())["x"] == st

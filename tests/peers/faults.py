@@ -4,8 +4,9 @@ Every peer is an aiohttp app run by ``PeerServer``; a middleware injects the fau
 test switched on, at run time, in the shape the real platform uses (the peer supplies its own
 error bodies and rate-limit headers through ``PeerStyle``). The faults are the common list of
 ``shared/peers.md``: HTML 5xx from a load balancer, JSON 5xx, hanging, refused connections,
-resets mid-response, slow answers, 429s, revoked credentials, partial outages where reads work
-and writes fail, flapping, and ambiguous writes (stored, then the connection dropped).
+resets mid-response, answers that stall mid-body, slow answers, 429s, revoked credentials,
+partial outages where reads work and writes fail, flapping, and ambiguous writes (stored,
+then the connection dropped).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Fault(enum.Enum):
     HTML_5XX = "html_5xx"  # text/html 503 (or ``status``) from the edge
     JSON_5XX = "json_5xx"  # the platform's own JSON error with a 5xx status
     HANG = "hang"  # accept, read the request, never answer
+    STALL = "stall"  # handle the request (a write is stored), send headers, stall mid-body
     RESET = "reset"  # start the answer, then drop the connection
     SLOW = "slow"  # answer normally after ``delay`` seconds
     RATE_LIMITED = "rate_limited"  # 429 with the platform's headers
@@ -171,6 +173,8 @@ class PeerServer:
         if fault is Fault.HANG:
             await request.read()
             await asyncio.sleep(3600)
+        if fault is Fault.STALL:
+            return await _stall_midway(request, await handler(request))
         if fault is Fault.SLOW:
             await asyncio.sleep(st.delay)
             return await handler(request)
@@ -193,6 +197,19 @@ async def _reset_midway(request: web.Request) -> web.StreamResponse:
     await resp.prepare(request)
     await resp.write(b'{"data": {"id": "')
     _drop(request)
+    return resp
+
+
+async def _stall_midway(request: web.Request, answer: web.StreamResponse) -> web.StreamResponse:
+    """The real answer's status and headers, half its body, then nothing more (an edge or
+    proxy that stalls: the client waits for bytes that never come)."""
+    body = answer.body if isinstance(answer, web.Response) and answer.body else b"{}"
+    assert isinstance(body, bytes)
+    resp = web.StreamResponse(status=answer.status, headers={"Content-Type": answer.content_type})
+    resp.content_length = len(body)
+    await resp.prepare(request)
+    await resp.write(body[: len(body) // 2])
+    await asyncio.sleep(3600)
     return resp
 
 

@@ -3,15 +3,20 @@
 OAuth 1.0a signatures are verified with oauthlib (a wrong secret is a 401), posts are stored
 with snowflake-like string ids, duplicate text is refused with X's 403, weighted length over
 280 is refused, an unknown reply target is a 400, and every answer carries X's rate-limit
-headers with the reset in epoch seconds. Faults come from ``PeerServer``.
+headers with the reset in epoch seconds. ``state.tier`` plays the account's API access level:
+on ``free`` a timeline read is refused with X's 403 ``client-not-enrolled`` (Free tier apps may
+post and read ``/2/users/me``, nothing more); ``state.lookup`` breaks only the timeline read
+(404, 503 or a hang) to imitate a reconcile lookup that fails while posting works. Faults come
+from ``PeerServer``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from oauthlib.common import Request as OAuthRequest
@@ -23,6 +28,11 @@ from tests.peers.faults import PeerServer, PeerStyle
 CONSUMER_KEY, CONSUMER_SECRET = "x-consumer-key", "x-consumer-secret-000"
 ACCESS_TOKEN, ACCESS_SECRET = "1-x-access-token", "x-access-secret-000"
 BEARER = "x-user-bearer-000"
+FREE_TIER_DETAIL = (
+    "You currently have access to a subset of X API V2 endpoints and limited v1.1 endpoints "
+    "(e.g. media post, oauth) only. If you need access to this endpoint, you may need a "
+    "different access level. You can learn more here: https://developer.x.com/en/portal/product"
+)
 USER = {"id": "1500000000000000001", "name": "Acme", "username": "acme"}
 
 
@@ -50,6 +60,9 @@ class XState:
     window_start: float = field(default_factory=time.time)
     used: int = 0
     refused_429: int = 0  # posts refused because the window's budget was spent
+    tier: Literal["free", "basic"] = "basic"  # API access level: free cannot read timelines
+    lookup: Literal["ok", "404", "503", "hang"] = "ok"  # how timeline reads fail, if they do
+    lookups: int = 0  # timeline reads asked for
 
 
 class XPeer:
@@ -200,6 +213,23 @@ class XPeer:
         return web.json_response({"data": USER}, headers=self._headers())
 
     async def _timeline(self, request: web.Request) -> web.Response:
+        self.state.lookups += 1
+        if self.state.tier == "free":
+            return problem(
+                403,
+                "Client Forbidden",
+                FREE_TIER_DETAIL,
+                reason="client-not-enrolled",
+                required_enrollment="Appropriate Level of API Access",
+                registration_url="https://developer.x.com/",
+                type="https://api.x.com/2/problems/client-forbidden",
+            )
+        if self.state.lookup == "hang":
+            await asyncio.sleep(3600)
+        if self.state.lookup == "404":
+            return problem(404, "Not Found Error", "Could not find the requested resource.")
+        if self.state.lookup == "503":
+            return problem(503, "Service Unavailable", "Service Unavailable")
         n = int(request.query.get("max_results", "10"))
         if request.match_info["id"] != USER["id"] or not 5 <= n <= 100:
             return problem(

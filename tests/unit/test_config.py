@@ -179,3 +179,14 @@ def test_probe_without_url_is_a_config_error_naming_the_key(kind: str) -> None:
     assert f"a probe of kind '{kind}' needs the url it checks" in msg
     adapter = BASE + '\n[channels.status.health]\nprobes = [{kind = "adapter"}]\n'
     assert parse_config(adapter, env={}).channels["status"].health.probes[0].url is None
+
+
+def test_escalate_after_defaults_to_20s_and_can_be_turned_off() -> None:
+    assert parse_config(BASE, env={}).routes["default"].escalate_after == 20.0
+    off = BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nescalate_after = "off"')
+    assert parse_config(off, env={}).routes["default"].escalate_after is None
+    short = BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nescalate_after = "5s"')
+    assert parse_config(short, env={}).routes["default"].escalate_after == 5.0
+    bad = BASE.replace('tiers = [["status"]]', 'tiers = [["status"]]\nescalate_after = "soon"')
+    [msg] = problems(bad)
+    assert msg.startswith("routes.default.escalate_after (line 7): expected a duration like")

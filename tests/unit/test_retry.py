@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from channels.base import PermanentError, RateLimitedError, TransientError
 from failover.config import RetryConfig
-from failover.retry import backoff, decide
+from failover.retry import Action, Situation, StillRunning, backoff, decide
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = RetryConfig(max_attempts=5, max_elapsed=600, initial=2, max_backoff=60, jitter=1)
@@ -42,3 +42,69 @@ def test_budget_by_attempts_and_by_time() -> None:
     assert d.give_up and "past 600s" in d.reason
     big = RateLimitedError("429", retry_after=3600)
     assert decide(big, attempts=1, first_attempt_at=T0, now=T0, policy=POLICY).give_up
+
+
+# -- what happens next besides retrying: reroute, wait, escalate ---------------------------------
+
+DOWN_WITH_FALLBACK = Situation(channel_down=True, fallback=True)
+
+
+def test_a_channel_down_with_a_fallback_reroutes_instead_of_retrying() -> None:
+    hung = TransientError("no answer", maybe_delivered=True)
+    d = decide(hung, attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
+               situation=DOWN_WITH_FALLBACK)  # fmt: skip
+    assert d.action is Action.REROUTE and d.retry_at is None
+
+
+def test_a_permanent_error_gives_up_even_when_the_channel_is_down() -> None:
+    err = PermanentError("403", status=403)
+    d = decide(err, attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
+               situation=DOWN_WITH_FALLBACK)  # fmt: skip
+    assert d.action is Action.GIVE_UP
+
+
+def test_down_without_fallback_waits_for_the_channel_once_the_budget_is_spent() -> None:
+    alone = Situation(channel_down=True, fallback=False)
+    err = TransientError("503")
+    early = decide(err, attempts=1, first_attempt_at=T0, now=T0, policy=POLICY, situation=alone)
+    assert early.action is Action.RETRY
+    spent = decide(err, attempts=5, first_attempt_at=T0, now=T0, policy=POLICY, situation=alone)
+    assert spent.action is Action.WAIT and spent.retry_at == T0
+
+
+def test_a_retry_past_the_escalation_deadline_also_hands_the_message_on() -> None:
+    deadline = T0 + timedelta(seconds=20)
+    s = Situation(fallback=True, escalate_at=deadline)
+    soon = decide(TransientError("503"), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
+                  situation=s)  # fmt: skip
+    assert soon.action is Action.RETRY and not soon.escalate
+    limited = decide(RateLimitedError("429", retry_after=60), attempts=1, first_attempt_at=T0,
+                     now=T0, policy=POLICY, situation=s)  # fmt: skip
+    assert limited.action is Action.RETRY and limited.escalate
+    last_tier = Situation(fallback=False, escalate_at=deadline)
+    alone = decide(RateLimitedError("429", retry_after=60), attempts=1, first_attempt_at=T0,
+                   now=T0, policy=POLICY, situation=last_tier)  # fmt: skip
+    assert not alone.escalate
+
+
+def test_an_attempt_still_running_at_the_deadline_escalates_but_goes_on() -> None:
+    deadline = T0 + timedelta(seconds=20)
+    s = Situation(fallback=True, escalate_at=deadline)
+    before = decide(StillRunning(19), attempts=1, first_attempt_at=T0,
+                    now=deadline - timedelta(seconds=1), policy=POLICY, situation=s)  # fmt: skip
+    assert before.action is Action.CONTINUE and not before.escalate
+    at = decide(StillRunning(20), attempts=1, first_attempt_at=T0, now=deadline, policy=POLICY,
+                situation=s)  # fmt: skip
+    assert at.action is Action.CONTINUE and at.escalate and "escalation" in at.reason
+    off = decide(StillRunning(20), attempts=1, first_attempt_at=T0, now=deadline, policy=POLICY,
+                 situation=Situation(fallback=True))  # fmt: skip
+    assert not off.escalate
+
+
+def test_an_attempt_still_running_when_its_channel_goes_down_escalates_if_it_can() -> None:
+    down = decide(StillRunning(5), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
+                  situation=DOWN_WITH_FALLBACK)  # fmt: skip
+    assert down.action is Action.CONTINUE and down.escalate and "went down" in down.reason
+    alone = decide(StillRunning(5), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
+                   situation=Situation(channel_down=True))  # fmt: skip
+    assert not alone.escalate

@@ -94,6 +94,7 @@ CASES = [
     Case("message id 2**63", "GET", f"/api/v1/messages/{HUGE_ID}"),
     Case("message id of 5000 digits", "GET", f"/api/v1/messages/{BIG}"),
     Case("cancel id 2**63", "POST", f"/api/v1/messages/{HUGE_ID}/cancel"),
+    Case("retract id 2**63", "POST", f"/api/v1/messages/{HUGE_ID}/retract"),
     Case("token id 2**63", "DELETE", f"/api/v1/tokens/{HUGE_ID}"),
     Case("session id 2**63", "DELETE", f"/api/v1/sessions/{HUGE_ID}"),
     Case("before=2**63", "GET", f"/api/v1/messages?before={HUGE_ID}"),

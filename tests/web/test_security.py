@@ -51,6 +51,9 @@ UI_CHANGES = {
     "/ui/tokens/{token}/revoke": "admin",
     "/ui/sessions/{session}/end": "admin",
     "/ui/logout": "viewer",
+    "/ui/fediverse/requests": "operator",
+    "/ui/messages/{id}/fediverse-update": "publisher",
+    "/ui/messages/{id}/fediverse-delete": "publisher",
 }
 
 

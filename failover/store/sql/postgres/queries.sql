@@ -156,15 +156,29 @@ LIMIT %(limit)s;
 -- name: channel_states
 SELECT * FROM channel_states;
 
--- name: upsert_channel_state
-INSERT INTO channel_states (channel, health, forced, since, reason, forced_by, late_cursor)
-VALUES (%(channel)s, %(health)s, %(forced)s, %(since)s, %(reason)s, %(forced_by)s, %(late_cursor)s)
+-- Each writer of a channel's row sets only its own columns (an operator's force, a health
+-- transition, the late-send cursor), so that no writer can undo another's change.
+
+-- name: set_channel_health
+INSERT INTO channel_states (channel, health, since, reason)
+VALUES (%(channel)s, %(health)s, %(since)s, %(reason)s)
 ON CONFLICT (channel) DO UPDATE SET
-    health = excluded.health, forced = excluded.forced, since = excluded.since,
-    reason = excluded.reason, forced_by = excluded.forced_by,
-    -- the catch-up cursor only moves forward: a health write holding an older copy of the
-    -- row (or none) must not reopen slots the dispatcher already handed out
-    late_cursor = GREATEST(excluded.late_cursor, channel_states.late_cursor);
+    health = excluded.health, since = excluded.since, reason = excluded.reason
+RETURNING *;
+
+-- name: set_channel_forced
+INSERT INTO channel_states (channel, forced, forced_by, since, reason)
+VALUES (%(channel)s, %(forced)s, %(forced_by)s, %(since)s, coalesce(%(reason)s, ''))
+ON CONFLICT (channel) DO UPDATE SET
+    forced = excluded.forced, forced_by = excluded.forced_by, since = excluded.since,
+    reason = coalesce(%(reason)s, channel_states.reason)
+RETURNING *;
+
+-- name: advance_late_cursor
+INSERT INTO channel_states (channel, late_cursor) VALUES (%(channel)s, %(now)s + %(spacing)s)
+ON CONFLICT (channel) DO UPDATE SET
+    late_cursor = GREATEST(channel_states.late_cursor, %(now)s) + %(spacing)s
+RETURNING late_cursor;
 
 -- name: queue_stats
 SELECT

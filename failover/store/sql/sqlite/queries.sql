@@ -155,16 +155,29 @@ LIMIT :limit;
 -- name: channel_states
 SELECT * FROM channel_states;
 
--- name: upsert_channel_state
-INSERT INTO channel_states (channel, health, forced, since, reason, forced_by, late_cursor)
-VALUES (:channel, :health, :forced, :since, :reason, :forced_by, :late_cursor)
+-- Each writer of a channel's row sets only its own columns (an operator's force, a health
+-- transition, the late-send cursor), so that no writer can undo another's change.
+
+-- name: set_channel_health
+INSERT INTO channel_states (channel, health, since, reason)
+VALUES (:channel, :health, :since, :reason)
 ON CONFLICT (channel) DO UPDATE SET
-    health = excluded.health, forced = excluded.forced, since = excluded.since,
-    reason = excluded.reason, forced_by = excluded.forced_by,
-    -- the catch-up cursor only moves forward: a health write holding an older copy of the
-    -- row (or none) must not reopen slots the dispatcher already handed out
-    late_cursor = max(coalesce(excluded.late_cursor, channel_states.late_cursor),
-                      coalesce(channel_states.late_cursor, excluded.late_cursor));
+    health = excluded.health, since = excluded.since, reason = excluded.reason
+RETURNING *;
+
+-- name: set_channel_forced
+INSERT INTO channel_states (channel, forced, forced_by, since, reason)
+VALUES (:channel, :forced, :forced_by, :since, coalesce(:reason, ''))
+ON CONFLICT (channel) DO UPDATE SET
+    forced = excluded.forced, forced_by = excluded.forced_by, since = excluded.since,
+    reason = coalesce(:reason, channel_states.reason)
+RETURNING *;
+
+-- name: advance_late_cursor
+INSERT INTO channel_states (channel, late_cursor) VALUES (:channel, :now + :spacing)
+ON CONFLICT (channel) DO UPDATE SET
+    late_cursor = max(coalesce(channel_states.late_cursor, :now), :now) + :spacing
+RETURNING late_cursor;
 
 -- name: queue_stats
 SELECT
