@@ -170,6 +170,9 @@ class Post:
     uncertain: bool = False  # an earlier attempt may have reached the platform: reconcile
     progress: Mapping[str, Any] = field(default_factory=dict)
     full_text_url: str | None = None  # the whole message on the owned feed page
+    # Who sends this copy, under which claim ("<daemon> <delivery>/<claim epoch>"): HTTP
+    # adapters pass it on as ``Failover-Claim`` so a receiver's log tells copies apart.
+    claim: str | None = None
     # Long sends (an email to 10,000 recipients) report what they have done so far, e.g.
     # ``{"done": 4000, "total": 10000}``; the core stores it on the delivery for the CLI/UI.
     on_progress: Callable[[Mapping[str, Any]], Awaitable[None]] | None = field(

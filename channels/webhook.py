@@ -4,7 +4,8 @@ Each request carries ``Idempotency-Key`` (stable per message, channel and part) 
 can drop the copy a retry after an ambiguous failure sends, and, with a secret, an HMAC-SHA256
 signature over ``"{timestamp}." + body`` in ``X-Failover-Signature: sha256=<hex>`` with the
 timestamp in ``X-Failover-Timestamp`` (the scheme Stripe and Slack use, so receivers can refuse
-replays). Answers map to the error hierarchy: 429 and 5xx are transient, other 4xx permanent.
+replays). ``Failover-Claim`` names the daemon and claim that sent the copy, for the receiver's
+log. Answers map to the error hierarchy: 429 and 5xx are transient, other 4xx permanent.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ class WebhookChannel:
             "Content-Type": "application/json",
             "Idempotency-Key": post.key,
         }
+        if post.claim is not None:
+            headers["Failover-Claim"] = post.claim
         if self.options.secret is not None:
             ts = str(int(time.time()))
             secret = self.options.secret.get_secret_value().encode()

@@ -403,6 +403,7 @@ class Daemon:
                 await self._step_down(f"lease not renewed for {ttl * 0.5:g}s")
             else:
                 budget = min(budget, left)
+        started = self.clock.monotonic()
         try:
             epoch = await self._renew(ttl, now, budget)
         except (FailoverError, TimeoutError) as exc:
@@ -415,7 +416,9 @@ class Daemon:
                 await self._step_down("another daemon holds the lease")
             await self._follow()
             return
-        self._lease_renewed = self.clock.monotonic()
+        # From the attempt's start: the database computed the lease's end after it, and a
+        # starved process may read the answer long after. Never later than the real lease.
+        self._lease_renewed = started
         if not self.leading:
             await self._lead(epoch)
         else:
@@ -452,8 +455,8 @@ class Daemon:
     async def _step_down(self, why: str) -> None:
         self.leading = False
         self._stepped_down = why
-        await self.monitor.stop()
         log.warning("no longer leading: %s", why, extra={"event": "cluster.follower"})
+        await self.monitor.stop()  # cancels its tasks at once; waiting for them may take long
 
     async def _follow(self) -> None:
         """A follower takes health from the database, where the leader writes it."""

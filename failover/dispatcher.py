@@ -8,6 +8,7 @@ where a delivery lost for good is rerouted to the route's next tier.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -29,6 +30,7 @@ from failover import router
 from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, RetryConfig, TracingConfig
+from failover.errors import StoreError
 from failover.fitting import compose, fit
 from failover.metrics import Metrics
 from failover.model import Delivery, DeliveryState, Message
@@ -45,6 +47,13 @@ WATCH_TICK = 0.25  # seconds between an attempt's watcher looks at health and de
 AttemptListener = Callable[[str, bool, BaseException | None], None]
 # Called when a delivery is lost for good: (route, channel, message id, why).
 LossListener = Callable[[str, str, int, str], Awaitable[None]]
+# Whether a claimed delivery is still ours long enough to start a send bounded by the given
+# timeout (failover/claims.py). False: do not send, another daemon has or may take it.
+Fence = Callable[[Delivery, float], Awaitable[bool]]
+
+
+async def _unfenced(_delivery: Delivery, _timeout: float) -> bool:
+    return True
 
 
 @dataclass
@@ -65,6 +74,7 @@ class Dispatcher:
     pacer: Pacer = field(default_factory=Pacer)
     metrics: Metrics = field(default_factory=Metrics)
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
+    fence: Fence = _unfenced
 
     async def dispatch(self, delivery: Delivery) -> Delivery | None:
         """Handle one claimed delivery to its end for now (sent, rescheduled or final)."""
@@ -160,6 +170,8 @@ class Dispatcher:
         failure: BaseException | None = None
         try:
             done = await self._send_parts(delivery, message, progress, receipt)
+        except _Fenced:
+            return None  # not sent: the claim is, or may be, another daemon's now
         except ChannelError as exc:
             if exc.progress:
                 progress["adapter"] = dict(exc.progress)
@@ -218,7 +230,11 @@ class Dispatcher:
                 progress=progress.get("adapter", {}),
                 full_text_url=self._full_text_url(message),
                 on_progress=self._progress_saver(delivery, progress, receipt),
+                claim=f"{self.owner} {delivery.id}/{delivery.claim_epoch}",
             )
+            if not await self.fence(delivery, timeout):
+                await self._fenced(delivery, "not sent")
+                raise _Fenced
             with self.tracing.span(
                 "channel.send",
                 {"failover.channel": delivery.channel, "failover.part": index + 1},
@@ -246,7 +262,12 @@ class Dispatcher:
             if index + 1 < len(parts):
                 await _shielded(
                     self.store.save_progress(
-                        delivery.id, self.owner, dict(progress), receipt, self.clock.now()
+                        delivery.id,
+                        self.owner,
+                        dict(progress),
+                        receipt,
+                        self.clock.now(),
+                        epoch=delivery.claim_epoch,
                     )
                 )
         return done
@@ -603,11 +624,51 @@ class Dispatcher:
         self, delivery: Delivery, outcome: Outcome, events: list[NewEvent]
     ) -> Delivery | None:
         result = await _shielded(
-            self.store.finish(delivery.id, self.owner, outcome, events, self.clock.now())
+            self.store.finish(
+                delivery.id,
+                self.owner,
+                outcome,
+                events,
+                self.clock.now(),
+                epoch=delivery.claim_epoch,
+            )
         )
         if result is None:
-            log.warning("lost the claim on delivery %s before recording its outcome", delivery.id)
+            await self._fenced(
+                delivery,
+                f"outcome {outcome.attempt_outcome} refused",
+                {"remote_id": outcome.remote_id, "url": outcome.url},
+            )
         return result
+
+    async def _fenced(
+        self, delivery: Delivery, what: str, copy: dict[str, Any] | None = None
+    ) -> None:
+        """Our claim lapsed and may be another daemon's now: that daemon reconciles (the
+        delivery is uncertain) and records. We leave an event, with the post we made if any,
+        so a copy sent twice can be found."""
+        event = NewEvent(
+            "delivery.fenced",
+            actor=self.owner,
+            channel=delivery.channel,
+            message_id=delivery.message_id,
+            delivery_id=delivery.id,
+            detail={"claim_epoch": delivery.claim_epoch, "what": what, **(copy or {})},
+        )
+        with contextlib.suppress(StoreError):  # cut off from the store: the log still says it
+            await self.store.add_events([event], self.clock.now())
+        log.warning(
+            "lost the claim on delivery %s (epoch %s): %s",
+            delivery.id,
+            delivery.claim_epoch,
+            what,
+            extra={
+                "event": "delivery.fenced",
+                "delivery_id": delivery.id,
+                "claim_epoch": delivery.claim_epoch,
+                "what": what,
+            },
+        )
 
     async def _thread(
         self, message: Message, channel: str
@@ -646,7 +707,12 @@ class Dispatcher:
             snapshot = {**progress, "live": dict(live)}
             await _shielded(
                 self.store.save_progress(
-                    delivery.id, self.owner, snapshot, receipt, self.clock.now()
+                    delivery.id,
+                    self.owner,
+                    snapshot,
+                    receipt,
+                    self.clock.now(),
+                    epoch=delivery.claim_epoch,
                 )
             )
 
@@ -669,6 +735,10 @@ async def _shielded(aw: Awaitable[T]) -> T:
         if not task.cancelled():
             task.exception()  # retrieved: a failed write is logged by the store, not here
         raise
+
+
+class _Fenced(Exception):
+    """The claim was not confirmed before a send: nothing was sent."""
 
 
 class _Unavailable(PermanentError):

@@ -162,6 +162,7 @@ class Delivery:
     claimed_by: str | None = None
     claim_expires_at: datetime | None = None
     updated_at: datetime | None = None
+    claim_epoch: int = 0  # bumped by every claim: writes are fenced on (claimed_by, epoch)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,8 @@ class Attempt:
     outcome: str  # delivered | transient | rate_limited | permanent | error
     error: str | None = None
     status: int | None = None
+    claimed_by: str | None = None  # the daemon that made the attempt
+    claim_epoch: int | None = None  # under which claim of the delivery
 
 
 @dataclass(frozen=True)

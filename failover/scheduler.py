@@ -9,12 +9,14 @@ A cap on the wait lets other daemons' work and clock jumps be noticed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
 
+from failover.claims import Claims
 from failover.clock import Clock
 from failover.dispatcher import Dispatcher
 from failover.errors import StoreError
@@ -51,8 +53,14 @@ class Scheduler:
         self.pacer = pacer or Pacer()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._idle = asyncio.Event()  # no pass under way: stop() waits for one to end
+        self._idle.set()
         self._inflight: dict[str, set[asyncio.Task[Delivery | None]]] = defaultdict(set)
         self.passes = 0
+        # Claims are renewed while their sends run; the dispatcher sends only confirmed ones.
+        self.claims = Claims(store, clock, owner=owner, lease=lambda: self.lease)
+        dispatcher.fence = self.claims.confirm
+        self._renewer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """Look for due work now (new message, finished send, changed health or config)."""
@@ -64,12 +72,16 @@ class Scheduler:
 
     async def run(self) -> None:
         while not self._stopping:
+            self._watch_renewer()
             self._wake.clear()
+            self._idle.clear()
             try:
                 timeout = await self._pass()
             except Exception:
                 log.exception("scheduler pass failed; retrying shortly")
                 timeout = SATURATED_WAIT
+            finally:
+                self._idle.set()
             if self._stopping:
                 break
             try:
@@ -77,6 +89,15 @@ class Scheduler:
                     await self._wake.wait()
             except TimeoutError:
                 pass
+
+    def _watch_renewer(self) -> None:
+        """(Re)start claim renewal; a renewer that died is logged, never silently missed."""
+        if self._renewer is not None and self._renewer.done():
+            if not self._renewer.cancelled() and self._renewer.exception() is not None:
+                log.error("claim renewal stopped", exc_info=self._renewer.exception())
+            self._renewer = None
+        if self._renewer is None:
+            self._renewer = asyncio.create_task(self.claims.run(), name="claims")
 
     async def _pass(self) -> float:
         """Claim and start what is due; return how long to wait before the next pass."""
@@ -86,6 +107,8 @@ class Scheduler:
         blocked = False  # due work we could not start now: no free slot, or channel held back
         resume: list[float] = []  # when rate-limited channels may send again
         for channel, waiting in (await self.store.due_channels(now)).items():
+            if self._stopping:
+                break
             if not self.claimable(channel):
                 blocked = True
                 continue
@@ -101,10 +124,12 @@ class Scheduler:
                 blocked = True
                 continue
             lease_until = now + timedelta(seconds=self.lease)
+            claimed_at = self.clock.monotonic()  # the lease ends no earlier than this + lease
             claimed = await self.store.claim_due(
                 channel, now, self.owner, lease_until, min(free, waiting)
             )
             for delivery in claimed:
+                self.claims.hold(delivery, claimed_at)
                 self._start(delivery)
             if waiting > free:
                 blocked = True
@@ -123,10 +148,11 @@ class Scheduler:
     def _start(self, delivery: Delivery) -> None:
         task = asyncio.create_task(self._run_one(delivery), name=f"delivery-{delivery.id}")
         self._inflight[delivery.channel].add(task)
-        task.add_done_callback(functools.partial(self._done, delivery.channel))
+        task.add_done_callback(functools.partial(self._done, delivery))
 
-    def _done(self, channel: str, task: asyncio.Task[Delivery | None]) -> None:
-        self._inflight[channel].discard(task)
+    def _done(self, delivery: Delivery, task: asyncio.Task[Delivery | None]) -> None:
+        self._inflight[delivery.channel].discard(task)
+        self.claims.drop(delivery)
         self._wake.set()
 
     async def _run_one(self, delivery: Delivery) -> Delivery | None:
@@ -147,9 +173,16 @@ class Scheduler:
         """
         self._stopping = True
         self._wake.set()
+        deadline = self.clock.monotonic() + grace
+        # A pass under way may still be claiming: its sends are in flight too, and releasing
+        # their claims under them would have the next daemon send them again.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
         tasks = [t for ts in self._inflight.values() for t in ts]
         if tasks:
-            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            left = max(0.0, deadline - self.clock.monotonic())
+            _done, pending = await asyncio.wait(tasks, timeout=left)
             for task in pending:
                 task.cancel()
             if pending:
@@ -159,7 +192,20 @@ class Scheduler:
         except StoreError as exc:
             # Stopping goes on: an unreleased claim returns to the queue when its lease ends.
             log.warning("could not release this daemon's claims while stopping: %s", exc)
-            return 0
+            released = []
+        finally:
+            if self._renewer is not None:
+                self._renewer.cancel()
+                await asyncio.gather(self._renewer, return_exceptions=True)
+            await self.claims.close()
         if released:
-            log.warning("released %d unfinished deliveries for the next start", len(released))
+            log.warning(
+                "released %d unfinished deliveries for the next start: %s",
+                len(released),
+                ", ".join(f"{d.id}/{d.claim_epoch}" for d in released),
+                extra={
+                    "event": "delivery.released",
+                    "claims": [[d.id, d.claim_epoch] for d in released],
+                },
+            )
         return len(released)

@@ -2,9 +2,10 @@
 
 Implementations: ``SqliteStore`` (embedded default) and, for several daemons on one
 database, a PostgreSQL store. Work is claimed with an expiring lease, never with in-process
-locks, so a crashed daemon's claims are taken over once they expire. Every write that
-changes a delivery checks the claim owner (fencing), so a daemon whose lease has lapsed
-cannot overwrite the work of the one that took over.
+locks, so a crashed daemon's claims are taken over once they expire; a live daemon renews
+its own (``renew_claims``). Every write that changes a delivery checks the claim owner and
+epoch (fencing), so a daemon whose lease has lapsed cannot overwrite the work of the one
+that took over.
 """
 
 from __future__ import annotations
@@ -227,8 +228,14 @@ class Store(FediverseStore, abc.ABC):
         outcome: Outcome,
         events: Sequence[NewEvent],
         now: datetime,
+        *,
+        epoch: int | None = None,
     ) -> Delivery | None:
-        """Record an attempt's outcome and release the claim; None if the claim was lost."""
+        """Record an attempt's outcome and release the claim; None if the claim was lost.
+
+        Fenced on ``owner`` and, when given, on the claim ``epoch``: a daemon that lost its
+        claim (even to itself, by claiming the delivery again) cannot record over the new one.
+        """
 
     @abc.abstractmethod
     async def save_progress(
@@ -238,8 +245,17 @@ class Store(FediverseStore, abc.ABC):
         progress: dict[str, Any],
         receipt: dict[str, Any],
         now: datetime,
+        *,
+        epoch: int | None = None,
     ) -> bool:
         """Persist partial progress (parts posted, recipients done) of a claimed delivery."""
+
+    @abc.abstractmethod
+    async def renew_claims(
+        self, owner: str, claims: Sequence[tuple[int, int]], lease_until: datetime
+    ) -> set[tuple[int, int]]:
+        """Extend ``owner``'s claims (delivery id, epoch) to ``lease_until``; the ones it
+        still held. A claim missing from the answer was finished or taken over."""
 
     @abc.abstractmethod
     async def release_claims(self, owner: str | None, now: datetime) -> list[Delivery]:

@@ -175,6 +175,8 @@ class SqlStore(SqlFediverseStore, Store):
                 outcome=r["outcome"],
                 error=r["error"],
                 status=r["status"],
+                claimed_by=r["claimed_by"],
+                claim_epoch=r["claim_epoch"],
             )
             for r in rows
         ]
@@ -327,12 +329,15 @@ class SqlStore(SqlFediverseStore, Store):
         outcome: Outcome,
         events: Sequence[NewEvent],
         now: datetime,
+        *,
+        epoch: int | None = None,
     ) -> Delivery | None:
         async with self._tx() as db:
             rows = await db.fetch(
                 "finish_delivery",
                 id=delivery_id,
                 owner=owner,
+                epoch=epoch,
                 state=outcome.state.value,
                 due_at=outcome.due_at.timestamp(),
                 attempted=1 if outcome.attempted else 0,
@@ -359,6 +364,8 @@ class SqlStore(SqlFediverseStore, Store):
                         "outcome": outcome.attempt_outcome,
                         "error": outcome.error,
                         "status": outcome.status,
+                        "owner": owner,
+                        "epoch": delivery.claim_epoch if epoch is None else epoch,
                     },
                 )
             await _insert_events(db, events, now)
@@ -371,6 +378,8 @@ class SqlStore(SqlFediverseStore, Store):
         progress: dict[str, Any],
         receipt: dict[str, Any],
         now: datetime,
+        *,
+        epoch: int | None = None,
     ) -> bool:
         async with self._tx() as db:
             n = await db.run(
@@ -378,12 +387,28 @@ class SqlStore(SqlFediverseStore, Store):
                 {
                     "id": delivery_id,
                     "owner": owner,
+                    "epoch": epoch,
                     "progress": json.dumps(progress),
                     "receipt": json.dumps(receipt),
                     "now": now.timestamp(),
                 },
             )
             return n == 1
+
+    async def renew_claims(
+        self, owner: str, claims: Sequence[tuple[int, int]], lease_until: datetime
+    ) -> set[tuple[int, int]]:
+        if not claims:
+            return set()
+        async with self._tx() as db:
+            rows = await db.fetch(
+                "renew_claims",
+                owner=owner,
+                ids=json.dumps([i for i, _ in claims]),  # by primary key, not a scan
+                claims=json.dumps([f"{i}:{e}" for i, e in claims]),
+                lease_until=lease_until.timestamp(),
+            )
+            return {(r["id"], r["claim_epoch"]) for r in rows}
 
     async def release_claims(self, owner: str | None, now: datetime) -> list[Delivery]:
         async with self._tx() as db:
@@ -777,6 +802,7 @@ def _delivery(r: Row) -> Delivery:
         claimed_by=r["claimed_by"],
         claim_expires_at=_dt(r["claim_expires_at"]),
         updated_at=_dt(r["updated_at"]),
+        claim_epoch=r["claim_epoch"],
     )
 
 

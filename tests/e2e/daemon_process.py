@@ -60,6 +60,13 @@ class DaemonProcess:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the extreme of CPU starvation, a live daemon that does not run at all."""
+        self.signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self.signal(signal.SIGCONT)
+
     def signal(self, sig: int) -> None:
         assert self.proc is not None
         self.proc.send_signal(sig)

@@ -1,5 +1,6 @@
 """A leader cut off from the database (its link hangs, nothing is refused) stops deciding
-before its lease can pass to another daemon, and the other daemon takes over within the lease."""
+before its lease can pass to another daemon, and the other daemon takes over within the lease,
+with a CPU hog on every core."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiohttp
 import pytest
 
+from tests.e2e.cluster_copies import CpuHog
 from tests.e2e.daemon_process import DaemonProcess
 from tests.e2e.test_crash import make_token
 from tests.harness import free_port
@@ -63,7 +65,7 @@ async def leads(s: aiohttp.ClientSession, url: str) -> list[str]:
 
 
 async def test_a_partitioned_leader_steps_down_before_another_takes_over(tmp_path: Path) -> None:
-    with throwaway_database() as dsn:
+    with CpuHog(), throwaway_database() as dsn:
         parts = urlsplit(dsn)
         async with FreezableProxy(parts.hostname or "127.0.0.1", parts.port or 5432) as proxy:
             via_proxy = urlunsplit(

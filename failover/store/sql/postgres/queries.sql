@@ -57,6 +57,7 @@ SET state = 'sending',
     uncertain = CASE WHEN state = 'sending' THEN 1 ELSE uncertain END,
     claimed_by = %(owner)s,
     claim_expires_at = %(lease_until)s,
+    claim_epoch = claim_epoch + 1,
     updated_at = %(now)s
 WHERE id IN (
     SELECT id FROM deliveries
@@ -101,12 +102,21 @@ SET state = %(state)s,
     claimed_by = NULL,
     claim_expires_at = NULL,
     updated_at = %(now)s
-WHERE id = %(id)s AND state = 'sending' AND claimed_by = %(owner)s
+WHERE id = %(id)s AND state = 'sending' AND claimed_by = %(owner)s AND (%(epoch)s::bigint IS NULL OR claim_epoch = %(epoch)s)
 RETURNING *;
 
 -- name: save_progress
 UPDATE deliveries SET progress = %(progress)s, receipt = %(receipt)s, updated_at = %(now)s
-WHERE id = %(id)s AND state = 'sending' AND claimed_by = %(owner)s;
+WHERE id = %(id)s AND state = 'sending' AND claimed_by = %(owner)s AND (%(epoch)s::bigint IS NULL OR claim_epoch = %(epoch)s);
+
+-- name: renew_claims
+-- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds
+-- (taken over after its lease lapsed, or finished) is left alone and missing from the answer.
+UPDATE deliveries SET claim_expires_at = %(lease_until)s
+WHERE id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb)::bigint)
+  AND state = 'sending' AND claimed_by = %(owner)s
+  AND id::text || ':' || claim_epoch::text IN (SELECT jsonb_array_elements_text(%(claims)s::jsonb))
+RETURNING id, claim_epoch;
 
 -- name: release_claims
 UPDATE deliveries
@@ -115,8 +125,10 @@ WHERE state = 'sending' AND (%(owner)s::text IS NULL OR claimed_by = %(owner)s)
 RETURNING *;
 
 -- name: insert_attempt
-INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, status)
-VALUES (%(delivery_id)s, %(number)s, %(started_at)s, %(finished_at)s, %(outcome)s, %(error)s, %(status)s);
+INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, status,
+                      claimed_by, claim_epoch)
+VALUES (%(delivery_id)s, %(number)s, %(started_at)s, %(finished_at)s, %(outcome)s, %(error)s, %(status)s,
+        %(owner)s, %(epoch)s);
 
 -- name: attempts_of_delivery
 SELECT * FROM attempts WHERE delivery_id = %(delivery_id)s ORDER BY number;

@@ -57,6 +57,7 @@ SET state = 'sending',
     uncertain = CASE WHEN state = 'sending' THEN 1 ELSE uncertain END,
     claimed_by = :owner,
     claim_expires_at = :lease_until,
+    claim_epoch = claim_epoch + 1,
     updated_at = :now
 WHERE id IN (
     SELECT id FROM deliveries
@@ -100,12 +101,21 @@ SET state = :state,
     claimed_by = NULL,
     claim_expires_at = NULL,
     updated_at = :now
-WHERE id = :id AND state = 'sending' AND claimed_by = :owner
+WHERE id = :id AND state = 'sending' AND claimed_by = :owner AND (:epoch IS NULL OR claim_epoch = :epoch)
 RETURNING *;
 
 -- name: save_progress
 UPDATE deliveries SET progress = :progress, receipt = :receipt, updated_at = :now
-WHERE id = :id AND state = 'sending' AND claimed_by = :owner;
+WHERE id = :id AND state = 'sending' AND claimed_by = :owner AND (:epoch IS NULL OR claim_epoch = :epoch);
+
+-- name: renew_claims
+-- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds
+-- (taken over after its lease lapsed, or finished) is left alone and missing from the answer.
+UPDATE deliveries SET claim_expires_at = :lease_until
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND state = 'sending' AND claimed_by = :owner
+  AND id || ':' || claim_epoch IN (SELECT value FROM json_each(:claims))
+RETURNING id, claim_epoch;
 
 -- name: release_claims
 UPDATE deliveries
@@ -114,8 +124,10 @@ WHERE state = 'sending' AND (:owner IS NULL OR claimed_by = :owner)
 RETURNING *;
 
 -- name: insert_attempt
-INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, status)
-VALUES (:delivery_id, :number, :started_at, :finished_at, :outcome, :error, :status);
+INSERT INTO attempts (delivery_id, number, started_at, finished_at, outcome, error, status,
+                      claimed_by, claim_epoch)
+VALUES (:delivery_id, :number, :started_at, :finished_at, :outcome, :error, :status,
+        :owner, :epoch);
 
 -- name: attempts_of_delivery
 SELECT * FROM attempts WHERE delivery_id = :delivery_id ORDER BY number;
