@@ -256,6 +256,7 @@ async def test_a_follow_that_cannot_be_completed_now_is_taken_on_its_retry(
 ) -> None:
     await follow(daemon, masto, "alice")  # alice's key is cached now
     inbox = f"{daemon.url}/inbox"
+    await eventually(lambda: len(masto.delivered("Accept")) == 1)  # the Accept goes out async
     first = masto.delivered("Accept")
     undo = {"id": f"{masto.actor_id('alice')}#undo1", "type": "Undo",
             "actor": masto.actor_id("alice"), "object": {"type": "Follow"}}  # fmt: skip
