@@ -112,8 +112,14 @@ class PeerServer:
             await self._site.stop()
             self._site = None
         if self._runner is not None and self._runner.server is not None:
-            for conn in self._runner.server.connections:  # kept-alive ones die with the host
+            server = self._runner.server
+            for conn in server.connections:  # kept-alive ones die with the host
                 conn.force_close()
+            # ... and are gone before this returns: a client must not reuse one that the loop
+            # has not closed yet (it would read a reset, not a refusal).
+            deadline = asyncio.get_running_loop().time() + 2.0
+            while server.connections and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.01)
 
     async def resume_listening(self) -> None:
         if self._site is None:
