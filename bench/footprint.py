@@ -43,6 +43,24 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
+async def start_until_ready(config: Path) -> tuple[DaemonProcess, float]:
+    """Start the daemon as a subprocess; return it and the seconds until it sent READY=1."""
+    sock_path = config.parent / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.setblocking(False)  # peers answering the daemon may share this event loop
+    loop = asyncio.get_running_loop()
+    daemon = DaemonProcess(config, env={"NOTIFY_SOCKET": str(sock_path)})
+    t0 = time.perf_counter()
+    daemon.start()
+    try:
+        while b"READY=1" not in await asyncio.wait_for(loop.sock_recv(sock, 4096), 60):
+            pass
+    finally:
+        sock.close()
+    return daemon, time.perf_counter() - t0
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--idle", type=float, default=60.0)
@@ -63,18 +81,7 @@ async def main() -> None:
             tiers = ", ".join(f'["hook{i}"]' for i in range(CHANNELS))
             body += f'\n[log]\nlevel = "warning"\n\n[routes.default]\ntiers = [{tiers}]\n'
             config = write_config(Path(tmp), body)
-            sock_path = Path(tmp) / "notify.sock"
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.bind(str(sock_path))
-            sock.setblocking(False)  # the peers answering the probes share this event loop
-            loop = asyncio.get_running_loop()
-            daemon = DaemonProcess(config, env={"NOTIFY_SOCKET": str(sock_path)})
-            t0 = time.perf_counter()
-            daemon.start()
-            while True:
-                if b"READY=1" in await asyncio.wait_for(loop.sock_recv(sock, 4096), 30):
-                    break
-            ready_s = time.perf_counter() - t0
+            daemon, ready_s = await start_until_ready(config)
             assert daemon.proc is not None
             pid = daemon.proc.pid
             cpu0 = cpu_seconds(pid)
