@@ -104,6 +104,7 @@ class Daemon:
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
+            clock=self.clock,
             config=lambda: self.config,
             dispatcher=lambda: self.dispatcher,
             intake=lambda: self.intake,
