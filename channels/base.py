@@ -275,6 +275,3 @@ class Retracts(Protocol):
     async def retract(self, part: Receipt) -> None:
         """Delete one posted part; a part that is already gone counts as done. Raises the
         same three ChannelErrors as ``send``."""
-
-
-ChannelFactory = Callable[[ChannelContext, Any], Channel]

@@ -10,7 +10,15 @@ import os
 import sys
 from typing import Any
 
-from failover.cli_output import EXIT_CONFIG, EXIT_FAIL, EXIT_NOT_FOUND, EXIT_OK, table, when
+from failover.cli_output import (
+    EXIT_CONFIG,
+    EXIT_FAIL,
+    EXIT_INPUT,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    table,
+    when,
+)
 
 
 def _load(path: str) -> Any:
@@ -118,9 +126,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_token(args: argparse.Namespace) -> int:
     from failover.clock import SystemClock
+    from failover.errors import InvalidInput
     from failover.model import Role
     from failover.store import open_store
-    from failover.tokens import new_token, token_hash
+    from failover.tokens import issue
 
     config = _load(args.config)
     clock = SystemClock()
@@ -130,14 +139,17 @@ def cmd_token(args: argparse.Namespace) -> int:
         await store.open()
         try:
             if args.action == "create":
-                secret = new_token()
-                token = await store.create_token(
-                    args.name,
-                    Role.parse(args.role),
-                    token_hash(secret),
-                    f"cli:{os.environ.get('USER', 'unknown')}",
-                    clock.now(),
-                )
+                try:
+                    token, secret = await issue(
+                        store,
+                        args.name,
+                        Role.parse(args.role),
+                        f"cli:{os.environ.get('USER', 'unknown')}",
+                        clock.now(),
+                    )
+                except InvalidInput as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return EXIT_INPUT
                 if args.json:
                     print(
                         json.dumps(

@@ -71,7 +71,6 @@ class Daemon:
         self.tracing = Tracing(config.tracing)
         self.leading = False  # holds the leader lease: runs probes and failover decisions
         self._stepped_down: str | None = None  # why it last stopped leading, until it leads again
-        self.epoch = 0
         self._lease_renewed = 0.0
         self._renewal: asyncio.Task[int | None] | None = None
         self.dispatcher: Dispatcher
@@ -105,6 +104,7 @@ class Daemon:
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
+            clock=self.clock,
             config=lambda: self.config,
             dispatcher=lambda: self.dispatcher,
             intake=lambda: self.intake,
@@ -431,7 +431,7 @@ class Daemon:
             self.store, self.clock, self.states, self._on_transition, self.metrics
         )
         await self.monitor.start(self.config, self.channels)
-        self.leading, self.epoch = True, epoch
+        self.leading = True
         if self._stepped_down is not None:
             log.warning(
                 "leading again (epoch %d) after: %s",

@@ -33,14 +33,4 @@ def parse_duration(value: object) -> float:
     raise ValueError('expected a duration like "5s", "2m" or "1h30m"')
 
 
-def format_duration(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 120:
-        return f"{seconds:g}s"
-    if seconds < 7200:
-        return f"{seconds / 60:g}m"
-    return f"{seconds / 3600:g}h"
-
-
 Duration = Annotated[float, BeforeValidator(parse_duration)]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from failover.clock import Clock
 from failover.config import ALERTS_ROUTE, Config
 from failover.dispatcher import Dispatcher
 from failover.health import Transition
@@ -36,6 +37,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 @dataclass
 class Engine:
     store: Store
+    clock: Clock  # every timestamp it writes comes from here, so a FakeClock governs it too
     config: Callable[[], Config]
     dispatcher: Callable[[], Dispatcher]
     intake: Callable[[], Intake]
@@ -90,7 +92,7 @@ class Engine:
                 detail={"reason": f"channel down: {reason}"},
             )
             skipped = await self.store.skip_pending(
-                delivery.id, f"down: {reason}", [event], datetime.now(UTC)
+                delivery.id, f"down: {reason}", [event], self.clock.now()
             )
             if skipped is not None:
                 await self.dispatcher().reroute(message, skipped, f"{channel} is down: {reason}")
@@ -117,7 +119,7 @@ class Engine:
     async def failback(self, channel: str, outage_start: datetime) -> int:
         """Backfill what ``channel`` missed while down, for routes that ask for it."""
         config = self.config()
-        now = datetime.now(UTC)
+        now = self.clock.now()
         revived = 0
         by_route = {
             name: r
@@ -183,7 +185,7 @@ class Engine:
                 detail["drill"] = drill
             await self.store.add_events(
                 [NewEvent("announce.down", channel=channel, message_id=message, detail=detail)],
-                datetime.now(UTC),
+                self.clock.now(),
             )
 
     async def _post_announcement(self, text: str, route: str, drill: str | None) -> int | None:
@@ -212,7 +214,7 @@ class Engine:
             if drill is not None:
                 detail["drill"] = drill
             await self.store.add_events(
-                [NewEvent("announce.up", channel=channel, detail=detail)], datetime.now(UTC)
+                [NewEvent("announce.up", channel=channel, detail=detail)], self.clock.now()
             )
             went_out = opened.message_id is not None and any(
                 d.state is DeliveryState.DELIVERED

@@ -49,11 +49,6 @@ class MessageState(enum.StrEnum):
     MISSED = "missed"  # found too late, not sent (route's lateness policy)
 
 
-class RouteMode(enum.StrEnum):
-    FAILOVER = "failover"
-    BROADCAST = "broadcast"
-
-
 class Role(enum.IntEnum):
     """API roles; each includes the powers of those below it."""
 

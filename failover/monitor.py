@@ -213,7 +213,3 @@ class HealthMonitor:
         )
         if state.forced.value == "auto":
             await self.react(channel, t, old, state)
-
-    async def settle(self) -> None:
-        """Wait until every queued observation has been applied (tests, shutdown)."""
-        await self._queue.join()

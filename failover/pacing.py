@@ -52,11 +52,6 @@ class Pacer:
             return max(0, 1 - inflight)  # unknown: one at a time until a budget is reported
         return max(0, budget.remaining - RESERVE - inflight)
 
-    def spend(self, channel: str, n: int) -> None:
-        budget = self._budgets.get(channel)
-        if budget is not None:
-            budget.remaining = max(0, budget.remaining - n)
-
     def resume_at(self, channel: str) -> datetime | None:
         """When a spent channel may send again."""
         budget = self._budgets.get(channel)

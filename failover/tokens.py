@@ -12,6 +12,14 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from failover.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from failover.model import Role, Token
+    from failover.store.base import Store
 
 PREFIX = "fo_"
 _SHAPE = re.compile(r"^fo_[A-Za-z0-9_-]{43}$")
@@ -32,3 +40,19 @@ def token_hash(token: str) -> str:
 
 def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a, b)
+
+
+def valid_name(name: object) -> str:
+    """The stripped name, or InvalidInput: one rule for the CLI, the API and the web UI."""
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100 or not name.isprintable():
+        raise InvalidInput("name", "must be 1 to 100 printable characters")
+    return name.strip()
+
+
+async def issue(
+    store: Store, name: str, role: Role, created_by: str, now: datetime
+) -> tuple[Token, str]:
+    """Store a new token and return it with its secret, which exists only in this return value."""
+    secret = new_token()
+    token = await store.create_token(valid_name(name), role, token_hash(secret), created_by, now)
+    return token, secret

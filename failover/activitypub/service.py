@@ -78,7 +78,6 @@ class FediverseService:
         self.store = store
         self.clock = clock
         self.owner = owner
-        self.channel_name: str | None = None
         self.adapter: ActivityPubChannel | None = None
         self.record: ActorRecord | None = None
         self.public_key = ""
@@ -99,7 +98,7 @@ class FediverseService:
         if found is None:
             await self.stop()
             return
-        name, adapter = found
+        _, adapter = found
         actor = adapter.actor
         if self.record is None or self.actor != actor:
             self.record = await stored_actor(
@@ -123,7 +122,7 @@ class FediverseService:
         self.host = StoreActorHost(self.store, self.clock, actor, self.sender.wake)
         self.inbox = Inbox(self.store, self.clock, actor, key, self.session, self.host)
         adapter.attach(self.host)
-        self.channel_name, self.adapter = name, adapter
+        self.adapter = adapter
 
     async def stop(self) -> None:
         if self._task is not None and self.sender is not None:

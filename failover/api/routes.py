@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from failover import tokens
 from failover.api.auth import require
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.problems import invalid, problem
@@ -26,7 +27,6 @@ from failover.errors import InvalidInput, NotFound
 from failover.intake import MAX_ID
 from failover.model import Forced, Role
 from failover.retract import Retractor
-from failover.tokens import new_token, token_hash
 
 routes = web.RouteTableDef()
 log = logging.getLogger("failover.api")
@@ -233,16 +233,13 @@ async def create_token(request: web.Request) -> web.Response:
     caller = await require(request, Role.ADMIN)
     ctx = _ctx(request)
     body = await _json_body(request)
-    name = body.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100 or not name.isprintable():
-        raise InvalidInput("name", "must be 1 to 100 printable characters")
+    name = tokens.valid_name(body.get("name"))  # the name's problem is reported before the role's
     try:
         role = Role.parse(str(body.get("role", "")))
     except ValueError as exc:
         raise InvalidInput("role", str(exc)) from None
-    secret = new_token()
-    token = await ctx.store.create_token(
-        name.strip(), role, token_hash(secret), f"token:{caller.name}", ctx.clock.now()
+    token, secret = await tokens.issue(
+        ctx.store, name, role, f"token:{caller.name}", ctx.clock.now()
     )
     # The secret is shown once, here; only its hash is stored.
     return web.json_response(

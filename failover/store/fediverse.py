@@ -40,10 +40,6 @@ class Follower:
     handle: str | None
     created_at: datetime
 
-    @property
-    def delivery_inbox(self) -> str:
-        return self.shared_inbox or self.inbox
-
 
 @dataclass(frozen=True)
 class InboxDelivery:

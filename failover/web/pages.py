@@ -30,7 +30,7 @@ from failover.errors import Conflict, InvalidInput, NotFound
 from failover.model import DeliveryState, Forced, Role, message_state
 from failover.retract import Retractor, published
 from failover.timeline import details, sentence, who
-from failover.tokens import new_token, token_hash
+from failover.tokens import issue as issue_token
 from failover.web import session as sessions
 
 HERE = Path(__file__).parent
@@ -482,13 +482,13 @@ async def create_token(request: web.Request, session: sessions.Session) -> web.R
         role = Role.parse(str(form.get("role", "")))
     except ValueError as exc:
         return await _tokens(request, session, error=str(exc))
-    if not 1 <= len(name) <= 100 or not name.isprintable():
-        return await _tokens(request, session, error="name: 1 to 100 printable characters")
-    secret = new_token()
-    await ctx.store.create_token(
-        name, role, token_hash(secret), f"web:{session.token.name}", ctx.clock.now()
-    )
-    return await _tokens(request, session, created={"name": name, "token": secret})
+    try:
+        token, secret = await issue_token(
+            ctx.store, name, role, f"web:{session.token.name}", ctx.clock.now()
+        )
+    except InvalidInput as exc:
+        return await _tokens(request, session, error=str(exc))
+    return await _tokens(request, session, created={"name": token.name, "token": secret})
 
 
 @routes.post("/ui/tokens/{id:\\d+}/revoke")
