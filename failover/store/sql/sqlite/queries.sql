@@ -46,9 +46,11 @@ WHERE message_id = :message_id AND state IN ('pending', 'skipped')  -- skipped: 
 RETURNING *;
 
 -- name: due_channels
-SELECT channel, count(*) AS n FROM deliveries
-WHERE (state = 'pending' AND due_at <= :now)
-   OR (state = 'sending' AND claim_expires_at <= :now)
+-- Two index searches (007_due_indexes), not a scan of every queued delivery.
+SELECT channel, count(*) AS n FROM (
+    SELECT channel FROM deliveries WHERE state = 'pending' AND due_at <= :now
+    UNION ALL
+    SELECT channel FROM deliveries WHERE state = 'sending' AND claim_expires_at <= :now)
 GROUP BY channel;
 
 -- name: claim_due
@@ -75,8 +77,13 @@ SELECT min(t) AS t FROM (
     SELECT min(claim_expires_at) FROM deliveries
     WHERE state = 'sending' AND claimed_by IS NOT :owner
     UNION ALL
-    SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
-    WHERE d.state = 'pending' AND m.expires_at IS NOT NULL);
+    -- The soonest expiry of a message still pending: walk messages_expires in order and stop
+    -- at the first (a min() over the join would read every pending delivery).
+    SELECT * FROM (
+        SELECT m.expires_at FROM messages m
+        WHERE m.expires_at IS NOT NULL AND EXISTS (
+            SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
+        ORDER BY m.expires_at LIMIT 1));
 
 -- name: expire_due
 UPDATE deliveries SET state = 'expired', updated_at = :now,
