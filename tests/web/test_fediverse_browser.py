@@ -3,38 +3,17 @@ follow request by its button, read the per-inbox ledger, and a post's public pag
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.harness import Harness, eventually, start_daemon, write_config
+from tests.harness import Harness, eventually
 from tests.peers.mastodon_ap import MastodonAP
+from tests.web.fediverse_fixtures import fedi_masto, fedi_web  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.slow
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture
-async def masto() -> AsyncIterator[MastodonAP]:
-    async with MastodonAP() as peer:
-        yield peer
-
-
-@pytest.fixture
-async def web(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = await start_daemon(write_config(tmp_path, """
-    [channels.fedi]
-    type = "activitypub"
-    manually_approves_followers = true
-    retry_spacing = 0.002
-
-    [routes.default]
-    tiers = [["fedi"]]
-    """))  # fmt: skip
-    yield h
-    await h.daemon.stop()
 
 
 async def fits(page: Page, within: str = "body") -> None:

@@ -4,35 +4,11 @@ delivery progress on the dashboard, the per-inbox ledger and Delete on a message
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-
-from tests.harness import Harness, eventually, start_daemon, write_config
+from tests.harness import Harness, eventually
 from tests.peers.mastodon_ap import AP, MastodonAP
+from tests.web.fediverse_fixtures import fedi_masto, fedi_web  # noqa: F401 - fixtures
 from tests.web.web_session import login
-
-
-@pytest.fixture
-async def masto() -> AsyncIterator[MastodonAP]:
-    async with MastodonAP() as peer:
-        yield peer
-
-
-@pytest.fixture
-async def web(tmp_path: Path) -> AsyncIterator[Harness]:
-    h = await start_daemon(write_config(tmp_path, """
-    [channels.fedi]
-    type = "activitypub"
-    manually_approves_followers = true
-    retry_spacing = 0.002
-
-    [routes.default]
-    tiers = [["fedi"]]
-    """))  # fmt: skip
-    yield h
-    await h.daemon.stop()
 
 
 async def test_requests_wait_for_approval_and_the_dashboard_counts(
