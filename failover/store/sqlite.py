@@ -55,11 +55,18 @@ async def _rollback(db: aiosqlite.Connection) -> None:
         await db.execute("ROLLBACK")
 
 
+MEMORY = ":memory:"
+
+
 class SqliteStore(SqlStore):
-    def __init__(self, path: Path, *, exclusive: bool = False) -> None:
-        """``exclusive``: take the daemon lock, so one daemon at a time owns this file."""
-        self.path = path
-        self.exclusive = exclusive
+    def __init__(self, path: Path | str, *, exclusive: bool = False) -> None:
+        """``exclusive``: take the daemon lock, so one daemon at a time owns this file.
+
+        ``":memory:"`` is a private database that lives as long as the store is open: the
+        unit tests' store, with no file, no lock and nothing to fsync."""
+        self.in_memory = str(path) == MEMORY
+        self.path = Path(path)
+        self.exclusive = exclusive and not self.in_memory
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
         self._lockfile: int | None = None
@@ -67,25 +74,31 @@ class SqliteStore(SqlStore):
     # lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.exclusive:
-            self._take_daemon_lock()
-        for path in sqlite_files(self.path):  # 0600 whatever the umask (WAL/SHM copy the db's)
-            if path == self.path or path.exists():
-                private_file(path)
+        if not self.in_memory:
+            self._prepare_files()
         try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            self._db = await aiosqlite.connect(
+                MEMORY if self.in_memory else self.path, isolation_level=None
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-        ):
+        pragmas = ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"]
+        if not self.in_memory:  # a memory database has no journal file to keep
+            pragmas[:0] = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"]
+        for pragma in pragmas:
             await self._db.execute(pragma)
         await self._migrate()
+
+    def _prepare_files(self) -> None:
+        """The folder, the daemon lock, and the files 0600 whatever the umask (SQLite gives
+        its WAL and SHM files the database file's mode)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.exclusive:
+            self._take_daemon_lock()
+        for path in sqlite_files(self.path):
+            if path == self.path or path.exists():
+                private_file(path)
 
     def _take_daemon_lock(self) -> None:
         lock_path = self.path.with_suffix(".lock")
