@@ -23,20 +23,20 @@ from aiohttp import web
 from failover import __version__, startup
 from failover.activitypub.routes import add_fediverse_routes
 from failover.activitypub.service import FediverseService
-from failover.adapters import ChannelSet, close_channels
 from failover.api import ApiContext, create_app
 from failover.clock import Clock, SystemClock
 from failover.config import Config, load_config
 from failover.dispatcher import Dispatcher
-from failover.engine import Engine
 from failover.errors import ConfigError, FailoverError
 from failover.filemodes import make_private
-from failover.health import Transition
+from failover.health.machine import Transition
+from failover.health.monitor import HealthMonitor
+from failover.health.reactions import Reactions
 from failover.intake import Intake
+from failover.live_channels import ChannelSet, close_channels
 from failover.logs import register_secrets
 from failover.metrics import Metrics
 from failover.model import ChannelState, Forced, Health
-from failover.monitor import HealthMonitor
 from failover.notify import Notifier
 from failover.scheduler import Scheduler
 from failover.store import Store, open_store
@@ -102,7 +102,7 @@ class Daemon:
                 log.warning("%s", short, extra={"event": "channel.unavailable"})
         await self.fediverse.attach(self.channels)  # refuses a moved actor: ConfigError
         self.states = await self.store.channel_states()
-        self.engine = Engine(
+        self.engine = Reactions(
             store=self.store,
             clock=self.clock,
             config=lambda: self.config,

@@ -9,10 +9,10 @@ from typing import Protocol
 
 from aiohttp import web
 
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config
 from failover.intake import Intake
+from failover.live_channels import ChannelSet
 from failover.model import ChannelState, Forced
 from failover.store.base import Store
 

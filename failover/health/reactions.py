@@ -1,4 +1,4 @@
-"""The failover engine: what happens when a channel's effective health changes.
+"""Reactions to health changes: what happens when a channel's effective health changes.
 
 - **down**: pending deliveries of failover routes move to the next tier at once (each move an
   event with its reason; one in flight is handed on at once and leaves the channel when its
@@ -24,18 +24,18 @@ from typing import Any
 from failover.clock import Clock
 from failover.config import ALERTS_ROUTE, Config
 from failover.dispatcher import Dispatcher
-from failover.health import Transition
+from failover.health.machine import Transition
 from failover.intake import Intake
 from failover.model import ChannelState, DeliveryState, Event, Health
 from failover.store.base import NewEvent, Store
 
-log = logging.getLogger("failover.engine")
+log = logging.getLogger("failover.health.reactions")
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
-class Engine:
+class Reactions:
     store: Store
     clock: Clock  # every timestamp it writes comes from here, so a FakeClock governs it too
     config: Callable[[], Config]

@@ -1,4 +1,4 @@
-"""The health engine: runs each channel's probes, hears every send's outcome, and turns the
+"""The probe runner: runs each channel's probes, hears every send's outcome, and turns the
 state machine's transitions into stored channel states, events and the daemon's reactions.
 
 Transitions are applied one at a time, in order, by a single worker, so a reaction (reroute,
@@ -15,16 +15,16 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 
 from channels.base import PermanentError, RateLimitedError, TransientError
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, ProbeConfig
-from failover.health import HealthMachine, Observation, Transition
+from failover.health.machine import HealthMachine, Observation, Transition
+from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
 from failover.model import ChannelState, Health
 from failover.probes import run_probe
 from failover.store.base import NewEvent, Store
 
-log = logging.getLogger("failover.health")
+log = logging.getLogger("failover.health.monitor")
 
 # (channel, transition, state before, state after)
 Reaction = Callable[[str, Transition, ChannelState, ChannelState], Awaitable[None]]

@@ -19,7 +19,7 @@ The write path decides:
   (still used); ``major``/``critical``/``major_outage`` count as failures.
 
 The machine is pure: it is fed observations with their time and returns transitions; the
-engine (``failover.monitor``) persists them and acts on them.
+monitor (``failover.health.monitor``) persists them and hands them to the reactions.
 """
 
 from __future__ import annotations
