@@ -9,8 +9,7 @@
   paced, if the route says so (never expired or cancelled messages).
 - **stable** (probation passed): the recovery announcement, only if the outage one went out.
 
-Announcements and alerts are ordinary messages, accepted through the same intake and
-delivered with the same retries, so they are as durable as anything else.
+What is said, to whom, lives in ``failover.health.announce``.
 """
 
 from __future__ import annotations
@@ -19,14 +18,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from failover.clock import Clock
-from failover.config import ALERTS_ROUTE, Config
 from failover.dispatcher import Dispatcher
+from failover.health.announce import Announcer
+from failover.health.board import HealthBoard
 from failover.health.machine import Transition
-from failover.intake import Intake
-from failover.model import ChannelState, DeliveryState, Event, Health
+from failover.model import ChannelState, Health
+from failover.runtime import RuntimeGetter
 from failover.store.base import NewEvent, Store
 
 log = logging.getLogger("failover.health.reactions")
@@ -38,14 +37,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class Reactions:
     store: Store
     clock: Clock  # every timestamp it writes comes from here, so a FakeClock governs it too
-    config: Callable[[], Config]
-    dispatcher: Callable[[], Dispatcher]
-    intake: Callable[[], Intake]
-    wake: Callable[[], None]
-    feed_url: Callable[[], str | None]
-    usable: Callable[[str], bool] = lambda name: True
-    # A drill on this channel: "internal" (announcements go to operators) or "public"
-    drill: Callable[[str], str | None] = lambda name: None
+    runtime: RuntimeGetter
+    board: HealthBoard
+    dispatcher: Dispatcher
+    announcer: Announcer
+    wake: Callable[[], None]  # the scheduler: deliveries moved or revived are due now
 
     async def on_change(
         self, channel: str, before: ChannelState, after: ChannelState, t: Transition | None
@@ -53,33 +49,35 @@ class Reactions:
         """React to a change of ``channel``'s effective health (probe, send or operator)."""
         was, now = before.effective, after.effective
         if t is not None and t.stable:
-            await self._announce_recovery(channel, after)
+            await self.announcer.recovery(channel, after)
             return
         if now is Health.DOWN and was is not Health.DOWN:
-            await self._alert("health", f"channel {channel} is DOWN: {after.reason}", channel)
+            await self.announcer.alert(
+                "health", f"channel {channel} is DOWN: {after.reason}", channel
+            )
             await self.reroute_pending(channel, after.reason)
-            await self._announce_outage(channel, after)
+            await self.announcer.outage(channel, after)
         elif was is Health.DOWN and now is not Health.DOWN:
-            await self._alert(
+            await self.announcer.alert(
                 "health", f"channel {channel} is back {now.value}: {after.reason}", channel
             )
             await self.failback(channel, outage_start=before.since or EPOCH)
-            if t is None and now is Health.UP and self.usable(channel):
+            if t is None and now is Health.UP and self.board.unusable(channel) is None:
                 # An operator said so: no probation to wait for, but only for a channel known
                 # to work. Given back to its probes (unknown) it waits for them to say so.
-                await self._announce_recovery(channel, after)
+                await self.announcer.recovery(channel, after)
         self.wake()
 
     async def reroute_pending(self, channel: str, reason: str) -> int:
         """Move pending deliveries on a down channel to their routes' next tier."""
-        config = self.config()
+        config = self.runtime().config
         moved = waiting = 0
         for delivery in await self.store.pending_on(channel):
             message = await self.store.message(delivery.message_id)
             route = config.routes.get(message.route) if message else None
             if message is None or route is None or route.mode != "failover":
                 continue  # broadcast deliveries wait for their channel
-            if not await self.dispatcher().has_fallback(message, delivery):
+            if not await self.dispatcher.has_fallback(message, delivery):
                 # No usable tier is left: the message waits for its channel (or its expiry)
                 # rather than being given up while every way out is closed.
                 waiting += 1
@@ -95,7 +93,7 @@ class Reactions:
                 delivery.id, f"down: {reason}", [event], self.clock.now()
             )
             if skipped is not None:
-                await self.dispatcher().reroute(message, skipped, f"{channel} is down: {reason}")
+                await self.dispatcher.reroute(message, skipped, f"{channel} is down: {reason}")
                 moved += 1
         if moved:
             log.warning(
@@ -104,7 +102,7 @@ class Reactions:
                 channel,
                 extra={"event": "channel.rerouted", "channel": channel, "count": moved},
             )
-            await self._alert(
+            await self.announcer.alert(
                 "reroute", f"{moved} pending messages rerouted away from {channel}", channel
             )
         if waiting:
@@ -118,7 +116,7 @@ class Reactions:
 
     async def failback(self, channel: str, outage_start: datetime) -> int:
         """Backfill what ``channel`` missed while down, for routes that ask for it."""
-        config = self.config()
+        config = self.runtime().config
         now = self.clock.now()
         revived = 0
         by_route = {
@@ -167,119 +165,3 @@ class Reactions:
                 extra={"event": "channel.backfill", "channel": channel, "count": revived},
             )
         return revived
-
-    # -- announcements ---------------------------------------------------------------------------
-
-    async def _announce_outage(self, channel: str, state: ChannelState) -> None:
-        config = self.config()
-        for name, route in config.routes.items():
-            if not route.announce.down or channel not in route.primary:
-                continue
-            if await self._open_outage(channel, name) is not None:
-                continue  # already announced for this outage (a flap while on probation)
-            drill = self.drill(channel)
-            text = self._render(route.announce.down, channel, state, name)
-            message = await self._post_announcement(text, name, drill)
-            detail: dict[str, Any] = {"route": name}
-            if drill is not None:
-                detail["drill"] = drill
-            await self.store.add_events(
-                [NewEvent("announce.down", channel=channel, message_id=message, detail=detail)],
-                self.clock.now(),
-            )
-
-    async def _post_announcement(self, text: str, route: str, drill: str | None) -> int | None:
-        """Post an announcement; a drill's goes to operators unless it is a public drill."""
-        if drill is not None:
-            text = f"[drill] {text}"
-            route = route if drill == "public" else ALERTS_ROUTE
-            if route not in self.config().routes:
-                log.warning("drill announcement not posted: no [alerts] channel to send it to")
-                return None
-        message, _ = await self.intake().submit(
-            {"text": text, "route": route}, actor="failover:announce", internal=True
-        )
-        return message.id
-
-    async def _announce_recovery(self, channel: str, state: ChannelState) -> None:
-        config = self.config()
-        for name, route in config.routes.items():
-            if channel not in route.primary:
-                continue
-            opened = await self._open_outage(channel, name)
-            if opened is None:
-                continue
-            drill = opened.detail.get("drill")
-            detail: dict[str, Any] = {"route": name, "outage_message": opened.message_id}
-            if drill is not None:
-                detail["drill"] = drill
-            await self.store.add_events(
-                [NewEvent("announce.up", channel=channel, detail=detail)], self.clock.now()
-            )
-            went_out = opened.message_id is not None and any(
-                d.state is DeliveryState.DELIVERED
-                for d in await self.store.deliveries(opened.message_id)
-            )
-            if route.announce.up and went_out:
-                text = self._render(route.announce.up, channel, state, name)
-                await self._post_announcement(text, name, drill)
-
-    async def _open_outage(self, channel: str, route: str) -> Event | None:
-        """The outage announcement of ``route`` for ``channel`` not yet closed by a recovery."""
-        for event in await self.store.events(channel=channel, limit=200):
-            if event.detail.get("route") != route:
-                continue
-            if event.kind == "announce.up":
-                return None
-            if event.kind == "announce.down":
-                return event
-        return None
-
-    def _render(self, template: str, channel: str, state: ChannelState, route_name: str) -> str:
-        config = self.config()
-        route = config.routes[route_name]
-        profiles = [
-            config.channels[c].profile
-            for tier in route.tiers[1:]
-            for c in tier
-            if c in config.channels and config.channels[c].profile
-        ]
-        values = {
-            "channel": config.channels[channel].label if channel in config.channels else channel,
-            "since": state.since.strftime("%H:%M UTC") if state.since else "just now",
-            "feed_url": self.feed_url() or "",
-            "profiles": " ".join(p for p in profiles if p),
-        }
-        try:
-            return template.format(**values).strip()
-        except (KeyError, IndexError, ValueError) as exc:
-            log.error("announcement template of route %s is broken: %s", route_name, exc)
-            return template
-
-    # -- operator alerts -------------------------------------------------------------------------
-
-    async def _alert(self, kind: str, text: str, channel: str | None = None) -> None:
-        config = self.config()
-        if not config.alerts.channels or kind not in config.alerts.on:
-            return
-        if channel is not None and config.alerts.channels == [channel]:
-            return  # the only alert channel is the one that is down: nothing to alert through
-        if channel is not None and self.drill(channel) is not None:
-            text = f"[drill] {text}"
-        try:
-            await self.intake().submit(
-                {"text": f"[failover] {text}", "route": ALERTS_ROUTE},
-                actor="failover:alert",
-                internal=True,
-            )
-        except Exception:
-            log.exception("could not queue an operator alert")
-
-    async def delivery_lost(
-        self, message_route: str, channel: str, message_id: int, why: str
-    ) -> None:
-        """Dispatcher hook: a delivery went dead; operators hear of it (not of alert deliveries)."""
-        if message_route != ALERTS_ROUTE:
-            await self._alert(
-                "dead", f"message {message_id} could not be delivered on {channel}: {why}", channel
-            )
