@@ -12,13 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from failover import __version__
 from failover.clock import Clock
+from failover.dispatcher import Dispatcher
 from failover.errors import FailoverError
+from failover.health.announce import Announcer
+from failover.health.board import HealthBoard
 from failover.health.forcing import Forcing
 from failover.health.monitor import HealthMonitor
+from failover.health.reactions import Reactions
+from failover.metrics import Metrics
 from failover.runtime import RuntimeGetter
 from failover.store.base import NewEvent, Store
 
@@ -26,21 +32,29 @@ log = logging.getLogger("failover.cluster")
 
 
 class Cluster:
+    """This daemon's part in the cluster, and the leader's machinery: the probe runner, the
+    reactions it drives, and operators' forces (any daemon takes them; the leader adopts)."""
+
     def __init__(
         self,
         store: Store,
         clock: Clock,
         owner: str,
         runtime: RuntimeGetter,
-        monitor: HealthMonitor,
-        forcing: Forcing,
+        board: HealthBoard,
+        *,
+        dispatcher: Dispatcher,
+        announcer: Announcer,
+        wake: Callable[[], None],
+        metrics: Metrics,
     ) -> None:
         self.store = store
         self.clock = clock
         self.owner = owner
         self.runtime = runtime
-        self.monitor = monitor
-        self.forcing = forcing
+        reactions = Reactions(store, clock, runtime, board, dispatcher, announcer, wake)
+        self.monitor = HealthMonitor(store, clock, board, runtime, reactions.on_change, metrics)
+        self.forcing = Forcing(store, clock, board, reactions, announcer.drills, wake)
         self.leading = False  # holds the leader lease: runs probes and failover decisions
         self._stepped_down: str | None = None  # why it last stopped leading, until it leads again
         self._lease_renewed = 0.0  # monotonic: when the attempt that last renewed it began

@@ -1,10 +1,9 @@
 """Wiring and lifecycle: open the store, the channels and the API; run; reload; stop.
 
 SIGTERM/SIGINT stop claiming, give in-flight sends ``shutdown_grace`` seconds and release
-the rest for the next start. SIGHUP reloads the config; an invalid one is refused and the
-running config stays. State lives in the store, so a restart resumes where it stopped.
-Who decides lives in ``cluster``, health in ``health/``; the config in force is one
-``Runtime``, replaced whole on reload.
+the rest for the next start. SIGHUP reloads the config into a new ``Runtime``, swapped whole;
+an invalid one is refused and the running one stays. State lives in the store, so a restart
+resumes where it stopped. Who decides lives in ``cluster``, health in ``health/``.
 """
 
 from __future__ import annotations
@@ -16,13 +15,15 @@ import os
 import signal
 import socket
 import uuid
+from dataclasses import replace
+from functools import partial
 
 from aiohttp import web
 
 from failover import __version__, startup, vitals
-from failover.activitypub.routes import add_fediverse_routes
 from failover.activitypub.service import FediverseService
-from failover.api import ApiContext, create_app
+from failover.api import ApiContext
+from failover.api.server import serve
 from failover.clock import Clock, SystemClock
 from failover.cluster import Cluster
 from failover.config import Config
@@ -31,16 +32,13 @@ from failover.errors import ConfigError, FailoverError
 from failover.filemodes import make_private
 from failover.health.announce import Announcer
 from failover.health.board import HealthBoard
-from failover.health.forcing import Forcing
-from failover.health.monitor import HealthMonitor
-from failover.health.reactions import Reactions
 from failover.intake import Intake
-from failover.live_channels import ChannelSet, close_channels
-from failover.logs import register_secrets
+from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
 from failover.model import ChannelState
 from failover.notify import Notifier
-from failover.runtime import Runtime, reread, secret_values
+from failover.reload import reread, retire_later
+from failover.runtime import Runtime
 from failover.scheduler import Scheduler
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
@@ -68,10 +66,11 @@ class Daemon:
         self.supervisor = Supervisor(self._fatal)
         self._runner: web.AppRunner | None = None
         self.metrics = Metrics()
-        self.vitals = Vitals(self.store, self.notifier, self.metrics, self.status_line)
         self.tracing = Tracing(config.tracing)
         self.fediverse = FediverseService(self.store, self.clock, self.owner)
         self.health = HealthBoard(self.clock, self.current)
+        status = partial(vitals.status_line, self.store, self.clock, self.health)
+        self.vitals = Vitals(self.store, self.notifier, self.metrics, status)
         announcer = Announcer(self.store, self.clock, self.current, self.drills)
         self.dispatcher = Dispatcher(
             store=self.store,
@@ -98,19 +97,28 @@ class Daemon:
             pacer=self.dispatcher.pacer,
         )
         self.dispatcher.wake = self.scheduler.wake  # the scheduler is built on the dispatcher
-        self.runtime = self._runtime(config, ChannelSet({}))
-        reactions = Reactions(
-            self.store, self.clock, self.current, self.health, self.dispatcher, announcer,
-            wake=self.scheduler.wake,
-        )  # fmt: skip
-        monitor = HealthMonitor(
-            self.store, self.clock, self.health, self.current, reactions.on_change, self.metrics
+        intake = Intake(
+            store=self.store,
+            clock=self.clock,
+            config=config,
+            channels=ChannelSet({}),
+            media_dir=self.media_dir,
+            unusable=self.health.reason,
+            on_accepted=self.scheduler.wake,
+            metrics=self.metrics,
+            tracing=self.tracing,
         )
-        self.forcing = Forcing(
-            self.store, self.clock, self.health, reactions, self.drills, self.scheduler.wake
-        )
+        self.runtime = Runtime(config, intake.channels, intake)
         self.cluster = Cluster(
-            self.store, self.clock, self.owner, self.current, monitor, self.forcing
+            self.store,
+            self.clock,
+            self.owner,
+            self.current,
+            self.health,
+            dispatcher=self.dispatcher,
+            announcer=announcer,
+            wake=self.scheduler.wake,
+            metrics=self.metrics,
         )
 
     # -- what the rest reads -------------------------------------------------------------------
@@ -124,33 +132,21 @@ class Daemon:
         return self.runtime.config
 
     @property
-    def channels(self) -> ChannelSet:
-        return self.runtime.channels
-
-    @property
     def states(self) -> dict[str, ChannelState]:
         return self.health.states
 
     def _claim_lease(self) -> float:
         return self.runtime.config.claim_lease
 
-    def _runtime(self, config: Config, channels: ChannelSet) -> Runtime:
-        intake = Intake(
-            store=self.store,
-            clock=self.clock,
-            config=config,
-            channels=channels,
-            media_dir=self.media_dir,
-            unusable=self.health.reason,
-            on_accepted=self.scheduler.wake,
-            metrics=self.metrics,
-            tracing=self.tracing,
-        )
-        return Runtime(config, channels, intake)
+    def _fatal(self, why: str) -> None:
+        """A part of the daemon cannot be kept running: exit non-zero, so systemd restarts."""
+        self.exit_code = 1
+        self.request_stop()
 
     def _swap(self, config: Config, channels: ChannelSet) -> None:
         """Put a new runtime in force: one assignment that everyone reads."""
-        self.runtime = self._runtime(config, channels)
+        intake = replace(self.runtime.intake, config=config, channels=channels)
+        self.runtime = Runtime(config, channels, intake)
         # The dispatcher still keeps its own references (failover/dispatcher.py takes a
         # runtime getter once the dispatch rework lands); until then they follow here.
         self.dispatcher.config, self.dispatcher.channels = config, channels
@@ -158,19 +154,26 @@ class Daemon:
     # -- start ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        cfg = self.config
-        make_private(cfg.state_dir, sqlite_files(cfg.database_path))
+        make_private(self.config.state_dir, sqlite_files(self.config.database_path))
         self.media_dir.mkdir(parents=True, exist_ok=True)
         await self.store.open()
         await startup.recover_claims(self.store, self.clock)
-        channels, _ = await ChannelSet.open(cfg)
-        self._swap(cfg, channels)
+        channels, _ = await ChannelSet.open(self.config)
+        self._swap(self.config, channels)
         startup.report_unconnected(channels)
         await self.fediverse.attach(channels)  # refuses a moved actor: ConfigError
         self.health.adopt(await self.store.channel_states())
         self._running = True
         self.vitals.start()
-        await self._start_api()
+        ctx = ApiContext(
+            store=self.store,
+            clock=self.clock,
+            runtime=self.current,
+            ready=self.vitals.ready,
+            force=self.cluster.forcing.force,
+            metrics=partial(vitals.render_metrics, self.store, self.clock, self.metrics),
+        )
+        self._runner = await serve(ctx, self.config.api, lambda: self.fediverse)
         await self.cluster.tick()  # leads at once if nobody else does
         if self.cluster.leading:
             await self.cluster.monitor.first_round()  # READY means health is known
@@ -178,55 +181,13 @@ class Daemon:
         self.supervisor.start("heartbeat", self.vitals.heartbeat)
         self.supervisor.start("cluster", self.cluster.run)
         if self.store.shared:  # only a shared store hears of work other daemons add
-            self.supervisor.start("listener", self._listen)
+            self.supervisor.start("listener", partial(self.store.listen, self.scheduler.wake))
         await self._event("daemon.started", {"version": __version__}, actor=self.owner)
-        self.notifier.send(READY=1, STATUS=await self.status_line())
-        await startup.report_ready(self.store, cfg, __version__, self.runtime.feed_url())
-
-    async def _listen(self) -> None:
-        await self.store.listen(self.scheduler.wake)
-
-    async def _start_api(self) -> None:
-        ctx = ApiContext(
-            store=self.store,
-            clock=self.clock,
-            runtime=self.current,
-            ready=self.ready,
-            force=self.forcing.force,
-            metrics=self.render_metrics,
-        )
-        app = create_app(ctx, self.config.api.max_body)
-        add_fediverse_routes(app, lambda: self.fediverse)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(
-            self._runner, self.config.api.host, self.config.api.port, reuse_address=True
-        )
-        await site.start()
+        self.notifier.send(READY=1, STATUS=await self.vitals.status_line())
+        await startup.report_ready(self.store, self.config, __version__, self.runtime.feed_url())
 
     async def _event(self, kind: str, detail: dict[str, object], actor: str | None = None) -> None:
         await self.store.add_events([NewEvent(kind, actor=actor, detail=detail)], self.clock.now())
-
-    # -- what the API and the watchdog ask -----------------------------------------------------
-
-    async def ready(self) -> str | None:
-        return self.vitals.problem()
-
-    def _fatal(self, why: str) -> None:
-        """A part of the daemon cannot be kept running: exit non-zero, so systemd restarts."""
-        self.exit_code = 1
-        self.request_stop()
-
-    async def render_metrics(self) -> bytes:
-        now = self.clock.now()
-        q = await self.store.queue_stats(now)
-        self.metrics.set_queue(
-            q, (now - q.oldest_due_at).total_seconds() if q.oldest_due_at else 0.0
-        )
-        return self.metrics.render()
-
-    async def status_line(self) -> str:
-        return await vitals.status_line(self.store, self.clock, self.health)
 
     # -- reload and stop -----------------------------------------------------------------------
 
@@ -235,19 +196,10 @@ class Daemon:
         if self.config.source is None:
             return False
         self.notifier.send(RELOADING=1)
-        try:
-            new = reread(self.config)
-        except ConfigError as exc:
-            log.error(
-                "reload refused, the running config stays: %s",
-                exc,
-                extra={"event": "config.reload_refused"},
-            )
-            await self._event("config.reload_refused", {"problems": exc.problems})
-            self.notifier.send(READY=1, STATUS="reload refused: " + "; ".join(exc.problems)[:200])
+        fresh = await reread(self.runtime, self.store, self.clock, self.notifier)
+        if fresh is None:
             return False
-        register_secrets(secret_values(new))
-        channels, retired = await ChannelSet.open(new, reuse=self.channels)
+        new, channels, retired = fresh
         self._swap(new, channels)
         try:
             await self.fediverse.attach(channels)
@@ -255,21 +207,17 @@ class Daemon:
             log.error("the fediverse actor keeps its old settings: %s", exc)
         await self.cluster.monitor.reload()
         self.scheduler.wake()
-        # Adapters replaced by the reload may still be sending: close them a little later.
-        asyncio.get_running_loop().call_later(
-            new.shutdown_grace + 1, lambda: asyncio.ensure_future(close_channels(retired))
-        )
+        retire_later(retired, new.shutdown_grace)
         await self._event("config.reloaded", {"channels": channels.names()})
         log.info("config reloaded", extra={"event": "config.reloaded"})
-        self.notifier.send(READY=1, STATUS=await self.status_line())
+        self.notifier.send(READY=1, STATUS=await self.vitals.status_line())
         return True
 
     def request_stop(self) -> None:
         self._stop.set()
 
     async def run(self) -> int:
-        """Start, serve until SIGTERM/SIGINT, then stop cleanly; the exit code. SIGHUP
-        reloads."""
+        """Start, serve until SIGTERM/SIGINT (SIGHUP reloads), stop cleanly; the exit code."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -287,15 +235,14 @@ class Daemon:
         self.supervisor.drain()
         if self._running:
             await self.scheduler.stop(self.config.shutdown_grace)
-        # The cluster loop ends before the lease is given up, so it cannot take it back.
-        await self.supervisor.stop()
+        await self.supervisor.stop()  # the cluster loop first: it cannot take the lease back
         self.vitals.stop()
         await self.cluster.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
         await self.fediverse.stop()
-        await self.channels.close()
+        await self.runtime.channels.close()
         with contextlib.suppress(FailoverError):
             await self._event("daemon.stopped", {}, actor=self.owner)
         await self.store.close()

@@ -14,12 +14,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from failover.config import Config, RouteConfig, load_config
-from failover.errors import ConfigError
+from failover.config import Config, RouteConfig
 from failover.intake import Intake
 from failover.live_channels import ChannelSet
-
-FIXED_KEYS = ("state_dir", "store")  # where the daemon's state lives: a restart, not a reload
 
 
 @dataclass(frozen=True)
@@ -50,17 +47,6 @@ class Runtime:
 
 
 RuntimeGetter = Callable[[], Runtime]
-
-
-def reread(running: Config) -> Config:
-    """The config file read again for a reload. Raises ConfigError if it is invalid or
-    changes what only a restart may change."""
-    assert running.source is not None
-    new = load_config(running.source)
-    for key in FIXED_KEYS:
-        if getattr(new, key) != getattr(running, key):
-            raise ConfigError([f"{key}: cannot change on reload; restart the daemon"])
-    return new
 
 
 def secret_values(config: Config) -> list[str]:

@@ -106,6 +106,10 @@ class Vitals:
                 self.notifier.send(WATCHDOG=1, STATUS=status)
             await asyncio.sleep(self.interval)
 
+    async def ready(self) -> str | None:
+        """For /readyz: None when ready, else why not."""
+        return self.problem()
+
     def problem(self) -> str | None:
         """Why the daemon is not ready, or None. Names no host, user or path."""
         now = asyncio.get_running_loop().time()
@@ -132,3 +136,11 @@ async def status_line(store: Store, clock: Clock, board: HealthBoard) -> str:
         f"primary {primary or 'none'}; queue {q.pending} pending, {q.sending} sending; "
         f"unavailable: {', '.join(down) or 'none'}"
     )
+
+
+async def render_metrics(store: Store, clock: Clock, metrics: Metrics) -> bytes:
+    """The Prometheus exposition, with the queue counted now."""
+    now = clock.now()
+    q = await store.queue_stats(now)
+    metrics.set_queue(q, (now - q.oldest_due_at).total_seconds() if q.oldest_due_at else 0.0)
+    return metrics.render()
