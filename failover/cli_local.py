@@ -36,12 +36,13 @@ def _load(path: str) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from failover import logs
-    from failover.daemon import Daemon, _secret_values
+    from failover.daemon import Daemon
     from failover.errors import FailoverError
+    from failover.runtime import secret_values
 
     config = _load(args.config)
     logs.setup(config.log.level, config.log.format)
-    logs.register_secrets(_secret_values(config))
+    logs.register_secrets(secret_values(config))
     try:
         code = asyncio.run(Daemon(config).run())
     except FailoverError as exc:

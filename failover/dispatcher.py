@@ -27,11 +27,11 @@ from channels.base import (
     TransientError,
 )
 from failover import router
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, RetryConfig, TracingConfig
 from failover.errors import StoreError
 from failover.fitting import compose, fit
+from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
 from failover.model import Delivery, DeliveryState, Message
 from failover.pacing import Pacer

@@ -23,11 +23,11 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from channels.base import IMAGE_TYPES, Limits
 from channels.registry import adapter_class
 from failover import router, timefmt, wording
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config, RouteConfig, TracingConfig
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.fitting import TooLong, compose, fit
+from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
 from failover.model import DeliveryState, ImageRef, Message, NewMessage
 from failover.store.base import NewEvent, Store

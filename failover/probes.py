@@ -15,7 +15,7 @@ import aiohttp
 
 from channels.base import Channel, ChannelError, PermanentError
 from failover.config import ProbeConfig
-from failover.health import Observation
+from failover.health.machine import Observation
 
 STATUSPAGE_DOWN = {"major", "critical", "major_outage"}
 STATUSPAGE_DEGRADED = {"minor", "degraded_performance", "partial_outage", "under_maintenance"}

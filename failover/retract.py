@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.base import ChannelError, Receipt, Retracts
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import RetryConfig
 from failover.errors import Conflict, NotFound
+from failover.live_channels import ChannelSet
 from failover.model import Delivery, DeliveryState
 from failover.retry import decide
 from failover.store.base import NewEvent, Store

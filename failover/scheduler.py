@@ -38,7 +38,7 @@ class Scheduler:
         clock: Clock,
         *,
         owner: str,
-        lease: float,
+        lease: Callable[[], float],  # claim_lease of the current config
         concurrency: Callable[[str], int],
         claimable: Callable[[str], bool] = lambda _channel: True,
         pacer: Pacer | None = None,
@@ -58,7 +58,7 @@ class Scheduler:
         self._inflight: dict[str, set[asyncio.Task[Delivery | None]]] = defaultdict(set)
         self.passes = 0
         # Claims are renewed while their sends run; the dispatcher sends only confirmed ones.
-        self.claims = Claims(store, clock, owner=owner, lease=lambda: self.lease)
+        self.claims = Claims(store, clock, owner=owner, lease=lease)
         dispatcher.fence = self.claims.confirm
         self._renewer: asyncio.Task[None] | None = None
 
@@ -123,7 +123,7 @@ class Scheduler:
             if free <= 0:
                 blocked = True
                 continue
-            lease_until = now + timedelta(seconds=self.lease)
+            lease_until = now + timedelta(seconds=self.lease())
             claimed_at = self.clock.monotonic()  # the lease ends no earlier than this + lease
             claimed = await self.store.claim_due(
                 channel, now, self.owner, lease_until, min(free, waiting)

@@ -7,11 +7,17 @@ these helpers only shorten them.
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import sys
 
+from failover.clock import Clock
 from failover.config import ChannelConfig, Config
+from failover.live_channels import ChannelSet
+from failover.store.base import Store
+
+log = logging.getLogger("failover.daemon")
 
 _NAMES_WIDTH = 80  # list the missing references in full up to this many characters
 
@@ -87,3 +93,40 @@ def ready_line(config: Config, public_page: str | None) -> str:
     base = f"http://{config.api.listen}"
     page = f"public page {public_page}" if public_page else "no public page (no feed channel)"
     return f"ready — web UI {base}/ui/ · {page} · API {base}/api/v1/"
+
+
+async def recover_claims(store: Store, clock: Clock) -> None:
+    """A store of our own (SQLite): any claim left in it is from a daemon that died. Hand the
+    deliveries back (marked uncertain, so adapters reconcile before re-posting). On a shared
+    store other daemons' claims are live; a dead one's expire with their lease."""
+    if store.shared:
+        return
+    released = await store.release_claims(None, clock.now())
+    if released:
+        log.warning(
+            "recovered %d deliveries that were in flight when the last run ended", len(released)
+        )
+
+
+def report_unconnected(channels: ChannelSet) -> None:
+    """One warning line per channel that cannot be used, the short way."""
+    for live in channels.all():
+        if live.problem:
+            short = not_connected(live.config) or f"{live.name}: {live.problem}"
+            log.warning("%s", short, extra={"event": "channel.unavailable"})
+
+
+async def report_ready(store: Store, config: Config, version: str, public_page: str | None) -> None:
+    """The ready line, and the command for a first token while there is none."""
+    log.info(
+        "failover %s %s",
+        version,
+        ready_line(config, public_page),
+        extra={"event": "daemon.started"},
+    )
+    if not any(t.revoked_at is None for t in await store.tokens()):
+        log.info(
+            "no API token yet; create the first one with: %s",
+            token_create_command(config),
+            extra={"event": "daemon.no_tokens"},
+        )

@@ -14,7 +14,9 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from failover.clock import Clock
 from failover.errors import FailoverError
+from failover.health.board import HealthBoard
 from failover.metrics import Metrics
 from failover.notify import Notifier
 from failover.store import Store
@@ -104,6 +106,10 @@ class Vitals:
                 self.notifier.send(WATCHDOG=1, STATUS=status)
             await asyncio.sleep(self.interval)
 
+    async def ready(self) -> str | None:
+        """For /readyz: None when ready, else why not."""
+        return self.problem()
+
     def problem(self) -> str | None:
         """Why the daemon is not ready, or None. Names no host, user or path."""
         now = asyncio.get_running_loop().time()
@@ -113,3 +119,28 @@ class Vitals:
             # A cancelled SQLite write still waits for SQLite's lock: say so while it does.
             return f"the store did not answer a write within {self.store_timeout:g}s"
         return self.store_problem
+
+
+async def status_line(store: Store, clock: Clock, board: HealthBoard) -> str:
+    """One line for systemd's STATUS: the primary's health, the queue, what is unusable."""
+    q = await store.queue_stats(clock.now())
+    runtime = board.runtime()
+    route = runtime.routes.get(runtime.config.default_route)
+    states = board.states
+    primary = ", ".join(
+        f"{name} {states[name].effective.value if name in states else 'unknown'}"
+        for name in (route.primary if route else [])
+    )
+    down = [n for n in runtime.channels.names() if board.unusable(n)]
+    return (
+        f"primary {primary or 'none'}; queue {q.pending} pending, {q.sending} sending; "
+        f"unavailable: {', '.join(down) or 'none'}"
+    )
+
+
+async def render_metrics(store: Store, clock: Clock, metrics: Metrics) -> bytes:
+    """The Prometheus exposition, with the queue counted now."""
+    now = clock.now()
+    q = await store.queue_stats(now)
+    metrics.set_queue(q, (now - q.oldest_due_at).total_seconds() if q.oldest_due_at else 0.0)
+    return metrics.render()

@@ -12,9 +12,9 @@ from typing import Any
 from channels.activitypub.channel import ActivityPubChannel
 from channels.activitypub.documents import accept, note, tombstone, wrap
 from failover.activitypub.host import StoreActorHost
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.errors import Conflict, InvalidInput, NotFound
+from failover.live_channels import ChannelSet
 from failover.store.base import NewEvent, Store
 from failover.store.fediverse import Follower, InboxDelivery, Publication
 

@@ -21,9 +21,9 @@ from failover import __version__
 from failover.activitypub.host import StoreActorHost
 from failover.activitypub.inbox import Inbox
 from failover.activitypub.sender import InboxSender
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.errors import ConfigError
+from failover.live_channels import ChannelSet
 from failover.store.base import NewEvent, Store
 from failover.store.fediverse import ActorRecord
 

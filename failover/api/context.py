@@ -9,11 +9,12 @@ from typing import Protocol
 
 from aiohttp import web
 
-from failover.adapters import ChannelSet
 from failover.clock import Clock
 from failover.config import Config
 from failover.intake import Intake
+from failover.live_channels import ChannelSet
 from failover.model import ChannelState, Forced
+from failover.runtime import RuntimeGetter
 from failover.store.base import Store
 
 
@@ -35,13 +36,23 @@ class Force(Protocol):
 class ApiContext:
     store: Store
     clock: Clock
-    config: Callable[[], Config]  # the current config (it changes on reload)
-    channels: Callable[[], ChannelSet]
-    intake: Callable[[], Intake]
-    public_dir: Callable[[], Path | None]  # the feed channel's directory, served at /status/
+    runtime: RuntimeGetter  # config, channels and intake: all three change together on reload
     ready: Callable[[], Awaitable[str | None]]  # None when ready, else why not
     force: Force
     metrics: Callable[[], Awaitable[bytes]]  # Prometheus text exposition
+
+    def config(self) -> Config:
+        return self.runtime().config
+
+    def channels(self) -> ChannelSet:
+        return self.runtime().channels
+
+    def intake(self) -> Intake:
+        return self.runtime().intake
+
+    def public_dir(self) -> Path | None:
+        """The feed channel's directory, served at /status/."""
+        return self.runtime().public_dir()
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("failover", ApiContext)

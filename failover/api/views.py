@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from failover.adapters import LiveChannel
 from failover.intake import client_key
+from failover.live_channels import LiveChannel
 from failover.model import ChannelState, Delivery, Event, Message, Token, message_state
 from failover.store.base import QueueStats, WebSession
 

@@ -354,7 +354,7 @@ async def _attempted(h: Harness, message_id: int) -> bool:
 async def test_health_is_down_when_unserved_and_degraded_when_inboxes_fail(
     daemon: Harness, masto: MastodonAP
 ) -> None:
-    live = daemon.daemon.channels.get("fedi")
+    live = daemon.daemon.runtime.channels.get("fedi")
     assert live is not None and live.adapter is not None
     assert (await live.adapter.check()).ok
     await follow(daemon, masto, "alice")

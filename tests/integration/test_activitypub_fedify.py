@@ -116,7 +116,7 @@ async def test_follow_accept_then_a_thread_with_alt_text_and_a_content_warning(
     counts = await h.daemon.store.ap_delivery_counts(first["id"])
     assert counts == {"delivered": 1}
 
-    await admin.correct(h.daemon.store, h.daemon.clock, h.daemon.channels, first["id"],
+    await admin.correct(h.daemon.store, h.daemon.clock, h.daemon.runtime.channels, first["id"],
                         "Checkout fails for all of you. #incident", "Outage", "test")  # fmt: skip
     await eventually(lambda: _has(fedify, h, "Update", 1), timeout=20)
     (update,) = [r["note"] for r in await mine(fedify, h, "Update")]

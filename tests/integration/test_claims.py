@@ -171,7 +171,7 @@ async def test_a_clean_stop_waits_for_the_sends_a_pass_under_way_claims(tmp_path
         store.claim_due = claim_then_wait  # type: ignore[method-assign]
         sender = _Sender(store)
         scheduler = Scheduler(
-            store, sender, SystemClock(), owner="me", lease=LEASE, concurrency=lambda _c: 4
+            store, sender, SystemClock(), owner="me", lease=lambda: LEASE, concurrency=lambda _c: 4
         )  # type: ignore[arg-type]
         runner = asyncio.create_task(scheduler.run())
         while (await store.deliveries(m.id))[0].state is not DeliveryState.SENDING:

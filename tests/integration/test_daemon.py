@@ -115,7 +115,7 @@ async def test_permanent_failure_is_not_retried_and_reroutes(
     kinds = [e["kind"] for e in events["items"]]
     assert "message.rerouted" in kinds and "delivery.failed" in kinds
     # The public page now carries the rerouted message.
-    index = (daemon.daemon.public_dir() / "index.html").read_text()  # type: ignore[operator]
+    index = (daemon.daemon.runtime.public_dir() / "index.html").read_text()  # type: ignore[operator]
     assert "refused by the hook" in index
 
 

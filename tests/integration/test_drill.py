@@ -115,7 +115,7 @@ async def test_an_internal_drill_never_reaches_the_public_page(tmp_path: Path) -
             assert "[drill] failover test — please ignore" in texts
             assert any(t.startswith("[failover] [drill] channel hook is DOWN") for t in texts)
             # The public page and feeds: never a word of it.
-            public = h.daemon.public_dir()
+            public = h.daemon.runtime.public_dir()
             assert public is not None
             assert json.loads((public / "items.json").read_text()) == []
             assert json.loads((public / "feed.json").read_text())["items"] == []
@@ -163,7 +163,7 @@ async def test_an_internal_drill_without_alerts_says_what_to_do(tmp_path: Path) 
             assert "configure [alerts], or pass --public" in err.decode()
             assert h.daemon.states["hook"].forced.value == "auto"  # given back all the same
             assert h.daemon.drills == {}
-            public = h.daemon.public_dir()
+            public = h.daemon.runtime.public_dir()
             assert public is not None
             assert json.loads((public / "items.json").read_text()) == []
         finally:

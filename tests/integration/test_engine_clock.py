@@ -49,7 +49,7 @@ async def test_a_channel_going_down_moves_deliveries_at_the_clocks_time(
         later = (T0 + timedelta(hours=1)).isoformat()
         message_id = (await h.post(text="tomorrow's sale", scheduled_at=later))["id"]
         clock.advance(5)
-        await h.daemon.force("first", Forced.DOWN, "alice")
+        await h.daemon.cluster.forcing.force("first", Forced.DOWN, "alice")
 
         async def skipped() -> list[dict[str, object]]:
             status, body = await h.request("GET", f"/api/v1/events?message_id={message_id}")

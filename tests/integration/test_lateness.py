@@ -129,7 +129,7 @@ async def test_an_operator_force_survives_paced_late_sends(
             if getattr(daemon, "scheduler", None) and daemon.scheduler.passes:
                 calls.append(name)
                 if len(calls) == 2:
-                    forced.append(await daemon.force("hook", Forced.DOWN, "alice"))
+                    forced.append(await daemon.cluster.forcing.force("hook", Forced.DOWN, "alice"))
             return result
 
         monkeypatch.setattr(daemon.store, name, call)

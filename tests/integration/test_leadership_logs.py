@@ -38,12 +38,12 @@ async def test_a_lone_sqlite_daemon_never_logs_leadership(
     try:
         monkeypatch.setattr(d.store, "heartbeat", broken)
         monkeypatch.setattr(d.store, "try_lead", broken)
-        d._lease_renewed -= 3600  # long past any renewal deadline
+        d.cluster._lease_renewed -= 3600  # long past any renewal deadline
         for _ in range(3):
-            await d._cluster_tick()
-        assert d.leading
+            await d.cluster.tick()
+        assert d.cluster.leading
         monkeypatch.undo()
-        await d._cluster_tick()
+        await d.cluster.tick()
     finally:
         await d.stop()
     assert leadership(caplog) == []
@@ -59,14 +59,14 @@ async def test_in_a_cluster_no_longer_leading_is_followed_by_leading_again(
         h = await start_daemon(path)
         d = h.daemon
         try:
-            assert d.leading
+            assert d.cluster.leading
             monkeypatch.setattr(d.store, "try_lead", broken)
-            d._lease_renewed -= 3600
-            await d._cluster_tick()
-            assert not d.leading
+            d.cluster._lease_renewed -= 3600
+            await d.cluster.tick()
+            assert not d.cluster.leading
             monkeypatch.undo()
-            await d._cluster_tick()
-            assert d.leading
+            await d.cluster.tick()
+            assert d.cluster.leading
         finally:
             await d.stop()
     said = leadership(caplog)

@@ -191,9 +191,9 @@ async def test_a_lease_renewal_that_runs_out_of_time_leaves_the_store_working(
     other = sqlite3.connect(d.config.database_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # the renewal's write waits behind this
     with pytest.raises(TimeoutError):
-        await d._renew(d.config.leader_lease, d.clock.now(), 0.2)
+        await d.cluster.renew(d.config.leader_lease, d.clock.now(), 0.2)
     other.execute("ROLLBACK")
     other.close()
-    epoch = await d._renew(d.config.leader_lease, d.clock.now(), 10.0)  # waits out the first
+    epoch = await d.cluster.renew(d.config.leader_lease, d.clock.now(), 10.0)  # waits out the first
     assert epoch is not None
     await daemon.post(text="written after a renewal was cut short")

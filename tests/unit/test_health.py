@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from failover.config import HealthConfig
-from failover.health import HealthMachine, Observation
+from failover.health.machine import HealthMachine, Observation
 from failover.model import Health
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

@@ -19,7 +19,7 @@ The write path decides:
   (still used); ``major``/``critical``/``major_outage`` count as failures.
 
 The machine is pure: it is fed observations with their time and returns transitions; the
-engine (``failover.monitor``) persists them and acts on them.
+monitor (``failover.health.monitor``) persists them and hands them to the reactions.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class HealthMachine:
             self.degraded_by.discard(obs.source)
         target = Health.DEGRADED if self.degraded_by else Health.UP
         if self.health is Health.DOWN:
-            if not self._cooled(now):
+            if not self.cooled(now):
                 return None  # no trial before the cool-down is over
             self.successes += 1
             if obs.is_send or self.successes >= self.config.up_after:
@@ -165,7 +165,8 @@ class HealthMachine:
             return None
         return sum(not ok for _, ok in self.sends) / len(self.sends)
 
-    def _cooled(self, now: datetime) -> bool:
+    def cooled(self, now: datetime) -> bool:
+        """Whether a down channel's cool-down is over: a trial may go through."""
         return self.since is None or (now - self.since).total_seconds() >= self.cooldown()
 
     def _move(self, after: Health, reason: str, now: datetime) -> Transition:

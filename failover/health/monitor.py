@@ -1,5 +1,6 @@
-"""The health engine: runs each channel's probes, hears every send's outcome, and turns the
-state machine's transitions into stored channel states, events and the daemon's reactions.
+"""The probe runner: runs each channel's probes, applies them and every send's outcome (posted
+on the board) to the state machines, and turns their transitions into stored channel states,
+events and the daemon's reactions.
 
 Transitions are applied one at a time, in order, by a single worker, so a reaction (reroute,
 failback, announcement) never races another for the same channel.
@@ -14,67 +15,86 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from channels.base import PermanentError, RateLimitedError, TransientError
-from failover.adapters import ChannelSet
 from failover.clock import Clock
-from failover.config import Config, ProbeConfig
-from failover.health import HealthMachine, Observation, Transition
+from failover.config import ProbeConfig
+from failover.health.board import HealthBoard
+from failover.health.machine import HealthMachine, Transition
 from failover.metrics import Metrics
 from failover.model import ChannelState, Health
 from failover.probes import run_probe
+from failover.runtime import RuntimeGetter
 from failover.store.base import NewEvent, Store
 
-log = logging.getLogger("failover.health")
+log = logging.getLogger("failover.health.monitor")
 
-# (channel, transition, state before, state after)
-Reaction = Callable[[str, Transition, ChannelState, ChannelState], Awaitable[None]]
+# (channel, state before, state after, transition): Reactions.on_change
+Reaction = Callable[[str, ChannelState, ChannelState, Transition | None], Awaitable[None]]
 
 
 class HealthMonitor:
+    """Runs on the leader only: started when it takes the lease, stopped when it loses it."""
+
     def __init__(
         self,
         store: Store,
         clock: Clock,
-        states: dict[str, ChannelState],
+        board: HealthBoard,
+        runtime: RuntimeGetter,
         react: Reaction,
         metrics: Metrics | None = None,
     ) -> None:
         self.metrics = metrics or Metrics()
         self.store = store
         self.clock = clock
-        self.states = states  # shared with the daemon: the current state of every channel
+        self.board = board
+        self.runtime = runtime
         self.react = react
-        self.machines: dict[str, HealthMachine] = {}
-        self._queue: asyncio.Queue[tuple[str, Observation]] = asyncio.Queue()
         self._probe_tasks: list[asyncio.Task[None]] = []
         self._worker: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._config: Config | None = None
-        self._channels: ChannelSet | None = None
         self.rounds_done = asyncio.Event()  # set once every probe has run once
-        self._nudges: dict[str, list[asyncio.Event]] = {}  # channel -> its probe loops' wake-ups
 
-    async def start(self, config: Config, channels: ChannelSet) -> None:
+    async def start(self) -> None:
+        """Start afresh from the board's states: machines of an earlier term are stale."""
+        self.board.machines.clear()
+        self.board.observations = asyncio.Queue()
         self._session = aiohttp.ClientSession(headers={"User-Agent": "failover-health"})
         self._worker = asyncio.create_task(self._apply_loop(), name="health-worker")
-        await self.configure(config, channels)
+        self.board.listening = True
+        await self._configure()
 
-    async def configure(self, config: Config, channels: ChannelSet) -> None:
-        """(Re)start probes for the current config; machines keep their state across reloads."""
-        self._config, self._channels = config, channels
+    async def reload(self) -> None:
+        """Probes for the config just swapped in; machines keep their state across reloads."""
+        if self.board.listening:
+            await self._configure()
+
+    async def first_round(self) -> None:
+        """Wait (bounded) for every probe to have run once: READY means health is known."""
+        probes = [p for ch in self.runtime().config.channels.values() for p in ch.health.probes]
+        if not probes:
+            return
+        limit = max(p.timeout for p in probes) + 2.0
+        try:
+            async with asyncio.timeout(limit):
+                await self.rounds_done.wait()
+        except TimeoutError:
+            log.warning("first probe round not finished after %.0fs; starting anyway", limit)
+
+    async def _configure(self) -> None:
+        runtime = self.runtime()
         for task in self._probe_tasks:
             task.cancel()
         self._probe_tasks.clear()
-        self._nudges.clear()
+        self.board.nudges.clear()
         first_round = []
-        for name, ch in config.channels.items():
-            machine = self.machines.get(name)
-            state = self.states.get(name, ChannelState(name))
+        for name, ch in runtime.config.channels.items():
+            machine = self.board.machines.get(name)
+            state = self.board.states.get(name, ChannelState(name))
             if machine is None or machine.config != ch.health:
                 machine = HealthMachine(ch.health, state.health, state.since)
-                self.machines[name] = machine
+                self.board.machines[name] = machine
             self.metrics.set_health(name, state.effective)
-            live = channels.get(name)
+            live = runtime.channels.get(name)
             if live is None or live.adapter is None:
                 # Disabled or missing secrets: a configuration problem, reported as such; not
                 # an outage of the platform to probe, announce or fail over for.
@@ -82,7 +102,7 @@ class HealthMonitor:
             for probe in ch.health.probes:
                 done, nudge = asyncio.Event(), asyncio.Event()
                 first_round.append(done)
-                self._nudges.setdefault(name, []).append(nudge)
+                self.board.nudges.setdefault(name, []).append(nudge)
                 self._probe_tasks.append(
                     asyncio.create_task(
                         self._probe_loop(name, probe, done, nudge),
@@ -97,42 +117,24 @@ class HealthMonitor:
 
     async def _all_done(self, events: list[asyncio.Event]) -> None:
         await asyncio.gather(*(e.wait() for e in events))
-        await self._queue.join()
+        await self.board.observations.join()
         self.rounds_done.set()
 
     async def stop(self) -> None:
+        """Cancel probes and the worker at once; waiting for a hung probe may take long."""
+        self.board.listening = False
         for task in [*self._probe_tasks, *([self._worker] if self._worker else [])]:
             task.cancel()
         await asyncio.gather(
             *self._probe_tasks, *([self._worker] if self._worker else []), return_exceptions=True
         )
         self._probe_tasks.clear()
+        self._worker = None
         if self._session is not None:
             await self._session.close()
+            self._session = None
 
-    # -- signals -------------------------------------------------------------------------------
-
-    def record_send(self, channel: str, ok: bool, error: BaseException | None) -> None:
-        """Dispatcher listener: a real send's outcome is the strongest health signal."""
-        if ok:
-            self._queue.put_nowait((channel, Observation(True, "send")))
-            return
-        if isinstance(error, RateLimitedError):
-            return  # "not now" from a healthy platform
-        if isinstance(error, PermanentError):
-            if error.credentials:
-                self._queue.put_nowait(
-                    (channel, Observation(False, "send", error.reason, fatal=True))
-                )
-            return  # content refused: says nothing about the platform's health
-        detail = error.reason if isinstance(error, TransientError) else type(error).__name__
-        self._queue.put_nowait((channel, Observation(False, "send", detail)))
-        self.recheck(channel)  # a failed post: check the platform now, not at the next interval
-
-    def recheck(self, channel: str) -> None:
-        """Run ``channel``'s probes now (a send failed, or hangs longer than a probe may)."""
-        for nudge in self._nudges.get(channel, []):
-            nudge.set()
+    # -- probes and transitions ----------------------------------------------------------------
 
     async def _probe_loop(
         self, channel: str, probe: ProbeConfig, first: asyncio.Event, nudge: asyncio.Event
@@ -142,7 +144,7 @@ class HealthMonitor:
             nudge.clear()
             started = self.clock.monotonic()
             try:
-                live = self._channels.get(channel) if self._channels else None
+                live = self.runtime().channels.get(channel)
                 obs = await run_probe(probe, self._session, live.adapter if live else None)
                 self.metrics.probe_duration.labels(channel, probe.kind).observe(
                     self.clock.monotonic() - started
@@ -150,14 +152,14 @@ class HealthMonitor:
                 if obs is not None and not obs.ok:
                     self.metrics.probe_failures.labels(channel, probe.kind).inc()
                 if obs is not None:
-                    self._queue.put_nowait((channel, obs))
-                    await self._queue.join()
+                    self.board.observations.put_nowait((channel, obs))
+                    await self.board.observations.join()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("probe %s of %s crashed", probe.kind, channel)
             first.set()
-            machine = self.machines.get(channel)
+            machine = self.board.machines.get(channel)
             interval = probe.interval
             if machine is not None and machine.suspect:
                 interval = min(interval, machine.config.recheck)
@@ -165,13 +167,12 @@ class HealthMonitor:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(nudge.wait(), max(0.0, interval - elapsed))
 
-    # -- transitions ---------------------------------------------------------------------------
-
     async def _apply_loop(self) -> None:
+        queue = self.board.observations
         while True:
-            channel, obs = await self._queue.get()
+            channel, obs = await queue.get()
             try:
-                machine = self.machines.get(channel)
+                machine = self.board.machines.get(channel)
                 if machine is not None:
                     transition = machine.observe(obs, self.clock.now())
                     if transition is not None:
@@ -181,10 +182,10 @@ class HealthMonitor:
             except Exception:
                 log.exception("applying a health observation for %s failed", channel)
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _apply(self, channel: str, t: Transition) -> None:
-        old = self.states.get(channel, ChannelState(channel))
+        old = self.board.states.get(channel, ChannelState(channel))
         kind = "channel.stable" if t.stable else f"channel.{t.after.value}"
         event = NewEvent(
             kind,
@@ -199,7 +200,7 @@ class HealthMonitor:
             state = await self.store.set_channel_health(
                 channel, t.after, t.at, t.reason, [event], t.at
             )
-        self.states[channel] = state
+        self.board.states[channel] = state
         self.metrics.set_health(channel, state.effective)
         level = logging.WARNING if t.after is not Health.UP else logging.INFO
         log.log(
@@ -212,4 +213,4 @@ class HealthMonitor:
             extra={"event": kind, "channel": channel, "from": t.before.value, "to": t.after.value},
         )
         if state.forced.value == "auto":
-            await self.react(channel, t, old, state)
+            await self.react(channel, old, state, t)
