@@ -15,7 +15,7 @@ import pytest
 
 from channels.base import ChannelContext
 from channels.webhook import WebhookChannel
-from failover.adapters import ChannelSet, LiveChannel
+from failover.live_channels import ChannelSet, LiveChannel
 from failover.clock import FakeClock
 from failover.config import ALERTS_ROUTE, Config, parse_config
 from failover.errors import Conflict, InvalidInput, NotFound
