@@ -15,11 +15,11 @@ import pytest
 
 from channels.base import ChannelContext
 from channels.webhook import WebhookChannel
-from failover.live_channels import ChannelSet, LiveChannel
 from failover.clock import FakeClock
 from failover.config import ALERTS_ROUTE, Config, parse_config
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.intake import MAX_TEXT, Intake
+from failover.live_channels import ChannelSet, LiveChannel
 from failover.model import DeliveryState
 from failover.store.sqlite import SqliteStore
 from tests.unit.conftest import T0

@@ -70,7 +70,7 @@ async def make(
         pacer = Pacer()
         pacer.unmetered("hook")  # no rate-limit budget: only concurrency limits the channel
         sched = Scheduler(
-            store, dispatcher, clock, owner=ME, lease=60.0,  # type: ignore[arg-type]
+            store, dispatcher, clock, owner=ME, lease=lambda: 60.0,  # type: ignore[arg-type]
             concurrency=lambda _channel: concurrency, claimable=claimable, pacer=pacer,
         )  # fmt: skip
         made.append(sched)
