@@ -51,10 +51,14 @@ def _incident(sub: Any, remote: Remote, call: Call) -> None:
     sp = remote("open", "open an incident: its first update is posted at once", parent=acts)
     sp.add_argument("title", help="what is broken, in a few words")
     sp.add_argument("--body", required=True, help="the first update's text")
-    sp.add_argument("--impact", default="minor", choices=["none", "minor", "major", "critical"])
     sp.add_argument(
-        "--state", default="investigating", choices=["investigating", "identified", "monitoring"]
-    )
+        "--impact", default="minor", choices=["none", "minor", "major", "critical"],
+        help="how bad it is for customers (default minor)",
+    )  # fmt: skip
+    sp.add_argument(
+        "--state", default="investigating", choices=["investigating", "identified", "monitoring"],
+        help="where the work stands (default investigating)",
+    )  # fmt: skip
     _component_option(sp)
     sp.add_argument("--route", help="route of its updates (default: [incidents] route)")
     sp.set_defaults(func=_run(call, _open))
@@ -67,13 +71,13 @@ def _incident(sub: Any, remote: Remote, call: Call) -> None:
     sp.set_defaults(func=_run(call, _update))
     sp = remote("resolve", "post the last update: resolved", parent=acts)
     sp.add_argument("id", type=int, help="the incident's number")
-    sp.add_argument("body", nargs="?", default="This incident has been resolved.")
+    sp.add_argument("body", nargs="?", default="This incident has been resolved.", help="the text")
     sp.set_defaults(func=_run(call, _resolve))
     sp = remote("publish", "confirm a draft incident (opened by a probe): post it", parent=acts)
     sp.add_argument("id", type=int, help="the incident's number")
     sp.set_defaults(func=_run(call, _publish))
     sp = remote("list", "incidents and maintenance, newest first", parent=acts)
-    sp.add_argument("--kind", choices=["incident", "maintenance"])
+    sp.add_argument("--kind", choices=["incident", "maintenance"], help="only this kind")
     sp.add_argument("--active", action="store_true", help="only those not resolved/completed")
     sp.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     sp.set_defaults(func=_run(call, _list))
@@ -97,7 +101,7 @@ def _maintenance(sub: Any, remote: Remote, call: Call) -> None:
     sp = remote(
         "schedule", "announce maintenance; timers post the reminder, start, end", parent=acts
     )
-    sp.add_argument("title")
+    sp.add_argument("title", help="what is done, in a few words")
     sp.add_argument("--body", required=True, help="the announcement's text")
     sp.add_argument("--start", required=True, help='ISO time with zone, or from now ("+2h")')
     sp.add_argument("--end", required=True, help='ISO time with zone, or from now ("+3h")')

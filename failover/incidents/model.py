@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from failover import wording
 from failover.durations import Duration
 from failover.errors import InvalidInput
+from failover.intake import _check_strings
 
 IMPACTS = ("none", "minor", "major", "critical")
 INCIDENT_STATES = ("investigating", "identified", "monitoring", "resolved")
@@ -28,6 +29,7 @@ STATUSES = (
 MAINTENANCE_IMPACT = "maintenance"
 MAX_BODY = 10_000  # characters of an update's text
 MAX_COMPONENTS = 200  # components one incident may name
+MAX_REMIND = 365 * 86400.0  # seconds: a reminder further ahead is a typo
 
 Status = Literal[
     "operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance"
@@ -88,10 +90,13 @@ class MaintenanceIn(_In):
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> MaintenanceIn:
+        for name in ("scheduled_for", "scheduled_until"):
+            if not 2000 <= getattr(self, name).year <= 9000:
+                raise ValueError(f"{name} must be a year between 2000 and 9000")
         if self.scheduled_until <= self.scheduled_for:
             raise ValueError("scheduled_until must be after scheduled_for")
-        if self.remind_before is not None and self.remind_before <= 0:
-            raise ValueError("remind_before must be a positive duration")
+        if self.remind_before is not None and not 0 < self.remind_before <= MAX_REMIND:
+            raise ValueError("remind_before must be a duration from 1s to 365d")
         return self
 
 
@@ -115,6 +120,7 @@ def validated(model: type[_M], payload: Any) -> _M:
     """``payload`` as ``model``, or InvalidInput naming the first field at fault."""
     if not isinstance(payload, dict):
         raise InvalidInput("body", "must be a JSON object")
+    _check_strings(payload)  # no NUL or lone surrogate: no store takes them
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
