@@ -32,6 +32,7 @@ from failover.errors import ConfigError, FailoverError
 from failover.filemodes import make_private
 from failover.health.announce import Announcer
 from failover.health.board import HealthBoard
+from failover.incidents.watch import status_task
 from failover.intake import Intake
 from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
@@ -138,6 +139,9 @@ class Daemon:
     def _claim_lease(self) -> float:
         return self.runtime.config.claim_lease
 
+    def _leading(self) -> bool:
+        return self.cluster.leading
+
     def _fatal(self, why: str) -> None:
         """A part of the daemon cannot be kept running: exit non-zero, so systemd restarts."""
         self.exit_code = 1
@@ -180,6 +184,9 @@ class Daemon:
         self.supervisor.start("scheduler", self.scheduler.run)
         self.supervisor.start("heartbeat", self.vitals.heartbeat)
         self.supervisor.start("cluster", self.cluster.run)
+        self.supervisor.start(
+            "incidents", status_task(self.store, self.clock, self.current, self._leading)
+        )
         if self.store.shared:  # only a shared store hears of work other daemons add
             self.supervisor.start("listener", partial(self.store.listen, self.scheduler.wake))
         await self._event("daemon.started", {"version": __version__}, actor=self.owner)

@@ -1,0 +1,75 @@
+"""The daemon's side task for incidents: sync components from the config, then, on the
+cluster's leader only, run maintenance timers and the components' probes.
+
+Paced in real time (like the daemon's other loops); every decision reads the injected clock,
+so a test moves maintenance along with a FakeClock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aiohttp
+
+from failover.clock import Clock
+from failover.config import Config
+from failover.errors import FailoverError
+from failover.incidents.probe_watch import ProbeWatch
+from failover.incidents.service import Incidents
+from failover.incidents.timers import run_due
+from failover.runtime import RuntimeGetter
+from failover.store.base import Store
+from failover.store.status import ComponentSpec
+
+log = logging.getLogger("failover.incidents")
+
+
+def component_specs(config: Config) -> list[ComponentSpec]:
+    """``[components.<id>]`` as the store keeps them; position defaults to file order."""
+    return [
+        ComponentSpec(
+            cid, c.name, c.description, c.group, i if c.position is None else c.position, c.probe
+        )
+        for i, (cid, c) in enumerate(config.components.items())
+    ]
+
+
+def status_task(
+    store: Store, clock: Clock, current: RuntimeGetter, leading: Callable[[], bool]
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """The factory the daemon's supervisor runs (and restarts if it dies). ``current`` is the
+    runtime in force (config and intake change together on reload); ``leading`` tells whether
+    this daemon leads the cluster."""
+    return lambda: run(store, clock, current, leading)
+
+
+async def run(
+    store: Store, clock: Clock, current: RuntimeGetter, leading: Callable[[], bool]
+) -> None:
+    synced: Config | None = None
+    watch = ProbeWatch()
+    async with aiohttp.ClientSession() as session:
+        while True:
+            runtime = current()
+            config = runtime.config
+            try:
+                if config is not synced:  # at start, and after each reload
+                    await store.upsert_components(component_specs(config), clock.now())
+                    synced = config
+                if leading():
+                    incidents = Incidents(store, clock, runtime.intake, config)
+                    await run_due(incidents)
+                    await watch.run_due(incidents, session)
+            except FailoverError as exc:  # e.g. a route removed by a reload: say so, go on
+                log.error("incident timers: %s", exc, extra={"event": "incidents.error"})
+            except Exception:  # the store unreachable a moment: the next tick tries again
+                log.exception("incident timers failed", extra={"event": "incidents.error"})
+            await asyncio.sleep(_tick(config))
+
+
+def _tick(config: Config) -> float:
+    probes = [c.probe_interval for c in config.components.values() if c.probe]
+    return max(0.05, min([config.incidents.timer_interval, *probes]))
