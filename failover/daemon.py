@@ -42,6 +42,8 @@ from failover.scheduler import Scheduler
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
 from failover.store.sqlite import sqlite_files
+from failover.subscribers.signup import Subscriptions
+from failover.subscribers.wiring import attach as attach_subscribers
 from failover.supervise import Supervisor
 from failover.tracing import Tracing
 from failover.vitals import Vitals
@@ -77,6 +79,9 @@ class Daemon:
         self.scheduler: Scheduler
         self.intake: Intake
         self.fediverse = FediverseService(self.store, self.clock, self.owner)
+        self.subscriptions = Subscriptions(
+            self.store, self.clock, lambda: self.config, lambda: self.channels
+        )
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -101,6 +106,7 @@ class Daemon:
                 short = startup.not_connected(live.config) or f"{live.name}: {live.problem}"
                 log.warning("%s", short, extra={"event": "channel.unavailable"})
         await self.fediverse.attach(self.channels)  # refuses a moved actor: ConfigError
+        attach_subscribers(self.channels, self.subscriptions)
         self.states = await self.store.channel_states()
         self.engine = Engine(
             store=self.store,
@@ -528,6 +534,7 @@ class Daemon:
         channels, retired = await ChannelSet.open(new, reuse=self.channels)
         self.config = new
         self.channels = channels
+        attach_subscribers(channels, self.subscriptions)
         self.dispatcher.config = new
         self.dispatcher.channels = channels
         self.intake = self._make_intake()

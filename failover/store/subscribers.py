@@ -136,9 +136,7 @@ class SubscriberStore(abc.ABC):
         failure adds one. Returns the updated row."""
 
     @abc.abstractmethod
-    async def sub_attempts(
-        self, key: str, since: datetime
-    ) -> tuple[int, datetime | None]:
+    async def sub_attempts(self, key: str, since: datetime) -> tuple[int, datetime | None]:
         """How many subscribe attempts ``key`` made since ``since``, and the oldest one."""
 
     @abc.abstractmethod
@@ -258,7 +256,9 @@ class SqlSubscriberStore(SubscriberStore):
         self, subscriber_id: int, error: str | None, now: datetime
     ) -> Subscriber | None:
         if error is None:
-            return await self._one("sub_hook_success", {"id": subscriber_id, "now": now.timestamp()})
+            return await self._one(
+                "sub_hook_success", {"id": subscriber_id, "now": now.timestamp()}
+            )
         params = {"id": subscriber_id, "error": error[:500], "now": now.timestamp()}
         return await self._one("sub_hook_failure", params)
 
