@@ -22,7 +22,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar, Literal
 
 import aiohttp
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from channels.base import (
     ChannelContext,
@@ -41,21 +42,25 @@ from channels.webhook_fanout import HookSource, fan_out
 
 
 class WebhookOptions(ChannelOptions):
-    url: str | None = None  # None only with recipients_from
-    secret: SecretStr | None = None
     # "subscribers": POST each update to every webhook subscriber the core hands over, each
     # signed with its own secret (channels/webhook_fanout.py), instead of to ``url``.
     recipients_from: Literal["subscribers"] | None = None
+    url: str | None = Field(None, validate_default=True)  # required unless recipients_from
+    secret: SecretStr | None = None
     timeout: float = 10.0
     headers: dict[str, str] = {}
     check_url: str | None = None  # GET for check(); default: HEAD on ``url``
     max_text: int | None = None  # the receiver's own limit, if it has one
 
-    @model_validator(mode="after")
-    def _one_target(self) -> WebhookOptions:
-        if (self.url is None) == (self.recipients_from is None):
-            raise ValueError("give url, or recipients_from (not both)")
-        return self
+    @field_validator("url")
+    @classmethod
+    def _one_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        fan_out = info.data.get("recipients_from") is not None
+        if value is None and not fan_out:
+            raise PydanticCustomError("missing", "Field required")
+        if value is not None and fan_out:
+            raise ValueError("give url or recipients_from, not both")
+        return value
 
 
 class WebhookChannel:

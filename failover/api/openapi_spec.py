@@ -375,8 +375,8 @@ def build() -> dict[str, Any]:
                                _q("kind", {"type": "string", "enum": ["email", "webhook"]}, "only this kind"),
                                _q("state", {"type": "string", "enum": ["pending", "confirmed", "suppressed", "unsubscribed"]}, "only this state"),
                                _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)"),
-                               _q("offset", {"type": "integer", "minimum": 0}, "rows to skip"),
-                           ]),
+                               _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "rows to skip"),
+                           ], errors={"422": _problem("invalid query")}),
                 "post": _op("add a webhook subscriber; its signing secret is in this "
                             "response only", {"201": {"description": "created",
                                                       **_json("WebhookSubscriberCreated")}},

@@ -21,8 +21,11 @@ def add_parser(sub: Any, remote: Remote) -> None:
     actions = top.add_subparsers(metavar="ACTION", title="actions")
     top.set_defaults(func=lambda _a: _usage(top))
     sp = _action(actions, "list", "subscribers with their state, and the counts")
-    sp.add_argument("--kind", choices=["email", "webhook"])
-    sp.add_argument("--state", choices=["pending", "confirmed", "suppressed", "unsubscribed"])
+    sp.add_argument("--kind", choices=["email", "webhook"], help="only this kind")
+    sp.add_argument(
+        "--state", choices=["pending", "confirmed", "suppressed", "unsubscribed"],
+        help="only this state",
+    )  # fmt: skip
     sp.set_defaults(func=cmd_list)
     sp = _action(actions, "export", "every subscriber as CSV on stdout")
     sp.set_defaults(func=cmd_export)
@@ -30,10 +33,12 @@ def add_parser(sub: Any, remote: Remote) -> None:
     sp.add_argument("file", help="CSV with a header line: address[,state,components,...]")
     sp.set_defaults(func=cmd_import)
     sp = _action(actions, "delete", "erase one subscriber (the row is deleted)")
-    sp.add_argument("id", type=int)
+    sp.add_argument("id", type=int, help="the subscriber's id (see `subscribers list`)")
     sp.set_defaults(func=cmd_delete)
     sp = _action(actions, "add-webhook", "add a webhook subscriber; prints its secret once")
-    sp.add_argument("url")
+    sp.add_argument(
+        "hook_url", metavar="URL", help="the hook's http(s) URL; updates are POSTed there, signed"
+    )
     sp.add_argument("--contact", help="email told when the hook keeps failing")
     sp.add_argument("--component", action="append", default=[], help="repeat; none: all")
     sp.set_defaults(func=cmd_add_webhook)
@@ -100,7 +105,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_add_webhook(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"url": args.url, "components": args.component}
+    body: dict[str, Any] = {"url": args.hook_url, "components": args.component}
     if args.contact:
         body["contact_email"] = args.contact
     data = _call(args, "POST", "/api/v1/subscribers", body=body)

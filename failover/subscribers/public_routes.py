@@ -45,6 +45,11 @@ async def _form(request: web.Request) -> Any:
     return await request.post()
 
 
+async def subscribe_page(request: web.Request) -> web.Response:
+    """The form on a page of its own (the status page includes the same form)."""
+    return page("subscribe.html")
+
+
 async def subscribe(request: web.Request) -> web.Response:
     form = await _form(request)
     try:
@@ -113,6 +118,7 @@ def add_subscriber_routes(app: web.Application) -> None:
     """The public pages and the admin API of subscribers (one line in failover/api)."""
     from failover.subscribers.admin_routes import add_admin_routes
 
+    app.router.add_get("/status/subscribe", subscribe_page)
     app.router.add_post("/status/subscribe", subscribe)
     app.router.add_get("/status/subscribe/confirm", confirm_page)
     app.router.add_post("/status/subscribe/confirm", confirm)

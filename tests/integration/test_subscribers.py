@@ -4,6 +4,7 @@ check the signatures, and every request goes through the daemon's HTTP server.""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -271,3 +272,39 @@ async def test_csv_export_import_round_trip_and_erasure(daemon: Harness, sink: t
     ) as r:  # fmt: skip
         assert r.status == 422 and "line 3" in (await r.json())["detail"]
     assert (await h.request("GET", "/api/v1/subscribers"))[1]["counts"]["email"] == {"confirmed": 1, "pending": 1}  # fmt: skip
+
+
+async def test_the_cli_lists_exports_imports_adds_a_hook_and_erases(
+    daemon: Harness, sink: tuple[Sink, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from failover.cli import main
+
+    h = daemon
+    base = ["--url", h.url, "--token", h.tokens["admin"]]
+
+    async def cli(*argv: str) -> tuple[int, str]:
+        code = await asyncio.to_thread(main, ["subscribers", *base, *argv])
+        return code, capsys.readouterr().out
+
+    csv_file = tmp_path / "in.csv"
+    csv_file.write_text(
+        "address,state,components\nOne@Example.com,confirmed,api web\ntwo@example.com,,\n"
+    )
+    code, out = await cli("import", str(csv_file))
+    assert code == 0 and "imported 2 (1 confirmed, 1 sent a confirmation mail)" in out
+    await eventually(lambda: len(mails_to(sink[0], "two@example.com")) == 1)
+    code, out = await cli("add-webhook", "https://hooks.example/in", "--contact", "ops@example.com")
+    assert code == 0 and "whsec_" in out
+    code, out = await cli("list")
+    assert code == 0 and "one@example.com  [api,web]" in out
+    assert "email: 2 (1 confirmed, 1 pending)" in out and "webhook: 1 (1 confirmed)" in out
+    code, out = await cli("export")
+    assert out.splitlines()[1].startswith("email,one@example.com,confirmed,api web,")
+    code, out = await cli("--json", "list", "--kind", "email", "--state", "pending")
+    pending = json.loads(out)["items"]
+    assert [s["address"] for s in pending] == ["two@example.com"]
+    code, out = await cli("delete", str(pending[0]["id"]))
+    assert code == 0 and "erased" in out
+    assert (
+        await asyncio.to_thread(main, ["subscribers", *base, "delete", str(pending[0]["id"])]) == 3
+    )

@@ -36,6 +36,9 @@ API_CHANGES = [
     ("POST", "/api/v1/tokens", "admin", {"name": "n", "role": "viewer"}),
     ("DELETE", "/api/v1/tokens/{token}", "admin", None),
     ("DELETE", "/api/v1/sessions/{session}", "admin", None),
+    ("POST", "/api/v1/subscribers", "admin", {"url": "https://hooks.example/in"}),
+    ("POST", "/api/v1/subscribers/import", "admin", None),
+    ("DELETE", "/api/v1/subscribers/{id}", "admin", None),
 ]
 WEAKER = {"publisher": "viewer", "operator": "publisher", "admin": "operator"}
 # Every state-changing page and the role it needs.
@@ -54,6 +57,7 @@ UI_CHANGES = {
     "/ui/fediverse/requests": "operator",
     "/ui/messages/{id}/fediverse-update": "publisher",
     "/ui/messages/{id}/fediverse-delete": "publisher",
+    "/ui/subscribers/{id}/delete": "admin",
 }
 
 
