@@ -32,6 +32,7 @@ from failover.engine import Engine
 from failover.errors import ConfigError, FailoverError
 from failover.filemodes import make_private
 from failover.health import Transition
+from failover.incidents.watch import status_task
 from failover.intake import Intake
 from failover.logs import register_secrets
 from failover.metrics import Metrics
@@ -156,6 +157,7 @@ class Daemon:
         self.supervisor.start("scheduler", self.scheduler.run)
         self.supervisor.start("heartbeat", self.vitals.heartbeat)
         self.supervisor.start("cluster", self._cluster_loop)
+        self.supervisor.start("incidents", status_task(self))
         if self.store.shared:  # only a shared store hears of work other daemons add
             self.supervisor.start("listener", lambda: self.store.listen(self.scheduler.wake))
         await self.store.add_events(

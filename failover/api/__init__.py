@@ -8,6 +8,7 @@ from aiohttp import web
 
 from failover.api.auth import THROTTLE, denied_middleware
 from failover.api.context import CONTEXT, ApiContext
+from failover.api.incidents import add_incident_routes
 from failover.api.problems import problem_middleware
 from failover.api.public_headers import headers_for
 from failover.api.routes import routes
@@ -27,6 +28,7 @@ def create_app(ctx: ApiContext, max_body: int) -> web.Application:
     app.add_routes(routes)
     add_web(app)
     add_subscriber_routes(app)
+    add_incident_routes(app)
     app.router.add_get("/status/state.json", _public_state)
     app.router.add_get("/status", _status_redirect)
     app.router.add_get("/status/{path:.*}", _public_file)
