@@ -308,3 +308,38 @@ async def test_the_cli_lists_exports_imports_adds_a_hook_and_erases(
     assert (
         await asyncio.to_thread(main, ["subscribers", *base, "delete", str(pending[0]["id"])]) == 3
     )
+
+
+async def test_an_incident_update_reaches_only_the_subscribers_of_its_components(
+    tmp_path: Path, sink: tuple[Sink, int]
+) -> None:
+    components = '\n[components.api]\nname = "API"\n\n[components.web]\nname = "Website"\n'
+    h = await start_daemon(write_config(tmp_path, config(sink[1]) + components))
+    try:
+        await eventually(lambda: _components_ready(h))
+        smtp = sink[0]
+        for address, chosen in (("api@example.com", ["api"]), ("web@example.com", ["web"]),
+                                ("all@example.com", [])):  # fmt: skip
+            await form(h, "/status/subscribe", [("email", address)] + [("components", c) for c in chosen])  # fmt: skip
+            await eventually(lambda a=address: len(mails_to(smtp, a)) == 1)  # type: ignore[misc]
+            token = confirm_link(mails_to(smtp, address)[0]).split("token=", 1)[1]
+            assert (await form(h, "/status/subscribe/confirm", {"token": token}))[0] == 200
+        status, opened = await h.request("POST", "/api/v1/incidents", role="publisher", json={
+            "title": "API errors", "body": "Some requests fail.", "impact": "major",
+            "components": {"api": "partial_outage"},
+        })  # fmt: skip
+        assert status == 201, opened
+        message_id = opened["updates"][0]["message_id"]
+        assert await h.daemon.store.sub_message_components(message_id) == ["api"]
+        await h.wait_state(message_id, "delivered")
+        got = {a: len(mails_to(smtp, a)) - 1 for a in ("api@example.com", "web@example.com", "all@example.com")}  # fmt: skip
+        assert got == {"api@example.com": 1, "web@example.com": 0, "all@example.com": 1}
+        update = mails_to(smtp, "api@example.com")[-1].message
+        assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert "API errors" in update.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    finally:
+        await h.daemon.stop()
+
+
+async def _components_ready(h: Harness) -> bool:
+    return len(await h.daemon.store.list_components()) == 2
