@@ -6,6 +6,9 @@ many SMTP transactions, with the message built once. Outcomes are per recipient:
 addresses (5xx) are reported, not retried, and do not fail the others; deferred ones (4xx) and
 batches cut off by a dropped connection are retried, and only they (``progress`` carries what
 was done), so nobody gets the same announcement twice.
+
+With ``recipients_from`` the core attaches a ``RecipientSource`` (a status page's subscribers)
+and each recipient gets a copy of their own, carrying their own headers (channels/smtp_each.py).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ from channels.base import (
     TransientError,
 )
 from channels.email_message import build, message_id
+from channels.recipients import RecipientSource
+from channels.smtp_each import receipt as each_receipt
+from channels.smtp_each import send_each, send_single
 
 
 class EmailOptions(ChannelOptions):
@@ -44,6 +50,8 @@ class EmailOptions(ChannelOptions):
     reply_to: str | None = None
     recipients: list[str] = []
     recipients_file: Path | None = None
+    # "subscribers": the core hands the recipients over at send time, one copy each.
+    recipients_from: Literal["subscribers"] | None = None
     batch_size: int = 50  # recipients per SMTP transaction
     max_connections: int = 4
     timeout: float = 30.0
@@ -52,8 +60,11 @@ class EmailOptions(ChannelOptions):
 
     @model_validator(mode="after")
     def _has_recipients(self) -> EmailOptions:
-        if not self.recipients and self.recipients_file is None:
-            raise ValueError("give recipients, recipients_file, or both")
+        listed = bool(self.recipients) or self.recipients_file is not None
+        if self.recipients_from is not None and listed:
+            raise ValueError("recipients_from replaces recipients and recipients_file")
+        if not listed and self.recipients_from is None:
+            raise ValueError("give recipients, recipients_file, or both (or recipients_from)")
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together")
         return self
@@ -68,6 +79,7 @@ class EmailChannel:
         self.context = context
         default_port = {"starttls": 587, "tls": 465, "none": 25}[options.security]
         self.port = options.port or default_port
+        self.source: RecipientSource | None = None  # attached by the core for recipients_from
 
     @property
     def limits(self) -> Limits:
@@ -122,6 +134,8 @@ class EmailChannel:
         if len(post.media) > 10 or any(m.content_type not in IMAGE_TYPES for m in post.media):
             raise PermanentError("email takes up to 10 PNG, JPEG, GIF or WebP images")
         raw = build(post, self.options.from_address, self.options.reply_to).as_bytes()
+        if self.options.recipients_from is not None:
+            return await self._send_each(post, raw)
         done: set[int] = set(post.progress.get("done", []))
         retry: dict[str, list[str]] = dict(post.progress.get("retry", {}))
         refused: dict[str, str] = dict(post.progress.get("refused", {}))
@@ -169,6 +183,20 @@ class EmailChannel:
             remote_id=mid, extra={"message_id": mid, "accepted": accepted, "refused": state.refused},
             note=note,
         )  # fmt: skip
+
+    async def _send_each(self, post: Post, raw: bytes) -> Receipt:
+        if self.source is None:
+            raise TransientError(f"no {self.options.recipients_from} list is attached yet")
+        recipients = await self.source.recipients(post)
+        accepted, refused = await send_each(
+            post, recipients, raw, self.options.from_address, self._client,
+            max(1, self.options.max_connections), self.source,
+        )  # fmt: skip
+        return each_receipt(message_id(post, self.options.from_address), accepted, refused)
+
+    async def send_message(self, address: str, raw: bytes) -> None:
+        """One ready-made message to one address (a subscription's confirmation mail)."""
+        await send_single(self._client, self.options.from_address, address, raw)
 
     async def _worker(self, next_batch: Any, raw: bytes, state: _Run, post: Post) -> None:
         client: aiosmtplib.SMTP | None = None

@@ -6,6 +6,9 @@ signature over ``"{timestamp}." + body`` in ``X-Failover-Signature: sha256=<hex>
 timestamp in ``X-Failover-Timestamp`` (the scheme Stripe and Slack use, so receivers can refuse
 replays). ``Failover-Claim`` names the daemon and claim that sent the copy, for the receiver's
 log. Answers map to the error hierarchy: 429 and 5xx are transient, other 4xx permanent.
+
+With ``recipients_from`` the same body goes to every webhook subscriber the core attaches,
+each signed with its own secret by ``sign`` below (channels/webhook_fanout.py).
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import aiohttp
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from channels.base import (
     IMAGE_TYPES,
@@ -35,15 +39,29 @@ from channels.base import (
     TransientError,
 )
 from channels.http import excerpt, network_errors, retry_after
+from channels.webhook_fanout import HookSource, fan_out
 
 
 class WebhookOptions(ChannelOptions):
-    url: str
+    # "subscribers": POST each update to every webhook subscriber the core hands over, each
+    # signed with its own secret (channels/webhook_fanout.py), instead of to ``url``.
+    recipients_from: Literal["subscribers"] | None = None
+    url: str | None = Field(None, validate_default=True)  # required unless recipients_from
     secret: SecretStr | None = None
     timeout: float = 10.0
     headers: dict[str, str] = {}
     check_url: str | None = None  # GET for check(); default: HEAD on ``url``
     max_text: int | None = None  # the receiver's own limit, if it has one
+
+    @field_validator("url")
+    @classmethod
+    def _one_target(cls, value: str | None, info: ValidationInfo) -> str | None:
+        fan_out = info.data.get("recipients_from") is not None
+        if value is None and not fan_out:
+            raise PydanticCustomError("missing", "Field required")
+        if value is not None and fan_out:
+            raise ValueError("give url or recipients_from, not both")
+        return value
 
 
 class WebhookChannel:
@@ -54,6 +72,7 @@ class WebhookChannel:
         self.options = options
         self.context = context
         self._session: aiohttp.ClientSession | None = None
+        self.source: HookSource | None = None  # attached by the core for recipients_from
 
     @property
     def limits(self) -> Limits:
@@ -78,29 +97,7 @@ class WebhookChannel:
             await self._session.close()
 
     def _body(self, post: Post) -> bytes:
-        doc: dict[str, Any] = {
-            "message_id": post.message_id,
-            "key": post.key,
-            "text": post.text,
-            "title": post.title,
-            "link": post.link,
-            "content_warning": post.content_warning,
-            "language": post.language,
-            "part": post.part,
-            "parts": post.parts,
-            "created_at": post.created_at.isoformat(),
-            "reply_to": post.reply_to.remote_id if post.reply_to else None,
-            "thread_root": post.thread_root.remote_id if post.thread_root else None,
-            "images": [
-                {
-                    "content_type": m.content_type,
-                    "alt": m.alt,
-                    "data": base64.b64encode(m.data).decode(),
-                }
-                for m in post.media
-            ],
-        }
-        return json.dumps(doc, ensure_ascii=False).encode()
+        return body_of(post)
 
     def _headers(self, post: Post, body: bytes) -> dict[str, str]:
         headers = {
@@ -111,16 +108,19 @@ class WebhookChannel:
         if post.claim is not None:
             headers["Failover-Claim"] = post.claim
         if self.options.secret is not None:
-            ts = str(int(time.time()))
-            secret = self.options.secret.get_secret_value().encode()
-            mac = hmac.new(secret, f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
-            headers["X-Failover-Timestamp"] = ts
-            headers["X-Failover-Signature"] = f"sha256={mac}"
+            headers.update(sign(self.options.secret.get_secret_value(), body))
         return headers
 
     async def send(self, post: Post) -> Receipt:
         assert self._session is not None, "open() first"
         body = self._body(post)
+        if self.options.recipients_from is not None:
+            if self.source is None:
+                raise TransientError(f"no {self.options.recipients_from} list is attached yet")
+            return await fan_out(
+                self._session, post, body, self._headers(post, body), self.source, sign
+            )
+        assert self.options.url is not None  # the validator insists on one of the two
         with network_errors("the webhook", write=True):
             async with self._session.post(
                 self.options.url, data=body, headers=self._headers(post, body)
@@ -139,7 +139,10 @@ class WebhookChannel:
 
     async def check(self) -> CheckResult:
         assert self._session is not None, "open() first"
+        if self.options.url is None and self.options.check_url is None:
+            return CheckResult(ok=True, detail="fans out to the subscribers' own hooks")
         url = self.options.check_url or self.options.url
+        assert url is not None
         method = "GET" if self.options.check_url else "HEAD"
         try:
             async with self._session.request(method, url) as resp:
@@ -150,6 +153,41 @@ class WebhookChannel:
             return CheckResult(ok=False, detail=f"HTTP {status}", credentials=True)
         # A HEAD on a POST-only endpoint may answer 405: the server is there, that is enough.
         return CheckResult(ok=status < 500, detail=f"HTTP {status}")
+
+
+def sign(secret: str, body: bytes) -> dict[str, str]:
+    """The signature headers: HMAC-SHA256 over ``"{timestamp}." + body`` (also used for each
+    webhook subscriber, with its own secret)."""
+    ts = str(int(time.time()))
+    mac = hmac.new(secret.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+    return {"X-Failover-Timestamp": ts, "X-Failover-Signature": f"sha256={mac}"}
+
+
+def body_of(post: Post) -> bytes:
+    """The JSON document a post becomes (the same for every receiver)."""
+    doc: dict[str, Any] = {
+        "message_id": post.message_id,
+        "key": post.key,
+        "text": post.text,
+        "title": post.title,
+        "link": post.link,
+        "content_warning": post.content_warning,
+        "language": post.language,
+        "part": post.part,
+        "parts": post.parts,
+        "created_at": post.created_at.isoformat(),
+        "reply_to": post.reply_to.remote_id if post.reply_to else None,
+        "thread_root": post.thread_root.remote_id if post.thread_root else None,
+        "images": [
+            {
+                "content_type": m.content_type,
+                "alt": m.alt,
+                "data": base64.b64encode(m.data).decode(),
+            }
+            for m in post.media
+        ],
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()
 
 
 def _receipt(text: str, headers: Any) -> Receipt:

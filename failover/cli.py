@@ -43,6 +43,7 @@ from failover.cli_output import (
 )
 from failover.client import ApiError, Client
 from failover.durations import parse_duration
+from failover.subscribers.cli import add_parser as add_subscribers_parser
 from failover.timeline import sentence, who
 
 DEFAULT_CONFIG = os.environ.get("FAILOVER_CONFIG", "/etc/failover/config.toml")
@@ -257,6 +258,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--channel", help="only events of this channel")
     sp.add_argument("--limit", type=int, default=30, help="how many (default 30)")
     sp.set_defaults(func=cmd_events)
+    add_subscribers_parser(sub, remote)
     add_incident_commands(sub, remote, _call)
     return p
 

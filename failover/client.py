@@ -68,6 +68,37 @@ class Client:
                 "the daemon's address?",
             ) from None
 
+    async def text(
+        self, method: str, path: str, body: bytes | None = None, content_type: str = "text/plain"
+    ) -> str:
+        """A request whose body or answer is not JSON (a CSV export or import)."""
+        hdrs = {"Content-Type": content_type}
+        if self.token:
+            hdrs["Authorization"] = f"Bearer {self.token}"
+        url = self.url.rstrip("/") + path
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session,
+                session.request(method, url, data=body, headers=hdrs) as resp,
+            ):
+                text = await resp.text()
+                if resp.status >= 400:
+                    try:
+                        data = json.loads(text)
+                    except json.JSONDecodeError:
+                        data = {}
+                    raise ApiError(
+                        resp.status, data.get("title", resp.reason or "error"),
+                        data.get("detail", ""), data.get("field"),
+                    )  # fmt: skip
+                return text
+        except aiohttp.ClientConnectionError as exc:
+            raise ApiError(0, "daemon unreachable", self._unreachable(_why(exc))) from None
+        except TimeoutError:
+            raise ApiError(
+                0, "daemon unreachable", self._unreachable(f"no answer within {self.timeout:g} s")
+            ) from None
+
     def _unreachable(self, why: str) -> str:
         return (
             f"cannot reach the daemon at {self.url} ({why}) — is `failover run` running there? "

@@ -208,6 +208,18 @@ class UiConfig(_Strict):
         return value
 
 
+class SubscribersConfig(_Strict):
+    """The status page's subscribers (failover/subscribers/): who sends their own mails, how
+    long a confirmation link lives, and the subscribe form's limits."""
+
+    email_channel: str | None = None  # an email channel: confirmation and notice mails
+    confirm_within: Duration = 48 * 3600.0  # a confirmation link expires after this
+    per_address: int = Field(3, ge=1)  # form requests per address per ``window``
+    per_source: int = Field(20, ge=1)  # form requests per source address per ``window``
+    window: Duration = 3600.0
+    hook_notice_after: int = Field(5, ge=1)  # consecutive webhook failures: mail the contact
+
+
 class ComponentConfig(_Strict):
     """One of the company's own services (``[components.<id>]``), shown on the status page;
     with ``probe``, the daemon watches it and opens a draft incident when it fails."""
@@ -257,6 +269,7 @@ class _TopLevel(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     tracing: TracingConfig = TracingConfig()
     ui: UiConfig = UiConfig()
+    subscribers: SubscribersConfig = SubscribersConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
     components: dict[str, ComponentConfig] = {}
@@ -318,6 +331,7 @@ class Config:
     store_password: str | None = field(default=None, repr=False)
     store_listen: str | None = None
     ui: UiConfig = field(default_factory=UiConfig)
+    subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
     components: dict[str, ComponentConfig] = field(default_factory=dict)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     # Every value that came from a secret reference, whatever key it sits under: masked in
@@ -442,6 +456,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         alerts=top.alerts,
         tracing=top.tracing,
         ui=top.ui,
+        subscribers=top.subscribers,
         components=top.components,
         incidents=top.incidents,
         secret_values=frozenset(from_refs),

@@ -44,6 +44,8 @@ from failover.scheduler import Scheduler
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
 from failover.store.sqlite import sqlite_files
+from failover.subscribers.signup import Subscriptions
+from failover.subscribers.wiring import attach as attach_subscribers
 from failover.supervise import Supervisor
 from failover.tracing import Tracing
 from failover.vitals import Vitals
@@ -110,6 +112,7 @@ class Daemon:
             tracing=self.tracing,
         )
         self.runtime = Runtime(config, intake.channels, intake)
+        self.subscriptions = Subscriptions(self.store, self.clock, self.current)
         self.cluster = Cluster(
             self.store,
             self.clock,
@@ -151,6 +154,7 @@ class Daemon:
         """Put a new runtime in force: one assignment that everyone reads."""
         intake = replace(self.runtime.intake, config=config, channels=channels)
         self.runtime = Runtime(config, channels, intake)
+        attach_subscribers(channels, self.subscriptions)  # email/webhook fed by subscribers
         # The dispatcher still keeps its own references (failover/dispatcher.py takes a
         # runtime getter once the dispatch rework lands); until then they follow here.
         self.dispatcher.config, self.dispatcher.channels = config, channels

@@ -13,6 +13,7 @@ from failover.api.problems import problem_middleware
 from failover.api.public_headers import headers_for
 from failover.api.routes import routes
 from failover.api.throttle import AuthThrottle
+from failover.subscribers.public_routes import add_subscriber_routes
 from failover.web import add_web
 
 __all__ = ["ApiContext", "create_app"]
@@ -26,6 +27,7 @@ def create_app(ctx: ApiContext, max_body: int) -> web.Application:
     app[THROTTLE] = AuthThrottle()
     app.add_routes(routes)
     add_web(app)
+    add_subscriber_routes(app)
     add_incident_routes(app)
     app.router.add_get("/status/state.json", _public_state)
     app.router.add_get("/status", _status_redirect)

@@ -148,6 +148,35 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
     "SessionList": _obj({"items": {"type": "array", "items": _ref("Session")}}),
+    "Subscriber": _obj(
+        {
+            "id": INT, "kind": {"type": "string", "enum": ["email", "webhook"]},
+            "address": STR,
+            "state": {"type": "string",
+                      "enum": ["pending", "confirmed", "suppressed", "unsubscribed"]},
+            "components": {"type": "array", "items": STR}, "contact_email": N_STR,
+            "failures": INT, "last_error": N_STR, "created_at": TIME, "confirmed_at": N_TIME,
+            "updated_at": TIME,
+        }
+    ),
+    "SubscriberList": _obj({
+        "items": {"type": "array", "items": _ref("Subscriber")},
+        "counts": {"type": "object", "description": "kind -> state -> how many",
+                   "additionalProperties": {"type": "object",
+                                            "additionalProperties": INT}},
+    }),
+    "WebhookSubscriberIn": {
+        **_obj({"url": {"type": "string", "format": "uri", "maxLength": 2000},
+                "secret": {"type": "string", "minLength": 16, "maxLength": 200},
+                "contact_email": {"type": "string", "format": "email"},
+                "components": {"type": "array", "items": STR}}, ["url"]),
+        "additionalProperties": False,
+    },
+    "WebhookSubscriberCreated": {
+        "allOf": [_ref("Subscriber"),
+                  _obj({"secret": {"type": "string", "description": "shown once"}})],
+    },
+    "SubscriberImport": _obj({"imported": INT, "confirmed": INT, "invited": INT, "skipped": INT}),
     "TokenCreated": {
         "allOf": [_ref("Token"), _obj({"token": {"type": "string", "description": "shown once"}})]
     },
@@ -339,6 +368,44 @@ def build() -> dict[str, Any]:
             "/api/v1/sessions": {
                 "get": _op("live web sessions (never their secrets or hashes)",
                            {"200": {"description": "sessions", **_json("SessionList")}}, Role.ADMIN),
+            },
+            "/api/v1/subscribers": {
+                "get": _op("status page subscribers (never their secrets, tokens or "
+                           "unsubscribe keys) and their counts by kind and state",
+                           {"200": {"description": "subscribers", **_json("SubscriberList")}},
+                           Role.ADMIN, params=[
+                               _q("kind", {"type": "string", "enum": ["email", "webhook"]}, "only this kind"),
+                               _q("state", {"type": "string", "enum": ["pending", "confirmed", "suppressed", "unsubscribed"]}, "only this state"),
+                               _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)"),
+                               _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "rows to skip"),
+                           ], errors={"422": _problem("invalid query")}),
+                "post": _op("add a webhook subscriber; its signing secret is in this "
+                            "response only", {"201": {"description": "created",
+                                                      **_json("WebhookSubscriberCreated")}},
+                            Role.ADMIN, body="WebhookSubscriberIn", errors=conflict),
+            },
+            "/api/v1/subscribers.csv": {
+                "get": _op("every subscriber as CSV (kind, address, state, components, "
+                           "contact_email, created_at, confirmed_at)",
+                           {"200": {"description": "CSV",
+                                    "content": {"text/csv": {"schema": STR}}}}, Role.ADMIN),
+            },
+            "/api/v1/subscribers/import": {
+                "post": {
+                    **_op("import email subscribers from CSV (the export's columns; address "
+                          "required). Rows marked confirmed stay confirmed, pending ones get "
+                          "a confirmation mail; known addresses are skipped; a bad line "
+                          "imports nothing (422 names it)",
+                          {"200": {"description": "counts", **_json("SubscriberImport")}},
+                          Role.ADMIN, errors=BODY_ERRORS),
+                    "requestBody": {"required": True,
+                                    "content": {"text/csv": {"schema": STR}}},
+                },
+            },
+            "/api/v1/subscribers/{id}": {
+                "delete": _op("erase a subscriber on request: the row is deleted",
+                              {"204": {"description": "erased"}}, Role.ADMIN, params=[ID],
+                              errors=not_found),
             },
             "/api/v1/sessions/{id}": {
                 "delete": _op("end one web session at once, on every daemon",

@@ -31,6 +31,7 @@ from failover.model import (
 )
 from failover.store.fediverse import FediverseStore
 from failover.store.status import StatusStore
+from failover.store.subscribers import SubscriberStore
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ class QueueStats:
     oldest_due_at: datetime | None
 
 
-class Store(FediverseStore, StatusStore, abc.ABC):
+class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
     """Durable state. Every method is one transaction; methods return only committed data."""
 
     # True when several daemons may share this store at once (PostgreSQL). A store that is

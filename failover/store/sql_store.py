@@ -43,6 +43,7 @@ from failover.store.base import (
 )
 from failover.store.fediverse import SqlFediverseStore
 from failover.store.status import SqlStatusStore
+from failover.store.subscribers import SqlSubscriberStore
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -89,7 +90,7 @@ async def settle(work: Awaitable[T]) -> T:
     return task.result()
 
 
-class SqlStore(SqlFediverseStore, SqlStatusStore, Store):
+class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
     """Everything but connections, transactions and migrations, which the dialects own."""
 
     @abc.abstractmethod

@@ -12,7 +12,10 @@ __all__ = ["add_web"]
 
 def add_web(app: web.Application) -> None:
     """Add the UI's routes (imported here: the pages use the API's auth, and the API adds them)."""
-    from failover.web import fediverse  # noqa: F401 - registers its pages
+    from failover.web import (
+        fediverse,  # noqa: F401 - registers its pages
+        subscribers,  # noqa: F401 - registers its pages
+    )
     from failover.web.pages import add_web as add
 
     add(app)

@@ -207,6 +207,7 @@ async def dashboard(request: web.Request, session: sessions.Session) -> web.Resp
         queue=queue_json(await ctx.store.queue_stats(now), now), recent=recent, events=events,
         nodes=await ctx.store.nodes(now) if ctx.store.shared else [],
         fediverse=await fediverse_summary(ctx.store, ctx.channels()),
+        subscribers=await ctx.store.sub_counts(),
     )  # fmt: skip
 
 

@@ -36,6 +36,9 @@ API_CHANGES = [
     ("POST", "/api/v1/tokens", "admin", {"name": "n", "role": "viewer"}),
     ("DELETE", "/api/v1/tokens/{token}", "admin", None),
     ("DELETE", "/api/v1/sessions/{session}", "admin", None),
+    ("POST", "/api/v1/subscribers", "admin", {"url": "https://hooks.example/in"}),
+    ("POST", "/api/v1/subscribers/import", "admin", None),
+    ("DELETE", "/api/v1/subscribers/{id}", "admin", None),
     ("POST", "/api/v1/incidents", "publisher", {"title": "t", "body": "b"}),
     ("POST", "/api/v1/incidents/{id}/updates", "publisher", {"state": "identified", "body": "b"}),
     ("POST", "/api/v1/incidents/{id}/publish", "publisher", None),
@@ -60,6 +63,7 @@ UI_CHANGES = {
     "/ui/fediverse/requests": "operator",
     "/ui/messages/{id}/fediverse-update": "publisher",
     "/ui/messages/{id}/fediverse-delete": "publisher",
+    "/ui/subscribers/{id}/delete": "admin",
 }
 
 

@@ -1,0 +1,99 @@
+-- Named queries of the status page's subscribers (failover/store/subscribers.py), written
+-- once for both databases.
+
+-- name: sub_subscribe_email
+INSERT INTO subscribers (kind, address, components, state, unsubscribe_key, created_at, updated_at)
+VALUES ('email', :address, :components, 'pending', :unsubscribe_key, :now, :now)
+ON CONFLICT (kind, address) DO UPDATE SET
+    components = CASE WHEN subscribers.state IN ('pending', 'unsubscribed')
+                      THEN excluded.components ELSE subscribers.components END,
+    state = CASE WHEN subscribers.state = 'unsubscribed' THEN 'pending' ELSE subscribers.state END,
+    updated_at = excluded.updated_at
+RETURNING *;
+
+-- name: sub_set_token
+UPDATE subscribers SET token_hash = :token_hash, token_expires_at = :expires_at, updated_at = :now
+WHERE id = :id AND state IN ('pending', 'confirmed');
+
+-- name: sub_insert
+INSERT INTO subscribers (kind, address, contact_email, secret, components, state, token_hash,
+                         token_expires_at, unsubscribe_key, created_at, confirmed_at, updated_at)
+VALUES (:kind, :address, :contact_email, :secret, :components, :state, :token_hash,
+        :expires_at, :unsubscribe_key, :created_at, :confirmed_at, :now)
+ON CONFLICT (kind, address) DO NOTHING
+RETURNING *;
+
+-- name: sub_get
+SELECT * FROM subscribers WHERE id = :id;
+
+-- name: sub_by_unsubscribe_key
+SELECT * FROM subscribers WHERE unsubscribe_key = :key;
+
+-- name: sub_confirm
+UPDATE subscribers
+SET state = 'confirmed', confirmed_at = COALESCE(confirmed_at, :now), token_hash = NULL,
+    token_expires_at = NULL, updated_at = :now
+WHERE id = :id AND token_hash = :token_hash AND token_expires_at > :now
+  AND state IN ('pending', 'confirmed')
+RETURNING *;
+
+-- name: sub_unsubscribe
+UPDATE subscribers
+SET state = 'unsubscribed', token_hash = NULL, token_expires_at = NULL, updated_at = :now
+WHERE unsubscribe_key = :key AND state <> 'unsubscribed'
+RETURNING *;
+
+-- name: sub_suppress
+UPDATE subscribers
+SET state = 'suppressed', last_error = :error, token_hash = NULL, token_expires_at = NULL,
+    updated_at = :now
+WHERE kind = 'email' AND address = :address AND state <> 'suppressed';
+
+-- name: sub_list
+SELECT * FROM subscribers
+WHERE (CAST(:kind AS TEXT) IS NULL OR kind = :kind)
+  AND (CAST(:state AS TEXT) IS NULL OR state = :state)
+ORDER BY id
+LIMIT :limit OFFSET :offset;
+
+-- name: sub_counts
+SELECT kind, state, COUNT(*) AS n FROM subscribers GROUP BY kind, state ORDER BY kind, state;
+
+-- name: sub_delete
+DELETE FROM subscribers WHERE id = :id;
+
+-- name: sub_confirmed
+SELECT * FROM subscribers WHERE kind = :kind AND state = 'confirmed' ORDER BY id;
+
+-- name: sub_message_components
+SELECT ic.component_id FROM incident_updates u
+JOIN incident_components ic ON ic.incident_id = u.incident_id
+WHERE u.message_id = :message_id
+UNION
+SELECT ic.component_id FROM incidents i
+JOIN incident_components ic ON ic.incident_id = i.id
+WHERE i.thread_message_id = :message_id;
+
+-- name: sub_message_is_incident
+SELECT 1 AS found FROM incident_updates WHERE message_id = :message_id
+UNION
+SELECT 1 AS found FROM incidents WHERE thread_message_id = :message_id;
+
+-- name: sub_hook_success
+UPDATE subscribers SET failures = 0, last_error = NULL, updated_at = :now
+WHERE id = :id AND kind = 'webhook'
+RETURNING *;
+
+-- name: sub_hook_failure
+UPDATE subscribers SET failures = failures + 1, last_error = :error, updated_at = :now
+WHERE id = :id AND kind = 'webhook'
+RETURNING *;
+
+-- name: sub_attempts_count
+SELECT COUNT(*) AS n, MIN(at) AS oldest FROM subscribe_attempts WHERE key = :key AND at >= :since;
+
+-- name: sub_attempt_insert
+INSERT INTO subscribe_attempts (key, at) VALUES (:key, :now);
+
+-- name: sub_attempts_prune
+DELETE FROM subscribe_attempts WHERE at < :before;
