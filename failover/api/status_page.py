@@ -1,0 +1,154 @@
+"""The public status page's routes (/status/...): HTML, the Statuspage-compatible JSON API
+and the feeds, every one rendered from the store on request, so every daemon of a cluster
+answers the same bytes; an ETag (hash of the body) lets readers and caches revalidate for
+free (304). Images of old feed posts are still served from the feed channel's directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from failover.api.context import CONTEXT
+from failover.api.public_headers import FEED_JSON, headers_for, page_headers
+from failover.statuspage import feeds, html, v2
+from failover.statuspage.data import HISTORY_PAGE, StatusData, load
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CACHE_CONTROL = "public, max-age=30"
+MAX_HISTORY_PAGE = 200  # bounds the rows one request may read
+JSON_DOCS: dict[str, Callable[[StatusData], dict[str, Any]]] = {
+    "summary": v2.summary,
+    "status": v2.status_doc,
+    "components": v2.components_doc,
+    "incidents": v2.incidents_doc,
+    "incidents/unresolved": lambda d: v2.incidents_doc(d, unresolved=True),
+    "scheduled-maintenances": v2.maintenances_doc,
+    "scheduled-maintenances/upcoming": lambda d: v2.maintenances_doc(d, "upcoming"),
+    "scheduled-maintenances/active": lambda d: v2.maintenances_doc(d, "active"),
+}
+
+
+def add_status_page(app: web.Application) -> None:
+    """Register the page's routes and its ETag middleware on ``app``."""
+    app.middlewares.append(etag_middleware)
+    app.router.add_get("/status/", _index)
+    app.router.add_get("/status/index.html", _index)
+    app.router.add_get("/status/history", _history)
+    app.router.add_get("/status/incidents/{id}", _incident)
+    app.router.add_get("/status/feed.atom", _atom)
+    app.router.add_get("/status/feed.json", _json_feed)
+    for name in JSON_DOCS:
+        app.router.add_get(f"/status/api/v2/{name}.json", _json_doc)
+    app.router.add_get("/status/media/{path:.*}", _media)
+
+
+@web.middleware
+async def etag_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every in-memory /status response gets an ETag and a Cache-Control; a reader that
+    already has the same bytes gets a 304 without them."""
+    response = await handler(request)
+    if (
+        not request.path.startswith("/status")
+        or request.method not in ("GET", "HEAD")
+        or response.status != 200
+        or not isinstance(response, web.Response)
+        or not isinstance(response.body, bytes)
+    ):
+        return response
+    tag = '"' + hashlib.sha256(response.body).hexdigest()[:32] + '"'
+    response.headers["ETag"] = tag
+    response.headers.setdefault("Cache-Control", CACHE_CONTROL)
+    if tag in _tags(request.headers.get("If-None-Match", "")):
+        return web.Response(status=304, headers={
+            "ETag": tag, "Cache-Control": response.headers["Cache-Control"]
+        })  # fmt: skip
+    return response
+
+
+def _tags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()} | (
+        {"*"} if header.strip() == "*" else set()
+    )
+
+
+async def _data(request: web.Request) -> StatusData:
+    ctx = request.app[CONTEXT]
+    return await load(ctx.store, ctx.config(), ctx.clock.now())
+
+
+def _page(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="text/html", charset="utf-8",
+                        headers=page_headers(body))  # fmt: skip
+
+
+async def _index(request: web.Request) -> web.Response:
+    return _page(html.index_page(await _data(request)))
+
+
+async def _history(request: web.Request) -> web.Response:
+    raw = request.query.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_HISTORY_PAGE:
+        raise web.HTTPBadRequest(
+            text=f"page: expected a whole number from 1 to {MAX_HISTORY_PAGE}, got {raw[:20]!r}"
+        )
+    page = int(raw)
+    ctx = request.app[CONTEXT]
+    data = await _data(request)
+    past = await ctx.store.list_incidents(None, active=False, limit=page * HISTORY_PAGE + 1)
+    shown = past[(page - 1) * HISTORY_PAGE : page * HISTORY_PAGE]
+    if page > 1 and not shown:
+        raise web.HTTPNotFound(text=f"history has no page {page}")
+    return _page(html.history_page(data, shown, page, len(past) > page * HISTORY_PAGE))
+
+
+async def _incident(request: web.Request) -> web.Response:
+    raw = request.match_info["id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise web.HTTPBadRequest(text=f"incident id: expected a number, got {raw[:20]!r}")
+    incident = await request.app[CONTEXT].store.get_incident(int(raw))
+    if incident is None or incident.draft:
+        raise web.HTTPNotFound(text=f"no incident {raw}")
+    return _page(html.incident_page(await _data(request), incident))
+
+
+async def _atom(request: web.Request) -> web.Response:
+    body = feeds.atom(await _data(request))
+    return _public(body, "application/atom+xml")
+
+
+async def _json_feed(request: web.Request) -> web.Response:
+    return _public(feeds.json_feed(await _data(request)), FEED_JSON)
+
+
+async def _json_doc(request: web.Request) -> web.Response:
+    name = request.path.removeprefix("/status/api/v2/").removesuffix(".json")
+    doc = JSON_DOCS[name](await _data(request))
+    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    response = _public(body, "application/json")
+    response.headers["Access-Control-Allow-Origin"] = "*"  # widgets read it from other sites
+    return response
+
+
+def _public(body: bytes, content_type: str) -> web.Response:
+    return web.Response(body=body, content_type=content_type, charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})  # fmt: skip
+
+
+async def _media(request: web.Request) -> web.StreamResponse:
+    """Images of posts the feed channel published, from its directory."""
+    root = request.app[CONTEXT].public_dir()
+    if root is None:
+        raise web.HTTPNotFound(text="no feed channel is configured")
+    media = (root / "media").resolve()
+    try:
+        path = (media / request.match_info["path"]).resolve()
+        found = media in path.parents and path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, a NUL...
+        found = False
+    if not found:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers=headers_for(path))
