@@ -30,6 +30,7 @@ from failover.model import (
     Token,
 )
 from failover.store.fediverse import FediverseStore
+from failover.store.status import StatusStore
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class QueueStats:
     oldest_due_at: datetime | None
 
 
-class Store(FediverseStore, abc.ABC):
+class Store(FediverseStore, StatusStore, abc.ABC):
     """Durable state. Every method is one transaction; methods return only committed data."""
 
     # True when several daemons may share this store at once (PostgreSQL). A store that is

@@ -42,6 +42,7 @@ from failover.store.base import (
     WebSession,
 )
 from failover.store.fediverse import SqlFediverseStore
+from failover.store.status import SqlStatusStore
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -88,7 +89,7 @@ async def settle(work: Awaitable[T]) -> T:
     return task.result()
 
 
-class SqlStore(SqlFediverseStore, Store):
+class SqlStore(SqlFediverseStore, SqlStatusStore, Store):
     """Everything but connections, transactions and migrations, which the dialects own."""
 
     @abc.abstractmethod
