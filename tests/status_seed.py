@@ -49,7 +49,7 @@ async def seed_demo(store: Store, now: datetime, impact: str = "major") -> Seede
             {"checkout": "under_maintenance"},
             scheduled_for=now + timedelta(days=3),
             scheduled_until=now + timedelta(days=3, hours=2),
-        ),  # fmt: skip
+        ),
         now,
         NewUpdate("scheduled", "Checkout will be read-only for up to two hours.", "alice"),
     )
