@@ -47,23 +47,26 @@ def uptime_bars(changes: Sequence[Change], end: datetime, days: int = 90) -> Upt
     ``changes`` is the component's history in time order, including its last change before
     the window (so the first day knows the status it started with).
     """
-    end = end.astimezone(UTC)
+    ordered = sorted(changes, key=lambda c: c.at)
+    # A change newer than ``end`` still counts: the bars never lag behind the data.
+    end = max([end.astimezone(UTC), *(c.at for c in ordered[-1:])])
     first_day = end.date() - timedelta(days=days - 1)
-    spans = list(_spans(changes, end))
+    spans = list(_spans(ordered, end))
     bars = []
     for i in range(days):
         day = first_day + timedelta(days=i)
         start = datetime.combine(day, time(), UTC)
         bars.append(_bar(day, spans, start, min(start + timedelta(days=1), end)))
+    if ordered:  # today shows at least the status the component has now
+        bars[-1] = _with_current(bars[-1], ordered[-1].status)
     known = sum(b.known_seconds for b in bars)
     down = sum(b.down_seconds for b in bars)
     percent = None if known == 0 else round(100 * (known - down) / known, 2)
     return Uptime(tuple(bars), percent)
 
 
-def _spans(changes: Sequence[Change], end: datetime) -> Iterable[tuple[datetime, datetime, str]]:
+def _spans(ordered: Sequence[Change], end: datetime) -> Iterable[tuple[datetime, datetime, str]]:
     """(from, to, status) for every stretch of known status, ending at ``end``."""
-    ordered = sorted(changes, key=lambda c: c.at)
     for n, this in enumerate(ordered):
         stop = min(ordered[n + 1].at if n + 1 < len(ordered) else end, end)
         if this.at < stop:
@@ -87,6 +90,11 @@ def _bar(
     if worst is None:
         return DayBar(day, None, None, 0.0, 0.0)
     return DayBar(day, worst, round(100 * (known - down) / known, 2), known, down)
+
+
+def _with_current(bar: DayBar, status: str) -> DayBar:
+    worst = status if bar.worst is None else max(bar.worst, status, key=_severity)
+    return DayBar(bar.day, worst, bar.uptime, bar.known_seconds, bar.down_seconds)
 
 
 def _severity(status: str) -> int:

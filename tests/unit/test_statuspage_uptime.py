@@ -56,3 +56,26 @@ def test_today_counts_only_up_to_the_end_and_changes_arrive_unsorted() -> None:
     today = uptime_bars(changes, at(2, 12), days=1).bars[0]
     assert today.known_seconds == 12 * 3600 and today.down_seconds == 3 * 3600
     assert today.uptime == 75.0 and today.worst == "major_outage"
+
+
+def test_a_change_after_the_end_still_shows_today() -> None:
+    """The bars end at a rounded clock; an outage that began after it is not hidden."""
+    changes = [
+        Change("operational", at(0)),
+        Change(
+            "partial_outage",
+            at(
+                3,
+                10,
+            ),
+        ),
+    ]
+    today = uptime_bars(changes, at(3, 9.9), days=2).bars[-1]
+    assert today.worst == "partial_outage"
+    assert today.uptime == 100.0  # up to the outage's start it was up
+
+
+def test_a_change_exactly_at_the_end_sets_todays_worst() -> None:
+    changes = [Change("operational", at(0)), Change("major_outage", at(3, 10))]
+    today = uptime_bars(changes, at(3, 10), days=1).bars[-1]
+    assert today.worst == "major_outage"
