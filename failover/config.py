@@ -208,6 +208,14 @@ class UiConfig(_Strict):
         return value
 
 
+class StatusPageConfig(_Strict):
+    """The public page at /status/ is always served from the store; ``static_dir`` also
+    writes it as files there (every ``static_every``) for any web server to serve."""
+
+    static_dir: Path | None = None
+    static_every: Duration = 30.0
+
+
 class _TopLevel(_Strict):
     state_dir: str | None = None
     store: str = "sqlite"
@@ -223,6 +231,7 @@ class _TopLevel(_Strict):
     alerts: AlertsConfig = AlertsConfig()
     tracing: TracingConfig = TracingConfig()
     ui: UiConfig = UiConfig()
+    status_page: StatusPageConfig = StatusPageConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
 
@@ -282,6 +291,7 @@ class Config:
     store_password: str | None = field(default=None, repr=False)
     store_listen: str | None = None
     ui: UiConfig = field(default_factory=UiConfig)
+    status_page: StatusPageConfig = field(default_factory=StatusPageConfig)
     # Every value that came from a secret reference, whatever key it sits under: masked in
     # check-config's output and in every log line.
     secret_values: frozenset[str] = field(default=frozenset(), repr=False)
@@ -397,8 +407,16 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         alerts=top.alerts,
         tracing=top.tracing,
         ui=top.ui,
+        status_page=_relative_to(top.status_page, base),
         secret_values=frozenset(from_refs),
     )
+
+
+def _relative_to(page: StatusPageConfig, base: Path) -> StatusPageConfig:
+    """A relative ``static_dir`` is relative to the config file, like ``state_dir``."""
+    if page.static_dir is None:
+        return page
+    return page.model_copy(update={"static_dir": (base / page.static_dir).resolve()})
 
 
 def _validate_top(raw: dict[str, Any], locate: _Locator, problems: list[str]) -> _TopLevel:

@@ -39,6 +39,7 @@ from failover.model import ChannelState, Forced, Health
 from failover.monitor import HealthMonitor
 from failover.notify import Notifier
 from failover.scheduler import Scheduler
+from failover.statuspage.static_copies import keep_copies
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
 from failover.store.sqlite import sqlite_files
@@ -150,6 +151,9 @@ class Daemon:
         self.supervisor.start("scheduler", self.scheduler.run)
         self.supervisor.start("heartbeat", self.vitals.heartbeat)
         self.supervisor.start("cluster", self._cluster_loop)
+        self.supervisor.start(  # the public page as files, when [status_page] asks for it
+            "status-copies", lambda: keep_copies(self.store, lambda: self.config, self.clock)
+        )
         if self.store.shared:  # only a shared store hears of work other daemons add
             self.supervisor.start("listener", lambda: self.store.listen(self.scheduler.wake))
         await self.store.add_events(

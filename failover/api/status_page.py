@@ -6,30 +6,18 @@ free (304). Images of old feed posts are still served from the feed channel's di
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
 
 from failover.api.context import CONTEXT
 from failover.api.public_headers import FEED_JSON, headers_for, page_headers
 from failover.statuspage import feeds, html, v2
-from failover.statuspage.data import HISTORY_PAGE, StatusData, load
+from failover.statuspage.data import StatusData, load, past_incidents
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CACHE_CONTROL = "public, max-age=30"
 MAX_HISTORY_PAGE = 200  # bounds the rows one request may read
-JSON_DOCS: dict[str, Callable[[StatusData], dict[str, Any]]] = {
-    "summary": v2.summary,
-    "status": v2.status_doc,
-    "components": v2.components_doc,
-    "incidents": v2.incidents_doc,
-    "incidents/unresolved": lambda d: v2.incidents_doc(d, unresolved=True),
-    "scheduled-maintenances": v2.maintenances_doc,
-    "scheduled-maintenances/upcoming": lambda d: v2.maintenances_doc(d, "upcoming"),
-    "scheduled-maintenances/active": lambda d: v2.maintenances_doc(d, "active"),
-}
 
 
 def add_status_page(app: web.Application) -> None:
@@ -41,7 +29,7 @@ def add_status_page(app: web.Application) -> None:
     app.router.add_get("/status/incidents/{id}", _incident)
     app.router.add_get("/status/feed.atom", _atom)
     app.router.add_get("/status/feed.json", _json_feed)
-    for name in JSON_DOCS:
+    for name in v2.DOCUMENTS:
         app.router.add_get(f"/status/api/v2/{name}.json", _json_doc)
     app.router.add_get("/status/media/{path:.*}", _media)
 
@@ -96,13 +84,10 @@ async def _history(request: web.Request) -> web.Response:
             text=f"page: expected a whole number from 1 to {MAX_HISTORY_PAGE}, got {raw[:20]!r}"
         )
     page = int(raw)
-    ctx = request.app[CONTEXT]
-    data = await _data(request)
-    past = await ctx.store.list_incidents(None, active=False, limit=page * HISTORY_PAGE + 1)
-    shown = past[(page - 1) * HISTORY_PAGE : page * HISTORY_PAGE]
+    shown, more = await past_incidents(request.app[CONTEXT].store, page)
     if page > 1 and not shown:
         raise web.HTTPNotFound(text=f"history has no page {page}")
-    return _page(html.history_page(data, shown, page, len(past) > page * HISTORY_PAGE))
+    return _page(html.history_page(await _data(request), shown, page, more))
 
 
 async def _incident(request: web.Request) -> web.Response:
@@ -126,9 +111,8 @@ async def _json_feed(request: web.Request) -> web.Response:
 
 async def _json_doc(request: web.Request) -> web.Response:
     name = request.path.removeprefix("/status/api/v2/").removesuffix(".json")
-    doc = JSON_DOCS[name](await _data(request))
-    body = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-    response = _public(body, "application/json")
+    doc = v2.DOCUMENTS[name](await _data(request))
+    response = _public(v2.dumps(doc), "application/json")
     response.headers["Access-Control-Allow-Origin"] = "*"  # widgets read it from other sites
     return response
 

@@ -126,6 +126,13 @@ async def announcements(store: Store, config: Config) -> list[Announcement]:
     return sorted(found.values(), key=lambda a: a.id, reverse=True)[:ANNOUNCEMENTS]
 
 
+async def past_incidents(store: Store, page: int) -> tuple[list[Incident], bool]:
+    """History page ``page`` (1-based): resolved incidents and completed maintenance, newest
+    first, and whether an older page exists."""
+    past = await store.list_incidents(None, active=False, limit=page * HISTORY_PAGE + 1)
+    return past[(page - 1) * HISTORY_PAGE : page * HISTORY_PAGE], len(past) > page * HISTORY_PAGE
+
+
 def _merge(first: list[Incident], second: list[Incident]) -> tuple[Incident, ...]:
     """Both lists, each incident once, newest first: every active one even if older than
     the last LISTED."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from failover.statuspage.data import StatusData
 from failover.statuspage.overall import Overall, overall
@@ -41,6 +41,7 @@ _env = Environment(
     autoescape=select_autoescape(["html"]),
     trim_blocks=True,
     lstrip_blocks=True,
+    undefined=StrictUndefined,  # a name missing from a template is a bug, not an empty string
 )
 _env.globals.update(
     status_label=STATUS_LABELS, state_label=STATE_LABELS, impact_label=IMPACT_LABELS
@@ -80,26 +81,43 @@ def groups(data: StatusData) -> list[Group]:
     return [Group(name, tuple(rows)) for name, rows in found.items()]
 
 
-def index_page(data: StatusData) -> bytes:
+def index_page(data: StatusData, static: bool = False) -> bytes:
+    """``static``: links between pages as files (``history.html``) for the static copies."""
     return _render(
-        "status/index.html", data, overall=overall_of(data), groups=groups(data), root="./"
-    )
+        "status/index.html", data, static, overall=overall_of(data), groups=groups(data),
+        root="./",
+    )  # fmt: skip
 
 
-def history_page(data: StatusData, past: list[Incident], page: int, more: bool) -> bytes:
-    return _render("status/history.html", data, past=past, page=page, more=more, root="./")
+def history_page(
+    data: StatusData, past: list[Incident], page: int, more: bool, static: bool = False
+) -> bytes:
+    return _render("status/history.html", data, static, past=past, page=page, more=more,
+                   root="./")  # fmt: skip
 
 
-def incident_page(data: StatusData, incident: Incident) -> bytes:
+def incident_page(data: StatusData, incident: Incident, static: bool = False) -> bytes:
     names = {c.id: c.name for c in data.components}
     affected = [(names.get(k, k), v) for k, v in sorted(incident.components.items())]
-    return _render("status/incident.html", data, incident=incident, affected=affected, root="../")
-
-
-def _render(template: str, data: StatusData, **values: object) -> bytes:
-    updated: datetime | None = data.updated_at
-    return (
-        _env.get_template(template)
-        .render(data=data, meta=data.meta, updated=updated, **values)
-        .encode()
+    return _render(
+        "status/incident.html", data, static, incident=incident, affected=affected, root="../"
     )
+
+
+def history_file(page: int) -> str:
+    """A history page's file name among the static copies."""
+    return "history.html" if page == 1 else f"history-{page}.html"
+
+
+def _render(template: str, data: StatusData, static: bool, **values: object) -> bytes:
+    root = str(values["root"])
+
+    def history_href(page: int) -> str:
+        return root + (history_file(page) if static else f"history?page={page}")
+
+    updated: datetime | None = data.updated_at
+    page = _env.get_template(template).render(
+        data=data, meta=data.meta, updated=updated, ext=".html" if static else "",
+        history_href=history_href, **values,
+    )  # fmt: skip
+    return page.encode()

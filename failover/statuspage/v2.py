@@ -12,7 +12,8 @@ Ids are strings, times ISO 8601 UTC with milliseconds, absent times ``null``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +58,20 @@ def maintenances_doc(data: StatusData, which: str = "all") -> Json:
         "active": data.active_maintenances,
     }[which]
     return {"page": page(data), "scheduled_maintenances": [incident(data, m) for m in chosen]}
+
+
+# Every document by its path under api/v2/ (without ".json"): served live and written to the
+# static copies.
+DOCUMENTS: dict[str, Callable[[StatusData], Json]] = {
+    "summary": summary,
+    "status": status_doc,
+    "components": components_doc,
+    "incidents": incidents_doc,
+    "incidents/unresolved": lambda d: incidents_doc(d, unresolved=True),
+    "scheduled-maintenances": maintenances_doc,
+    "scheduled-maintenances/upcoming": lambda d: maintenances_doc(d, "upcoming"),
+    "scheduled-maintenances/active": lambda d: maintenances_doc(d, "active"),
+}
 
 
 def page(data: StatusData) -> Json:
@@ -161,6 +176,11 @@ def update(u: IncidentUpdate) -> Json:
         "custom_tweet": None,
         "tweet_id": None,
     }
+
+
+def dumps(doc: Json) -> bytes:
+    """The bytes served and written: compact, key order as built, UTF-8."""
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def stamp(at: datetime) -> str:

@@ -169,3 +169,26 @@ async def test_the_daemons_own_statuspage_probe_reads_its_own_page(tmp_path: Pat
             await eventually(lambda: health() is Health.DOWN)
         finally:
             await h.daemon.stop()
+
+
+async def test_static_copies_are_the_same_page_as_files(tmp_path: Path) -> None:
+    copy = '[status_page]\nstatic_dir = "public-copy"\nstatic_every = "200ms"\n\n'
+    h = await start_daemon(write_config(tmp_path, copy + FEED))
+    try:
+        seeded = await seed_demo(h.daemon.store, h.daemon.clock.now())
+        root = tmp_path / "public-copy"
+        incident = root / "incidents" / f"{seeded.active}.html"
+        await eventually(lambda: incident.exists() and b"A bad deploy" in incident.read_bytes())
+        index = (root / "index.html").read_text()
+        assert ACTIVE_TITLE in index and f'href="./incidents/{seeded.active}.html"' in index
+        assert (
+            'href="./history.html"' in index
+            and RESOLVED_TITLE in (root / "history.html").read_text()
+        )
+        assert (root / "incidents" / f"{seeded.resolved}.html").exists()
+        for name in V2:  # the JSON is byte for byte what the daemon serves
+            served = (await fetch(h.url + f"/status/api/v2/{name}.json"))[2]
+            assert (root / "api" / "v2" / f"{name}.json").read_bytes() == served, name
+        assert (root / "feed.atom").read_bytes() == (await fetch(h.url + "/status/feed.atom"))[2]
+    finally:
+        await h.daemon.stop()
