@@ -26,6 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from failover import __version__, startup, timefmt
+from failover.cli_incidents import add_incident_commands
 from failover.cli_local import cmd_check_config, cmd_migrate, cmd_run, cmd_token
 from failover.cli_output import (
     EXIT_CONFLICT,
@@ -93,7 +94,8 @@ where each command works:
   or $FAILOVER_CONFIG): run, check-config, migrate, token
   from anywhere, talking to a running daemon (--url or $FAILOVER_URL, default
   http://127.0.0.1:8080, and --token or $FAILOVER_TOKEN): post, status, messages,
-  show, cancel, retract, force, drill, events
+  show, cancel, retract, force, drill, events, incident, component,
+  maintenance
 
 examples:
   failover check-config -c failover.toml
@@ -131,8 +133,10 @@ def _parser() -> argparse.ArgumentParser:
         config_option(sp)
         return sp
 
-    def remote(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_ + " (talks to a running daemon).")
+    def remote(name: str, help_: str, parent: Any = None) -> argparse.ArgumentParser:
+        sp = (parent or sub).add_parser(
+            name, help=help_, description=help_ + " (talks to a running daemon)."
+        )
         sp.add_argument(
             "--url", default=os.environ.get("FAILOVER_URL", "http://127.0.0.1:8080"),
             help="the daemon's address (default $FAILOVER_URL, else http://127.0.0.1:8080)",
@@ -253,6 +257,7 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--channel", help="only events of this channel")
     sp.add_argument("--limit", type=int, default=30, help="how many (default 30)")
     sp.set_defaults(func=cmd_events)
+    add_incident_commands(sub, remote, _call)
     return p
 
 

@@ -216,6 +216,40 @@ class StatusPageConfig(_Strict):
     static_every: Duration = 30.0
 
 
+class ComponentConfig(_Strict):
+    """One of the company's own services (``[components.<id>]``), shown on the status page;
+    with ``probe``, the daemon watches it and opens a draft incident when it fails."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    group: str | None = None
+    position: int | None = Field(None, ge=0)  # default: its place in the file
+    probe: str | None = Field(None, pattern=r"^https?://\S+$")
+    probe_interval: Duration = 30.0
+    probe_timeout: Duration = 5.0
+    expect_status: int = 200
+    down_after: int = Field(3, ge=1)  # failed probes in a row before it is a major outage
+    up_after: int = Field(2, ge=1)  # good probes in a row before it is operational again
+
+
+class IncidentsConfig(_Strict):
+    """How incidents are posted (``[incidents]``)."""
+
+    route: str | None = None  # where updates go; default: default_route
+    templates: dict[str, str] = {}  # state (or "reminder") -> "[Identified] {title}: {body}"
+    timer_interval: Duration = Field(5.0, gt=0)  # how often maintenance timers are looked at
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, value: dict[str, str]) -> dict[str, str]:
+        from failover.incidents.templates import check_template
+
+        for key, template in value.items():
+            if (why := check_template(key, template)) is not None:
+                raise ValueError(f"{key}: {why}")
+        return value
+
+
 class _TopLevel(_Strict):
     state_dir: str | None = None
     store: str = "sqlite"
@@ -234,6 +268,8 @@ class _TopLevel(_Strict):
     status_page: StatusPageConfig = StatusPageConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
+    components: dict[str, ComponentConfig] = {}
+    incidents: IncidentsConfig = IncidentsConfig()
 
 
 # The platform's own name per channel type, for people; third-party types show their key.
@@ -292,6 +328,8 @@ class Config:
     store_listen: str | None = None
     ui: UiConfig = field(default_factory=UiConfig)
     status_page: StatusPageConfig = field(default_factory=StatusPageConfig)
+    components: dict[str, ComponentConfig] = field(default_factory=dict)
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     # Every value that came from a secret reference, whatever key it sits under: masked in
     # check-config's output and in every log line.
     secret_values: frozenset[str] = field(default=frozenset(), repr=False)
@@ -385,6 +423,13 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         default_route = next(iter(top.routes))
     if top.default_route and top.default_route not in declared:
         problems.append(f"default_route: no route named {top.default_route!r}")
+    if top.incidents.route and top.incidents.route not in declared:
+        problems.append(f"incidents.route: no route named {top.incidents.route!r}")
+    for cid in top.components:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", cid):
+            problems.append(
+                f"components.{cid}: use lower-case letters, digits, - and _ for a component id"
+            )
     if problems:
         raise ConfigError(sorted(problems, key=_line_of), where)  # in file order
 
@@ -408,6 +453,8 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         tracing=top.tracing,
         ui=top.ui,
         status_page=_relative_to(top.status_page, base),
+        components=top.components,
+        incidents=top.incidents,
         secret_values=frozenset(from_refs),
     )
 
@@ -431,7 +478,7 @@ def _validate_top(raw: dict[str, Any], locate: _Locator, problems: list[str]) ->
             for err in exc.errors():
                 head, *rest = (str(p) for p in err["loc"])
                 part = raw.get(head)
-                if rest and head in ("routes", "channels") and isinstance(part, dict):
+                if rest and head in ("routes", "channels", "components") and isinstance(part, dict):
                     raw[head] = {k: v for k, v in part.items() if k != rest[0]}
                 else:
                     raw.pop(head, None)

@@ -32,6 +32,7 @@ from failover.engine import Engine
 from failover.errors import ConfigError, FailoverError
 from failover.filemodes import make_private
 from failover.health import Transition
+from failover.incidents.watch import status_task
 from failover.intake import Intake
 from failover.logs import register_secrets
 from failover.metrics import Metrics
@@ -154,6 +155,7 @@ class Daemon:
         self.supervisor.start(  # the public page as files, when [status_page] asks for it
             "status-copies", lambda: keep_copies(self.store, lambda: self.config, self.clock)
         )
+        self.supervisor.start("incidents", status_task(self))
         if self.store.shared:  # only a shared store hears of work other daemons add
             self.supervisor.start("listener", lambda: self.store.listen(self.scheduler.wake))
         await self.store.add_events(

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from failover.api.auth import THROTTLE, denied_middleware
 from failover.api.context import CONTEXT, ApiContext
+from failover.api.incidents import add_incident_routes
 from failover.api.problems import problem_middleware
 from failover.api.routes import routes
 from failover.api.status_page import add_status_page
@@ -23,6 +24,7 @@ def create_app(ctx: ApiContext, max_body: int) -> web.Application:
     app[THROTTLE] = AuthThrottle()
     app.add_routes(routes)
     add_web(app)
+    add_incident_routes(app)
     app.router.add_get("/status/state.json", _public_state)
     app.router.add_get("/status", _status_redirect)
     add_status_page(app)

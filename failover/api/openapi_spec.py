@@ -231,6 +231,8 @@ def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def build() -> dict[str, Any]:
+    from failover.api import openapi_incidents  # it builds on the helpers above
+
     not_found = {"404": _problem("no such object")}
     conflict = {"409": _problem("the request conflicts with the object's state")}
     return {
@@ -243,7 +245,7 @@ def build() -> dict[str, Any]:
         },
         "servers": [{"url": "/"}],
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **openapi_incidents.SCHEMAS},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
@@ -343,6 +345,7 @@ def build() -> dict[str, Any]:
                               {"204": {"description": "ended"}}, Role.ADMIN, params=[ID],
                               errors=not_found),
             },
+            **openapi_incidents.paths(),
         },
     }  # fmt: skip
 
