@@ -192,3 +192,44 @@ async def test_static_copies_are_the_same_page_as_files(tmp_path: Path) -> None:
         assert (root / "feed.atom").read_bytes() == (await fetch(h.url + "/status/feed.atom"))[2]
     finally:
         await h.daemon.stop()
+
+
+async def test_an_incident_opened_through_the_api_reaches_the_page_once(tmp_path: Path) -> None:
+    """Its updates are messages on a route with the feed channel: on the page they are the
+    incident's timeline and one feed item each, never a second time as announcements."""
+    components = '[components.api]\nname = "Public API"\n\n'
+    h = await start_daemon(write_config(tmp_path, components + FEED))
+    try:
+        status, opened = await h.request("POST", "/api/v1/incidents", role="publisher", json={
+            "title": "Login failures", "body": "Some logins fail.", "impact": "major",
+            "components": {"api": "major_outage"},
+        })  # fmt: skip
+        assert status == 201, opened
+        incident_id = opened["id"]
+        status, _ = await h.request(
+            "POST", f"/api/v1/incidents/{incident_id}/updates", role="publisher",
+            json={"state": "identified", "body": "An expired certificate."},
+        )  # fmt: skip
+        assert status in (200, 201)
+
+        async def both_posted() -> bool:
+            incident = await h.daemon.store.get_incident(incident_id)
+            return incident is not None and all(u.message_id for u in incident.updates)
+
+        await eventually(both_posted)
+        incident = await h.daemon.store.get_incident(incident_id)
+        assert incident is not None and len(incident.updates) == 2
+        for update in incident.updates:
+            assert update.message_id is not None
+            await h.wait_state(update.message_id, "delivered")
+        html = (await fetch(h.url + "/status/"))[2].decode()
+        assert "Major System Outage" in html and "An expired certificate." in html
+        assert "No announcements yet." in html  # the updates are not announcements too
+        items = json.loads((await fetch(h.url + "/status/feed.json"))[2])["items"]
+        assert [i["title"] for i in items] == ["[Identified] Login failures",
+                                               "[Investigating] Login failures"]  # fmt: skip
+        summary = json.loads((await fetch(h.url + "/status/api/v2/summary.json"))[2])
+        assert summary["status"]["indicator"] == "critical"
+        assert summary["incidents"][0]["components"][0]["status"] == "major_outage"
+    finally:
+        await h.daemon.stop()
