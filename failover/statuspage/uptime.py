@@ -44,25 +44,51 @@ class Uptime:
 def uptime_bars(changes: Sequence[Change], end: datetime, days: int = 90) -> Uptime:
     """Bars for the ``days`` UTC days ending with ``end``'s day, up to ``end``.
 
-    ``changes`` is the component's history in time order, including its last change before
-    the window (so the first day knows the status it started with).
+    ``changes`` is the component's history, including its last change before the window (so
+    the first day knows the status it started with). One pass over the changes, cut at day
+    boundaries: the cost grows with the history plus the days, never their product.
     """
     ordered = sorted(changes, key=lambda c: c.at)
     # A change newer than ``end`` still counts: the bars never lag behind the data.
     end = max([end.astimezone(UTC), *(c.at for c in ordered[-1:])])
     first_day = end.date() - timedelta(days=days - 1)
-    spans = list(_spans(ordered, end))
-    bars = []
-    for i in range(days):
-        day = first_day + timedelta(days=i)
-        start = datetime.combine(day, time(), UTC)
-        bars.append(_bar(day, spans, start, min(start + timedelta(days=1), end)))
+    window = datetime.combine(first_day, time(), UTC)
+    days_ = [_Day() for _ in range(days)]
+    for s_from, s_to, status in _spans(ordered, end):
+        lo = max(s_from, window)
+        while lo < s_to:
+            index = (lo.date() - first_day).days
+            hi = min(s_to, datetime.combine(lo.date() + timedelta(days=1), time(), UTC))
+            days_[index].add(status, (hi - lo).total_seconds())
+            lo = hi
+    bars = [d.bar(first_day + timedelta(days=i)) for i, d in enumerate(days_)]
     if ordered:  # today shows at least the status the component has now
         bars[-1] = _with_current(bars[-1], ordered[-1].status)
     known = sum(b.known_seconds for b in bars)
     down = sum(b.down_seconds for b in bars)
     percent = None if known == 0 else round(100 * (known - down) / known, 2)
     return Uptime(tuple(bars), percent)
+
+
+class _Day:
+    """What one day has seen so far."""
+
+    def __init__(self) -> None:
+        self.worst: str | None = None
+        self.known = self.down = 0.0
+
+    def add(self, status: str, seconds: float) -> None:
+        self.known += seconds
+        if status in DOWN:
+            self.down += seconds
+        if self.worst is None or _severity(status) > _severity(self.worst):
+            self.worst = status
+
+    def bar(self, day: date) -> DayBar:
+        if self.worst is None:
+            return DayBar(day, None, None, 0.0, 0.0)
+        uptime = round(100 * (self.known - self.down) / self.known, 2)
+        return DayBar(day, self.worst, uptime, self.known, self.down)
 
 
 def _spans(ordered: Sequence[Change], end: datetime) -> Iterable[tuple[datetime, datetime, str]]:
@@ -73,27 +99,8 @@ def _spans(ordered: Sequence[Change], end: datetime) -> Iterable[tuple[datetime,
             yield this.at, stop, this.status
 
 
-def _bar(
-    day: date, spans: Sequence[tuple[datetime, datetime, str]], start: datetime, stop: datetime
-) -> DayBar:
-    worst: str | None = None
-    known = down = 0.0
-    for s_from, s_to, status in spans:
-        lo, hi = max(s_from, start), min(s_to, stop)
-        if lo >= hi:
-            continue
-        seconds = (hi - lo).total_seconds()
-        known += seconds
-        if status in DOWN:
-            down += seconds
-        worst = status if worst is None else max(worst, status, key=_severity)
-    if worst is None:
-        return DayBar(day, None, None, 0.0, 0.0)
-    return DayBar(day, worst, round(100 * (known - down) / known, 2), known, down)
-
-
 def _with_current(bar: DayBar, status: str) -> DayBar:
-    worst = status if bar.worst is None else max(bar.worst, status, key=_severity)
+    worst = status if bar.worst is None or _severity(status) > _severity(bar.worst) else bar.worst
     return DayBar(bar.day, worst, bar.uptime, bar.known_seconds, bar.down_seconds)
 
 

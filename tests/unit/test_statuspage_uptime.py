@@ -3,9 +3,10 @@ was up; days without data are never counted as up."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
-from failover.statuspage.uptime import Change, uptime_bars
+from failover.statuspage.uptime import DOWN, SEVERITY, Change, uptime_bars
 
 DAY0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -79,3 +80,38 @@ def test_a_change_exactly_at_the_end_sets_todays_worst() -> None:
     changes = [Change("operational", at(0)), Change("major_outage", at(3, 10))]
     today = uptime_bars(changes, at(3, 10), days=1).bars[-1]
     assert today.worst == "major_outage"
+
+
+def naive_day(
+    changes: list[Change], start: datetime, stop: datetime
+) -> tuple[float, float, set[str]]:
+    """Known and down seconds of one day, and the statuses seen, the slow obvious way."""
+    ordered = sorted(changes, key=lambda c: c.at)
+    known = down = 0.0
+    seen = set()
+    for n, c in enumerate(ordered):
+        until = ordered[n + 1].at if n + 1 < len(ordered) else stop
+        lo, hi = max(c.at, start), min(until, stop)
+        if lo < hi:
+            known += (hi - lo).total_seconds()
+            down += (hi - lo).total_seconds() if c.status in DOWN else 0
+            seen.add(c.status)
+    return known, down, seen
+
+
+def test_the_one_pass_bars_match_the_obvious_computation() -> None:
+    rng = random.Random(16)
+    statuses = list(SEVERITY)
+    for _ in range(40):
+        changes = [
+            Change(rng.choice(statuses), at(rng.uniform(-20, 30)))
+            for _ in range(rng.randint(1, 60))
+        ]
+        end = at(30, rng.uniform(0, 24))
+        bars = uptime_bars(changes, end, days=30).bars
+        for bar in bars:
+            start = datetime.combine(bar.day, datetime.min.time(), UTC)
+            known, down, seen = naive_day(changes, start, min(start + timedelta(days=1), end))
+            assert abs(bar.known_seconds - known) < 1e-6 and abs(bar.down_seconds - down) < 1e-6
+            if bar is not bars[-1]:
+                assert bar.worst == (max(seen, key=SEVERITY.index) if seen else None)
