@@ -12,26 +12,43 @@ from aiohttp import web
 
 from failover.api.context import CONTEXT
 from failover.api.public_headers import FEED_JSON, headers_for, page_headers
+from failover.api.render_cache import RenderCache
 from failover.statuspage import feeds, html, v2
-from failover.statuspage.data import StatusData, load, past_incidents
+from failover.statuspage.data import StatusData, as_of, load, past_incidents
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 CACHE_CONTROL = "public, max-age=30"
+RENDER_TTL = 2.0  # seconds a rendered page is reused (see render_cache)
+RENDERS: web.AppKey[RenderCache] = web.AppKey("status_renders", RenderCache)
 MAX_HISTORY_PAGE = 200  # bounds the rows one request may read
 
 
 def add_status_page(app: web.Application) -> None:
-    """Register the page's routes and its ETag middleware on ``app``."""
+    """Register the page's routes, its render cache and its ETag middleware on ``app``."""
+    app[RENDERS] = RenderCache(RENDER_TTL, app[CONTEXT].clock.monotonic)
     app.middlewares.append(etag_middleware)
-    app.router.add_get("/status/", _index)
-    app.router.add_get("/status/index.html", _index)
-    app.router.add_get("/status/history", _history)
-    app.router.add_get("/status/incidents/{id}", _incident)
-    app.router.add_get("/status/feed.atom", _atom)
-    app.router.add_get("/status/feed.json", _json_feed)
+    app.router.add_get("/status/", _cached(_index))
+    app.router.add_get("/status/index.html", _cached(_index))
+    app.router.add_get("/status/history", _cached(_history))
+    app.router.add_get("/status/incidents/{id}", _cached(_incident))
+    app.router.add_get("/status/feed.atom", _cached(_atom))
+    app.router.add_get("/status/feed.json", _cached(_json_feed))
     for name in v2.DOCUMENTS:
-        app.router.add_get(f"/status/api/v2/{name}.json", _json_doc)
+        app.router.add_get(f"/status/api/v2/{name}.json", _cached(_json_doc))
     app.router.add_get("/status/media/{path:.*}", _media)
+
+
+def _cached(handler: Callable[[web.Request], Awaitable[web.Response]]) -> Handler:
+    """``handler`` behind the render cache, per path (and history page) and per step of
+    the uptime bars' clock, so a cached page never outlives its step."""
+
+    async def cached(request: web.Request) -> web.StreamResponse:
+        ctx = request.app[CONTEXT]
+        page = request.query.get("page", "")[:8] if request.path == "/status/history" else ""
+        key = f"{as_of(ctx.clock.now()).timestamp()} {request.path} {page}"
+        return await request.app[RENDERS].get(key, lambda: handler(request))
+
+    return cached
 
 
 @web.middleware
@@ -63,9 +80,9 @@ def _tags(header: str) -> set[str]:
     )
 
 
-async def _data(request: web.Request) -> StatusData:
+async def _data(request: web.Request, history: bool = False) -> StatusData:
     ctx = request.app[CONTEXT]
-    return await load(ctx.store, ctx.config(), ctx.clock.now())
+    return await load(ctx.store, ctx.config(), ctx.clock.now(), history)
 
 
 def _page(body: bytes) -> web.Response:
@@ -74,7 +91,7 @@ def _page(body: bytes) -> web.Response:
 
 
 async def _index(request: web.Request) -> web.Response:
-    return _page(html.index_page(await _data(request)))
+    return _page(html.index_page(await _data(request, history=True)))
 
 
 async def _history(request: web.Request) -> web.Response:

@@ -95,7 +95,9 @@ def as_of(now: datetime) -> datetime:
     return datetime.fromtimestamp(now.timestamp() // step * step, UTC)
 
 
-async def load(store: Store, config: Config, now: datetime) -> StatusData:
+async def load(store: Store, config: Config, now: datetime, history: bool = True) -> StatusData:
+    """``history``: also read the 90 days of component history (only the uptime bars need
+    it, and it is the largest read)."""
     end = as_of(now)
     incidents = await store.list_incidents("incident", limit=LISTED)
     active = await store.list_incidents("incident", active=True, limit=LISTED)
@@ -105,7 +107,9 @@ async def load(store: Store, config: Config, now: datetime) -> StatusData:
         meta=page_meta(config),
         as_of=end,
         components=tuple(await store.list_components()),
-        history=tuple(await store.component_history(end - timedelta(days=UPTIME_DAYS))),
+        history=tuple(
+            await store.component_history(end - timedelta(days=UPTIME_DAYS)) if history else ()
+        ),
         incidents=_merge(active, incidents),
         maintenances=_merge(open_maintenances, maintenances),
         announcements=tuple(await announcements(store, config)),
