@@ -6,8 +6,9 @@ incident), then a full one: ``--components`` (20) components in 4 groups, each c
 status every ``--every-hours`` (6) over 90 days (about 7,200 history rows), ``--incidents``
 (500) resolved incidents with three updates each and 3 active ones. The data is written
 through the store's own status methods before measuring. Per path it reports the median
-latency of ``--samples`` (30) sequential GETs (client in the same process), and pages/s for
-``/status/`` with 8 concurrent clients for 3 s. Prints a table and, last, one JSON line.
+latency of ``--samples`` (30) sequential GETs (client in the same process), first rendering
+every time (the render cache's ttl set to 0), then through the render cache, and pages/s
+for ``/status/`` with 8 concurrent clients for 3 s (cache on). Prints a table and, last, one JSON line.
 
     .venv/bin/python bench/status_page.py [--components 20] [--incidents 500] [--samples 30]
 """
@@ -29,6 +30,8 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from failover.api.render_cache import RenderCache  # noqa: E402
+from failover.api.status_page import RENDER_TTL, RENDERS  # noqa: E402
 from failover.store.base import Store  # noqa: E402
 from failover.store.status import ComponentSpec, NewIncident, NewUpdate  # noqa: E402
 from tests.harness import Harness, start_daemon, write_config  # noqa: E402
@@ -64,18 +67,27 @@ async def fill(store: Store, now_: object, components: int, every: float, incide
     return rows
 
 
+def renders(h: Harness) -> RenderCache:
+    runner = h.daemon._runner
+    assert runner is not None
+    return runner.app[RENDERS]
+
+
 async def measure(h: Harness, samples: int) -> dict[str, float]:
     out = {}
     async with aiohttp.ClientSession() as s:
-        for path in PATHS:
-            times = []
-            for _ in range(samples):
-                t0 = time.perf_counter()
-                async with s.get(h.url + path) as r:
-                    await r.read()
-                    status = r.status
-                times.append((time.perf_counter() - t0) * 1000)
-            out[path] = statistics.median(times) if status == 200 else float("nan")
+        for cold in (True, False):  # every GET renders / the render cache answers
+            renders(h).ttl = 0.0 if cold else RENDER_TTL
+            for path in PATHS:
+                times = []
+                for _ in range(samples):
+                    t0 = time.perf_counter()
+                    async with s.get(h.url + path) as r:
+                        await r.read()
+                        status = r.status
+                    times.append((time.perf_counter() - t0) * 1000)
+                key = path if cold else f"cached {path}"
+                out[key] = statistics.median(times) if status == 200 else float("nan")
         done = 0
         stop = time.perf_counter() + 3.0
 
@@ -120,15 +132,20 @@ async def main() -> None:
     print(f"\nSQLite, in-process daemon and client; full: {args.components} components, "
           f"{full['history_rows']:.0f} history rows, {args.incidents} resolved + 3 active "
           f"incidents; medians of {args.samples}")  # fmt: skip
-    print(f"{'GET':<34} {'empty ms':>9} {'full ms':>9} {'ratio':>7}")
+    print(f"{'GET (rendered each time)':<34} {'empty ms':>9} {'full ms':>9} {'ratio':>7}")
     out: dict[str, float] = {}
-    for path in PATHS:
+    for path in [*PATHS, *(f"cached {p}" for p in PATHS)]:
+        if path == f"cached {PATHS[0]}":
+            print(f"{'GET (from the 2 s render cache)':<34}")
         ratio = full[path] / empty[path]
-        print(f"{path:<34} {empty[path]:>9.2f} {full[path]:>9.2f} {ratio:>7.2f}")
+        print(
+            f"{path.removeprefix('cached '):<34} {empty[path]:>9.2f} {full[path]:>9.2f} {ratio:>7.2f}"
+        )
         out[path] = round(full[path], 2)
     print(f"{'/status/ pages/s, 8 clients':<34} {empty['pages_per_s']:>9.1f} "
           f"{full['pages_per_s']:>9.1f} {full['pages_per_s'] / empty['pages_per_s']:>7.2f}")  # fmt: skip
     print(json.dumps({"index_ms": out["/status/"], "summary_ms": out["/status/api/v2/summary.json"],
+                      "index_cached_ms": out["cached /status/"],
                       "pages_per_s": round(full["pages_per_s"], 1),
                       "empty_pages_per_s": round(empty["pages_per_s"], 1),
                       "history_rows": full["history_rows"], "paths_ms": out}))  # fmt: skip

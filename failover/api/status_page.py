@@ -5,6 +5,7 @@ free (304). Images of old feed posts are still served from the feed channel's di
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 
@@ -85,13 +86,21 @@ async def _data(request: web.Request, history: bool = False) -> StatusData:
     return await load(ctx.store, ctx.config(), ctx.clock.now(), history)
 
 
-def _page(body: bytes) -> web.Response:
-    return web.Response(body=body, content_type="text/html", charset="utf-8",
-                        headers=page_headers(body))  # fmt: skip
+async def _page(render: Callable[[], bytes]) -> web.Response:
+    """Render in a worker thread: a page with 90-day bars for many components takes a while,
+    and the event loop keeps posting meanwhile."""
+
+    def work() -> tuple[bytes, dict[str, str]]:
+        body = render()
+        return body, page_headers(body)
+
+    body, headers = await asyncio.to_thread(work)
+    return web.Response(body=body, content_type="text/html", charset="utf-8", headers=headers)
 
 
 async def _index(request: web.Request) -> web.Response:
-    return _page(html.index_page(await _data(request, history=True)))
+    data = await _data(request, history=True)
+    return await _page(lambda: html.index_page(data))
 
 
 async def _history(request: web.Request) -> web.Response:
@@ -104,7 +113,8 @@ async def _history(request: web.Request) -> web.Response:
     shown, more = await past_incidents(request.app[CONTEXT].store, page)
     if page > 1 and not shown:
         raise web.HTTPNotFound(text=f"history has no page {page}")
-    return _page(html.history_page(await _data(request), shown, page, more))
+    data = await _data(request)
+    return await _page(lambda: html.history_page(data, shown, page, more))
 
 
 async def _incident(request: web.Request) -> web.Response:
@@ -114,12 +124,13 @@ async def _incident(request: web.Request) -> web.Response:
     incident = await request.app[CONTEXT].store.get_incident(int(raw))
     if incident is None or incident.draft:
         raise web.HTTPNotFound(text=f"no incident {raw}")
-    return _page(html.incident_page(await _data(request), incident))
+    data = await _data(request)
+    return await _page(lambda: html.incident_page(data, incident))
 
 
 async def _atom(request: web.Request) -> web.Response:
-    body = feeds.atom(await _data(request))
-    return _public(body, "application/atom+xml")
+    data = await _data(request)
+    return _public(await asyncio.to_thread(feeds.atom, data), "application/atom+xml")
 
 
 async def _json_feed(request: web.Request) -> web.Response:

@@ -14,7 +14,7 @@ from pathlib import Path
 from failover.clock import Clock
 from failover.config import Config
 from failover.statuspage import feeds, html, v2
-from failover.statuspage.data import load, past_incidents
+from failover.statuspage.data import HISTORY_PAGE, StatusData, load
 from failover.store.base import Store
 from failover.store.status import Incident
 
@@ -24,8 +24,15 @@ MAX_HISTORY_PAGES = 20  # the static history stops here; the live page goes furt
 
 
 async def render_files(store: Store, config: Config, clock: Clock) -> dict[str, bytes]:
-    """Every file of the static copy, by its path relative to the copy's directory."""
+    """Every file of the static copy, by its path relative to the copy's directory; read
+    here, rendered in a worker thread (the event loop keeps posting meanwhile)."""
     data = await load(store, config, clock.now())
+    limit = MAX_HISTORY_PAGES * HISTORY_PAGE + 1
+    past = await store.list_incidents(None, active=False, limit=limit)
+    return await asyncio.to_thread(_render_all, data, past)
+
+
+def _render_all(data: StatusData, past: list[Incident]) -> dict[str, bytes]:
     files = {
         "index.html": html.index_page(data, static=True),
         "feed.atom": feeds.atom(data),
@@ -33,11 +40,11 @@ async def render_files(store: Store, config: Config, clock: Clock) -> dict[str, 
     }
     for name, doc in v2.DOCUMENTS.items():
         files[f"api/v2/{name}.json"] = v2.dumps(doc(data))
-    shown: dict[int, Incident] = {i.id: i for i in (*data.incidents, *data.maintenances)}
+    shown: dict[int, Incident] = {i.id: i for i in (*data.incidents, *data.maintenances, *past)}
     for page in range(1, MAX_HISTORY_PAGES + 1):
-        past, more = await past_incidents(store, page)
-        files[html.history_file(page)] = html.history_page(data, past, page, more, static=True)
-        shown.update((i.id, i) for i in past)
+        part = past[(page - 1) * HISTORY_PAGE : page * HISTORY_PAGE]
+        more = len(past) > page * HISTORY_PAGE and page < MAX_HISTORY_PAGES
+        files[html.history_file(page)] = html.history_page(data, part, page, more, static=True)
         if not more:
             break
     for incident in shown.values():
