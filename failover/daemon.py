@@ -152,9 +152,10 @@ class Daemon:
         self.supervisor.start("scheduler", self.scheduler.run)
         self.supervisor.start("heartbeat", self.vitals.heartbeat)
         self.supervisor.start("cluster", self._cluster_loop)
-        self.supervisor.start(  # the public page as files, when [status_page] asks for it
-            "status-copies", lambda: keep_copies(self.store, lambda: self.config, self.clock)
-        )
+        if cfg.status_page.static_dir is not None:  # the public page as files too
+            self.supervisor.start(
+                "status-copies", lambda: keep_copies(self.store, lambda: self.config, self.clock)
+            )
         self.supervisor.start("incidents", status_task(self))
         if self.store.shared:  # only a shared store hears of work other daemons add
             self.supervisor.start("listener", lambda: self.store.listen(self.scheduler.wake))

@@ -60,8 +60,9 @@ async def write_copies(store: Store, config: Config, clock: Clock, directory: Pa
 
 
 async def keep_copies(store: Store, config: Callable[[], Config], clock: Clock) -> None:
-    """Rewrite the copy every ``static_every`` for as long as the daemon runs. A directory
-    that cannot be written is logged and tried again next time, never fatal."""
+    """Rewrite the copy every ``static_every`` for as long as the daemon runs (started only
+    when ``static_dir`` is set at start; a reload may move or pause it). A directory that
+    cannot be written is logged and tried again next time, never fatal."""
     while True:
         cfg = config()
         directory = cfg.status_page.static_dir
