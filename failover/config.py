@@ -220,6 +220,14 @@ class SubscribersConfig(_Strict):
     hook_notice_after: int = Field(5, ge=1)  # consecutive webhook failures: mail the contact
 
 
+class StatusPageConfig(_Strict):
+    """The public page at /status/ is always served from the store; ``static_dir`` also
+    writes it as files there (every ``static_every``) for any web server to serve."""
+
+    static_dir: Path | None = None
+    static_every: Duration = 30.0
+
+
 class ComponentConfig(_Strict):
     """One of the company's own services (``[components.<id>]``), shown on the status page;
     with ``probe``, the daemon watches it and opens a draft incident when it fails."""
@@ -270,6 +278,7 @@ class _TopLevel(_Strict):
     tracing: TracingConfig = TracingConfig()
     ui: UiConfig = UiConfig()
     subscribers: SubscribersConfig = SubscribersConfig()
+    status_page: StatusPageConfig = StatusPageConfig()
     channels: dict[str, dict[str, Any]] = {}
     routes: dict[str, RouteConfig] = {}
     components: dict[str, ComponentConfig] = {}
@@ -332,6 +341,7 @@ class Config:
     store_listen: str | None = None
     ui: UiConfig = field(default_factory=UiConfig)
     subscribers: SubscribersConfig = field(default_factory=SubscribersConfig)
+    status_page: StatusPageConfig = field(default_factory=StatusPageConfig)
     components: dict[str, ComponentConfig] = field(default_factory=dict)
     incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     # Every value that came from a secret reference, whatever key it sits under: masked in
@@ -457,10 +467,18 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         tracing=top.tracing,
         ui=top.ui,
         subscribers=top.subscribers,
+        status_page=_relative_to(top.status_page, base),
         components=top.components,
         incidents=top.incidents,
         secret_values=frozenset(from_refs),
     )
+
+
+def _relative_to(page: StatusPageConfig, base: Path) -> StatusPageConfig:
+    """A relative ``static_dir`` is relative to the config file, like ``state_dir``."""
+    if page.static_dir is None:
+        return page
+    return page.model_copy(update={"static_dir": (base / page.static_dir).resolve()})
 
 
 def _validate_top(raw: dict[str, Any], locate: _Locator, problems: list[str]) -> _TopLevel:

@@ -32,7 +32,6 @@ from failover.errors import ConfigError, FailoverError
 from failover.filemodes import make_private
 from failover.health.announce import Announcer
 from failover.health.board import HealthBoard
-from failover.incidents.watch import status_task
 from failover.intake import Intake
 from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
@@ -41,6 +40,7 @@ from failover.notify import Notifier
 from failover.reload import reread, retire_later
 from failover.runtime import Runtime
 from failover.scheduler import Scheduler
+from failover.side_tasks import side_tasks
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
 from failover.store.sqlite import sqlite_files
@@ -188,9 +188,8 @@ class Daemon:
         self.supervisor.start("scheduler", self.scheduler.run)
         self.supervisor.start("heartbeat", self.vitals.heartbeat)
         self.supervisor.start("cluster", self.cluster.run)
-        self.supervisor.start(
-            "incidents", status_task(self.store, self.clock, self.current, self._leading)
-        )
+        for name, task in side_tasks(self.store, self.clock, self.current, self._leading):
+            self.supervisor.start(name, task)
         if self.store.shared:  # only a shared store hears of work other daemons add
             self.supervisor.start("listener", partial(self.store.listen, self.scheduler.wake))
         await self._event("daemon.started", {"version": __version__}, actor=self.owner)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
 from failover.api.auth import THROTTLE, denied_middleware
 from failover.api.context import CONTEXT, ApiContext
 from failover.api.incidents import add_incident_routes
 from failover.api.problems import problem_middleware
-from failover.api.public_headers import headers_for
 from failover.api.routes import routes
+from failover.api.status_page import add_status_page
 from failover.api.throttle import AuthThrottle
 from failover.subscribers.public_routes import add_subscriber_routes
 from failover.web import add_web
@@ -31,7 +29,7 @@ def create_app(ctx: ApiContext, max_body: int) -> web.Application:
     add_incident_routes(app)
     app.router.add_get("/status/state.json", _public_state)
     app.router.add_get("/status", _status_redirect)
-    app.router.add_get("/status/{path:.*}", _public_file)
+    add_status_page(app)
     return app
 
 
@@ -62,23 +60,3 @@ async def _public_state(request: web.Request) -> web.Response:
 
 async def _status_redirect(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/status/")
-
-
-async def _public_file(request: web.Request) -> web.StreamResponse:
-    """The feed channel's static files: the public page survives on any web server too."""
-    root = request.app[CONTEXT].public_dir()
-    if root is None:
-        raise web.HTTPNotFound(text="no feed channel is configured")
-    rel = request.match_info["path"] or "index.html"
-    try:
-        path = (root / rel).resolve()
-        found = _inside(path, root.resolve()) and path.is_file()
-    except (OSError, ValueError):  # a name too long for the file system, a NUL...
-        found = False
-    if not found:
-        raise web.HTTPNotFound()
-    return web.FileResponse(path, headers=headers_for(path))
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents

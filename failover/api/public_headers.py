@@ -1,6 +1,7 @@
-"""Response headers of the public page's files (/status/): the right content types for the
-feeds, and for the page a Content-Security-Policy that allows exactly its own inline script
-and style (by hash), nothing from elsewhere, plus nosniff and a Referrer-Policy."""
+"""Response headers of the public page (/status/): the right content types for the feeds,
+and for a page a Content-Security-Policy that allows exactly its own inline script and style
+(by hash), nothing from elsewhere, forms posting only to this site (the subscribe form),
+plus nosniff and a Referrer-Policy."""
 
 from __future__ import annotations
 
@@ -34,14 +35,28 @@ def headers_for(path: Path) -> dict[str, str]:
         headers["Content-Type"] = f"{kind}; charset=utf-8"
     if path.suffix == ".html":
         stat = path.stat()
-        headers["Content-Security-Policy"] = _policy(path, stat.st_mtime_ns, stat.st_size)
+        headers["Content-Security-Policy"] = _file_policy(path, stat.st_mtime_ns, stat.st_size)
     return headers
 
 
+def page_headers(body: bytes) -> dict[str, str]:
+    """The headers of an HTML page rendered in memory."""
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Content-Security-Policy": policy(body),
+    }
+
+
 @lru_cache(maxsize=16)
-def _policy(path: Path, mtime_ns: int, size: int) -> str:
-    """The page's policy; recomputed only when the file changes (mtime and size)."""
-    body = path.read_bytes()
+def _file_policy(path: Path, mtime_ns: int, size: int) -> str:
+    """A file's policy; recomputed only when the file changes (mtime and size)."""
+    return policy(path.read_bytes())
+
+
+@lru_cache(maxsize=64)
+def policy(body: bytes) -> str:
+    """The policy of a page whose whole text is ``body``."""
     sources = {}
     for directive, pattern in _INLINE.items():
         hashes = {_sha256(m) for m in pattern.findall(body)}
@@ -49,7 +64,7 @@ def _policy(path: Path, mtime_ns: int, size: int) -> str:
     return (
         "default-src 'none'; img-src 'self' https: data:; connect-src 'self'; "
         f"script-src {sources['script-src']}; style-src {sources['style-src']}; "
-        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 
 

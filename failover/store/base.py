@@ -148,6 +148,13 @@ class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
     ) -> list[Message]: ...
 
     @abc.abstractmethod
+    async def posts_delivered_on(
+        self, channel: str, limit: int
+    ) -> list[tuple[Message, datetime | None]]:
+        """Messages delivered to ``channel`` (not retracted there, not incident updates),
+        newest first, with when: the public page's announcements, the same on every daemon."""
+
+    @abc.abstractmethod
     async def deliveries(self, message_id: int) -> list[Delivery]: ...
 
     @abc.abstractmethod

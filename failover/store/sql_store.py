@@ -157,6 +157,12 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         rows = await self._all("list_messages", limit=limit, before=before, route=route)
         return [_message(r) for r in rows]
 
+    async def posts_delivered_on(
+        self, channel: str, limit: int
+    ) -> list[tuple[Message, datetime | None]]:
+        rows = await self._all("posts_delivered_on", channel=channel, limit=limit)
+        return [(_message(r), _utc_or_none(r["delivered_at"])) for r in rows]
+
     async def deliveries(self, message_id: int) -> list[Delivery]:
         return [
             _delivery(r) for r in await self._all("deliveries_of_message", message_id=message_id)
@@ -846,3 +852,7 @@ def _session(r: Row) -> WebSession:
         last_seen_at=_dt(r["last_seen_at"]),
         client=r["client"],
     )
+
+
+def _utc_or_none(ts: float | None) -> datetime | None:
+    return None if ts is None else utc(ts)
