@@ -143,9 +143,11 @@ async def test_maintenance_form(incident_web: Harness, operator: Client) -> None
     assert status == 200 and path.startswith("/ui/incidents/"), (status, html[-600:])
     made = await incident_web.daemon.store.get_incident(int(path.rsplit("/", 1)[1]))
     assert made is not None and made.kind == "maintenance" and made.remind_before == 3600
-    assert made.auto_start and not made.auto_complete and made.components == {
-        "api": "under_maintenance"
-    }
+    assert (
+        made.auto_start
+        and not made.auto_complete
+        and made.components == {"api": "under_maintenance"}
+    )
     s, _ = operator
     async with s.get(incident_web.url + "/ui/incidents") as r:
         listed = await r.text()
