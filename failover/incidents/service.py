@@ -18,6 +18,7 @@ from failover.errors import Conflict, InvalidInput, NotFound
 from failover.incidents.model import (
     MAINTENANCE_IMPACT,
     ComponentIn,
+    ComponentPatch,
     IncidentIn,
     MaintenanceIn,
     UpdateIn,
@@ -166,8 +167,6 @@ class Incidents:
     # -- components --------------------------------------------------------------------------
 
     async def set_component(self, component_id: str, payload: Any, actor: str) -> Component:
-        from failover.incidents.model import ComponentPatch
-
         data = validated(ComponentPatch, payload)
         changed = await self.store.set_component_status(
             component_id, data.status, f"operator:{actor}", self.clock.now()
