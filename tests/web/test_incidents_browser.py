@@ -95,6 +95,7 @@ async def test_open_update_resolve_on_a_phone(
     )
 
     await big(page, "#resolve-button")
+    await page.screenshot(path=str(tmp_path / "incident-390.png"), full_page=True)
     await page.get_by_role("button", name="Resolve incident").click()
     await expect(page.locator("h1 .state")).to_have_text("resolved")
     await expect(page.locator("#post-update")).to_have_count(0)
@@ -105,11 +106,13 @@ async def test_open_update_resolve_on_a_phone(
     await page.get_by_role("link", name="Incidents", exact=True).click()
     await expect(page.locator("#resolved")).to_contain_text("Checkout errors")
     await expect(page.locator("#active")).not_to_contain_text("Checkout errors")
+    await page.screenshot(path=str(tmp_path / "incidents-390.png"), full_page=True)
 
 
 async def test_component_editor_on_a_phone(
     incident_web: Harness,  # noqa: F811
     browser: Browser,
+    tmp_path: Path,
 ) -> None:
     h = incident_web
     page = await phone(browser, h)
@@ -135,6 +138,7 @@ async def test_component_editor_on_a_phone(
     await page.get_by_role("button", name="Add component").click()
     await expect(page.locator("li#component-cdn")).to_contain_text("CDN")
     await fits(page)
+    await page.screenshot(path=str(tmp_path / "components-390.png"), full_page=True)
 
 
 async def test_publish_the_draft_a_probe_opened(
@@ -167,3 +171,43 @@ async def test_publish_the_draft_a_probe_opened(
     await expect(page.locator("#updates li.update").first.locator("a")).to_have_attribute(
         "href", f"/ui/messages/{published.updates[-1].message_id}"
     )
+
+
+async def test_schedule_maintenance_on_a_phone(
+    incident_web: Harness,  # noqa: F811
+    hook: WebhookReceiver,
+    browser: Browser,
+    tmp_path: Path,
+) -> None:
+    h = incident_web
+    page = await phone(browser, h)
+    await page.get_by_role("link", name="Schedule maintenance").click()
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=3)
+    await page.get_by_label("Title").fill("Database upgrade")
+    await page.get_by_label("What will happen").fill("Read-only for 30 minutes.")
+    await page.get_by_label("Starts", exact=True).fill(f"{start:%Y-%m-%dT%H:%M}")
+    await page.get_by_label("Ends", exact=True).fill(
+        f"{start + timedelta(minutes=30):%Y-%m-%dT%H:%M}"
+    )
+    await page.get_by_label("Time zone").select_option("UTC")
+    await page.get_by_label("API").check()
+    await page.get_by_label("Reminder before it starts").fill("1h")
+    await page.get_by_label("Complete by itself").check()
+    await expect(page.locator('.preview-card[data-channel="hook"] pre.post')).to_have_text(
+        "[Scheduled] Database upgrade: Read-only for 30 minutes."
+    )
+    await fits(page)
+    await page.screenshot(path=str(tmp_path / "maintenance-new-390.png"), full_page=True)
+    await page.get_by_role("button", name="Schedule and post").click()
+    await expect(page.locator("p.window")).to_contain_text(f"{start:%Y-%m-%d %H:%M}")
+    await expect(page.locator("p.window")).to_contain_text("reminder 60 min before")
+    await eventually(
+        lambda: "[Scheduled] Database upgrade: Read-only for 30 minutes." in hook_texts(hook)
+    )
+    await fits(page)
+    await page.screenshot(path=str(tmp_path / "maintenance-390.png"), full_page=True)
+    await page.get_by_role("link", name="All incidents").click()
+    await expect(page.locator("#maintenance")).to_contain_text("Database upgrade")
+    await expect(page.locator("#maintenance")).to_contain_text(f"{start:%Y-%m-%d %H:%M}")
+    made = (await h.daemon.store.list_incidents("maintenance"))[0]
+    assert made.scheduled_for == start and made.auto_complete and not made.auto_start
