@@ -113,10 +113,10 @@ async def create_component(request: web.Request) -> web.Response:
     )
 
 
-@routes.patch("/api/v1/components/{cid}")
+@routes.patch("/api/v1/components/{name}")
 async def set_component(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
-    cid = request.match_info["cid"][:64]
+    cid = request.match_info["name"][:64]
     done = await _service(request).set_component(cid, await _body(request), token.name)
     return web.json_response(component_json(done))
 

@@ -70,7 +70,7 @@ SCHEMAS: dict[str, Any] = {
 def paths() -> dict[str, Any]:
     not_found = {"404": _problem("no such incident or component")}
     conflict = {"409": _problem("the incident's state does not allow this (e.g. resolved)")}
-    cid = {"name": "cid", "in": "path", "required": True,
+    cid = {"name": "name", "in": "path", "required": True,
            "schema": {"type": "string", "minLength": 1, "maxLength": 64}}  # fmt: skip
     return {
         "/api/v1/incidents": {
@@ -114,7 +114,7 @@ def paths() -> dict[str, Any]:
                         {"201": {"description": "added", **_json("Component")}},
                         Role.OPERATOR, body="ComponentIn", errors={"409": _problem("the id is taken")}),
         },
-        "/api/v1/components/{cid}": {
+        "/api/v1/components/{name}": {
             "patch": _op("set a component's status by hand",
                          {"200": {"description": "the component", **_json("Component")}},
                          Role.PUBLISHER, body="ComponentPatch", params=[cid], errors=not_found),

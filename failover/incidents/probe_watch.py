@@ -3,7 +3,8 @@
 ``down_after`` failures in a row make the component a major outage and open a *draft*
 incident (nothing is posted until a human publishes it); ``up_after`` successes give the
 component back the status its incidents give it. Counting is in memory on the leader: a new
-leader starts counting afresh, which only delays a verdict.
+leader starts counting afresh (which only delays a verdict) but knows from the component's
+history whether a probe made it an outage.
 """
 
 from __future__ import annotations
@@ -32,14 +33,18 @@ class _Count:
 
 @dataclass
 class ProbeWatch:
-    counts: dict[str, _Count] = field(default_factory=dict)
+    counts: dict[str, _Count] = field(default_factory=dict)  # per component id
 
     async def run_due(self, incidents: Incidents, session: aiohttp.ClientSession) -> None:
         """Probe every component whose interval has passed, and act on the verdicts."""
         now = incidents.clock.monotonic()
         for cid, cfg in incidents.config.components.items():
-            count = self.counts.setdefault(cid, _Count())
-            if cfg.probe is None or now < count.next_at:
+            if cfg.probe is None:
+                continue
+            if cid not in self.counts:
+                self.counts[cid] = _Count(down=await _down_by_probe(incidents, cid))
+            count = self.counts[cid]
+            if now < count.next_at:
                 continue
             count.next_at = now + cfg.probe_interval
             await self.probe_once(incidents, session, cid, cfg)
@@ -87,3 +92,10 @@ class ProbeWatch:
                 await incidents.store.add_incident_update(draft.id, closed, incidents.clock.now())
         await incidents.refresh([cid], SOURCE)
         log.info("component %s answers its probe again", cid, extra={"event": "component.probe_ok"})  # fmt: skip
+
+
+async def _down_by_probe(incidents: Incidents, cid: str) -> bool:
+    """Whether a probe (on this or an earlier leader) left the component a major outage, so
+    a new leader still gives it back when it recovers."""
+    last = [c for c in await incidents.store.component_history(incidents.clock.now()) if c.component_id == cid]  # fmt: skip
+    return bool(last) and last[-1].source == SOURCE and last[-1].status == "major_outage"

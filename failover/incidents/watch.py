@@ -58,16 +58,19 @@ async def run(daemon: DaemonView) -> None:
     async with aiohttp.ClientSession() as session:
         while True:
             config = daemon.config
-            if config is not synced:  # at start, and after each reload
-                await daemon.store.upsert_components(component_specs(config), daemon.clock.now())
-                synced = config
-            if daemon.leading:
-                incidents = Incidents(daemon.store, daemon.clock, daemon.intake, config)
-                try:
+            try:
+                if config is not synced:  # at start, and after each reload
+                    now = daemon.clock.now()
+                    await daemon.store.upsert_components(component_specs(config), now)
+                    synced = config
+                if daemon.leading:
+                    incidents = Incidents(daemon.store, daemon.clock, daemon.intake, config)
                     await run_due(incidents)
                     await watch.run_due(incidents, session)
-                except FailoverError as exc:  # e.g. a route removed by a reload: say so, go on
-                    log.error("incident timers: %s", exc, extra={"event": "incidents.error"})
+            except FailoverError as exc:  # e.g. a route removed by a reload: say so, go on
+                log.error("incident timers: %s", exc, extra={"event": "incidents.error"})
+            except Exception:  # the store unreachable a moment: the next tick tries again
+                log.exception("incident timers failed", extra={"event": "incidents.error"})
             await asyncio.sleep(_tick(config))
 
 

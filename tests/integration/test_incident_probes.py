@@ -52,11 +52,8 @@ def sink() -> Iterator[tuple[Sink, int]]:
         yield s, port
 
 
-@pytest.fixture
-async def daemon(tmp_path: Path, sink: tuple[Sink, int], site: Website) -> AsyncIterator[Harness]:
-    body = (
-        mail_config(sink[1])
-        + f"""
+def probed_config(tmp_path: Path, port: int, site: Website) -> Path:
+    shop = f"""
     [components.shop]
     name = "Shop"
     probe = "{site.url}"
@@ -65,8 +62,12 @@ async def daemon(tmp_path: Path, sink: tuple[Sink, int], site: Website) -> Async
     down_after = 2
     up_after = 2
     """
-    )
-    h = await start_daemon(write_config(tmp_path, body))
+    return write_config(tmp_path, mail_config(port) + shop)
+
+
+@pytest.fixture
+async def daemon(tmp_path: Path, sink: tuple[Sink, int], site: Website) -> AsyncIterator[Harness]:
+    h = await start_daemon(probed_config(tmp_path, sink[1], site))
     try:
         yield h
     finally:
@@ -144,3 +145,21 @@ async def _has_draft(h: Harness) -> bool:
 async def _no_draft(h: Harness) -> bool:
     status, body = await h.request("GET", "/api/v1/incidents?active=true", role="viewer")
     return status == 200 and body["items"] == []
+
+
+async def test_a_restarted_daemon_still_gives_back_what_a_probe_took(
+    tmp_path: Path, sink: tuple[Sink, int], site: Website
+) -> None:
+    path = probed_config(tmp_path, sink[1], site)
+    site.code = 503
+    h = await start_daemon(path)
+    try:
+        await eventually(lambda: _is(h, "major_outage"))
+    finally:
+        await h.daemon.stop()
+    site.code = 200
+    again = await start_daemon(path, tokens=h.tokens)
+    try:
+        await eventually(lambda: _is(again, "operational"))  # counted afresh, known from history
+    finally:
+        await again.daemon.stop()

@@ -36,6 +36,12 @@ API_CHANGES = [
     ("POST", "/api/v1/tokens", "admin", {"name": "n", "role": "viewer"}),
     ("DELETE", "/api/v1/tokens/{token}", "admin", None),
     ("DELETE", "/api/v1/sessions/{session}", "admin", None),
+    ("POST", "/api/v1/incidents", "publisher", {"title": "t", "body": "b"}),
+    ("POST", "/api/v1/incidents/{id}/updates", "publisher", {"state": "identified", "body": "b"}),
+    ("POST", "/api/v1/incidents/{id}/publish", "publisher", None),
+    ("POST", "/api/v1/maintenances", "publisher", {"title": "t", "body": "b"}),
+    ("POST", "/api/v1/components", "operator", {"id": "c", "name": "C"}),
+    ("PATCH", "/api/v1/components/hook", "publisher", {"status": "major_outage"}),
 ]
 WEAKER = {"publisher": "viewer", "operator": "publisher", "admin": "operator"}
 # Every state-changing page and the role it needs.
