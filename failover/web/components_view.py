@@ -40,10 +40,10 @@ async def _components(
     )  # fmt: skip
 
 
-@routes.post("/ui/components/{cid}")
+@routes.post("/ui/components/{name}")
 @page(Role.OPERATOR, changes=True)
 async def set_status(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    cid = request.match_info["cid"][:64]
+    cid = request.match_info["name"][:64]
     form = await form_of(request)
     try:
         await service(request).set_component(cid, {"status": form.get("status", "")}, actor(session))  # fmt: skip

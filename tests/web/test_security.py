@@ -60,6 +60,14 @@ UI_CHANGES = {
     "/ui/fediverse/requests": "operator",
     "/ui/messages/{id}/fediverse-update": "publisher",
     "/ui/messages/{id}/fediverse-delete": "publisher",
+    "/ui/incidents/new": "publisher",
+    "/ui/incidents/preview": "publisher",
+    "/ui/incidents/{id}": "publisher",
+    "/ui/incidents/{id}/resolve": "publisher",
+    "/ui/incidents/{id}/publish": "publisher",
+    "/ui/maintenance/new": "publisher",
+    "/ui/components": "operator",
+    "/ui/components/hook": "operator",
 }
 
 
