@@ -4,6 +4,8 @@ component's history by the incidents service, as a change through the API is).""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
 from failover.errors import Conflict, InvalidInput, NotFound
@@ -14,6 +16,7 @@ from failover.web.incidents_view import actor, field_of, form_of, service
 from failover.web.pages import _ctx, page, render
 
 routes = web.RouteTableDef()
+COMPONENT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as failover.incidents.model's Slug
 
 
 @routes.get("/ui/components")
@@ -43,7 +46,9 @@ async def _components(
 @routes.post("/ui/components/{name}")
 @page(Role.OPERATOR, changes=True)
 async def set_status(request: web.Request, session: sessions.Session) -> web.StreamResponse:
-    cid = request.match_info["name"][:64]
+    cid = request.match_info["name"]
+    if not COMPONENT_ID.fullmatch(cid):  # no store is asked about a name no component has
+        raise web.HTTPNotFound(text="There is no such component.")
     form = await form_of(request)
     try:
         await service(request).set_component(cid, {"status": form.get("status", "")}, actor(session))  # fmt: skip

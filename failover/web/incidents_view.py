@@ -267,14 +267,22 @@ async def _preview_text(request: web.Request, body: dict[str, Any]) -> tuple[str
     title, impact, route = text("title"), text("impact") or "minor", text("route") or None
     raw_id = body.get("incident")
     if raw_id is not None:
-        if not (isinstance(raw_id, int) or (isinstance(raw_id, str) and raw_id.isdigit())):
-            raise InvalidInput("incident", "must be an incident's number")
-        found = await _ctx(request).store.get_incident(int(raw_id) % 2**62)
+        found = await _ctx(request).store.get_incident(incident_number(raw_id))
         if found is None:
-            raise InvalidInput("incident", f"there is no incident {raw_id}")
+            raise InvalidInput("incident", "there is no such incident")
         title, impact, route = found.title, found.impact, found.route
     rendered = render_text(state, title, text("body"), impact, config.incidents.templates)
     return rendered, route or config.incidents.route or config.default_route
+
+
+def incident_number(raw: object) -> int:
+    """An incident's number from JSON (a number or digits), within the stores' range."""
+    digits = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
+    if not (isinstance(digits, str) and digits.isascii() and digits.isdigit()):
+        raise InvalidInput("incident", "must be an incident's number")
+    if len(digits) > 18:
+        raise InvalidInput("incident", "there is no such incident")
+    return int(digits)
 
 
 # -- maintenance -----------------------------------------------------------------------------
