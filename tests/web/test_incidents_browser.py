@@ -19,6 +19,7 @@ from tests.web.test_fediverse_browser import PHONE, fits
 
 pytestmark = pytest.mark.slow
 TAP = 44  # px: the smallest comfortable touch target
+LONG_WORD = "checkout-service-eu-west-" * 8  # no space to break at
 
 
 async def phone(browser: Browser, h: Harness) -> Page:
@@ -139,6 +140,27 @@ async def test_component_editor_on_a_phone(
     await expect(page.locator("li#component-cdn")).to_contain_text("CDN")
     await fits(page)
     await page.screenshot(path=str(tmp_path / "components-390.png"), full_page=True)
+
+    # Long unbroken names wrap on every page that shows them, even in a select's label.
+    await page.get_by_label("Id").fill("long")
+    await page.get_by_label("Name", exact=True).fill(LONG_WORD)
+    await page.get_by_label("Group").fill(LONG_WORD)
+    await page.get_by_role("button", name="Add component").click()
+    await expect(page.locator("li#component-long")).to_be_visible()
+    await fits(page)
+    await page.goto(h.url + "/ui/incidents/new")
+    await page.get_by_label("Title").fill(LONG_WORD)
+    await page.get_by_label(LONG_WORD[:40]).select_option("major_outage")
+    await page.get_by_label("What is happening").fill(LONG_WORD)
+    await expect(page.locator('.preview-card[data-channel="hook"] pre.post')).to_contain_text(
+        LONG_WORD
+    )
+    await fits(page)
+    await page.get_by_role("button", name="Open incident and post").click()
+    await expect(page.locator("#incident-title")).to_have_text(LONG_WORD)
+    await fits(page)
+    await page.goto(h.url + "/ui/incidents")
+    await fits(page)
 
 
 async def test_publish_the_draft_a_probe_opened(
