@@ -15,6 +15,7 @@ from tests.harness import Harness, eventually
 from tests.integration.test_incident_probes import Website
 from tests.peers.webhook_receiver import WebhookReceiver
 from tests.web.incident_fixtures import hook_texts, incident_web, site  # noqa: F401 - fixtures
+from tests.web.test_browser import shots  # noqa: F401 - fixture ($FAILOVER_SCREENSHOTS)
 from tests.web.test_fediverse_browser import PHONE, fits
 
 pytestmark = pytest.mark.slow
@@ -41,7 +42,7 @@ async def test_open_update_resolve_on_a_phone(
     incident_web: Harness,  # noqa: F811
     hook: WebhookReceiver,
     browser: Browser,
-    tmp_path: Path,
+    shots: Path,  # noqa: F811
 ) -> None:
     h = incident_web
     page = await phone(browser, h)
@@ -60,7 +61,7 @@ async def test_open_update_resolve_on_a_phone(
     await expect(hook_card).to_contain_text("[Investigating] Checkout errors")
     await fits(page)
     await big(page, "#send")
-    await page.screenshot(path=str(tmp_path / "incident-new-390.png"), full_page=True)
+    await page.screenshot(path=str(shots / "incident-new-390.png"), full_page=True)
     await page.get_by_role("button", name="Open incident and post").click()
 
     await expect(page.locator("#incident-title")).to_have_text("Checkout errors")
@@ -96,7 +97,7 @@ async def test_open_update_resolve_on_a_phone(
     )
 
     await big(page, "#resolve-button")
-    await page.screenshot(path=str(tmp_path / "incident-390.png"), full_page=True)
+    await page.screenshot(path=str(shots / "incident-390.png"), full_page=True)
     await page.get_by_role("button", name="Resolve incident").click()
     await expect(page.locator("h1 .state")).to_have_text("resolved")
     await expect(page.locator("#post-update")).to_have_count(0)
@@ -107,13 +108,13 @@ async def test_open_update_resolve_on_a_phone(
     await page.get_by_role("link", name="Incidents", exact=True).click()
     await expect(page.locator("#resolved")).to_contain_text("Checkout errors")
     await expect(page.locator("#active")).not_to_contain_text("Checkout errors")
-    await page.screenshot(path=str(tmp_path / "incidents-390.png"), full_page=True)
+    await page.screenshot(path=str(shots / "incidents-390.png"), full_page=True)
 
 
 async def test_component_editor_on_a_phone(
     incident_web: Harness,  # noqa: F811
     browser: Browser,
-    tmp_path: Path,
+    shots: Path,  # noqa: F811
 ) -> None:
     h = incident_web
     page = await phone(browser, h)
@@ -139,7 +140,7 @@ async def test_component_editor_on_a_phone(
     await page.get_by_role("button", name="Add component").click()
     await expect(page.locator("li#component-cdn")).to_contain_text("CDN")
     await fits(page)
-    await page.screenshot(path=str(tmp_path / "components-390.png"), full_page=True)
+    await page.screenshot(path=str(shots / "components-390.png"), full_page=True)
 
     # Long unbroken names wrap on every page that shows them, even in a select's label.
     await page.get_by_label("Id").fill("long")
@@ -199,7 +200,7 @@ async def test_schedule_maintenance_on_a_phone(
     incident_web: Harness,  # noqa: F811
     hook: WebhookReceiver,
     browser: Browser,
-    tmp_path: Path,
+    shots: Path,  # noqa: F811
 ) -> None:
     h = incident_web
     page = await phone(browser, h)
@@ -219,7 +220,7 @@ async def test_schedule_maintenance_on_a_phone(
         "[Scheduled] Database upgrade: Read-only for 30 minutes."
     )
     await fits(page)
-    await page.screenshot(path=str(tmp_path / "maintenance-new-390.png"), full_page=True)
+    await page.screenshot(path=str(shots / "maintenance-new-390.png"), full_page=True)
     await page.get_by_role("button", name="Schedule and post").click()
     await expect(page.locator("p.window")).to_contain_text(f"{start:%Y-%m-%d %H:%M}")
     await expect(page.locator("p.window")).to_contain_text("reminder 60 min before")
@@ -227,7 +228,7 @@ async def test_schedule_maintenance_on_a_phone(
         lambda: "[Scheduled] Database upgrade: Read-only for 30 minutes." in hook_texts(hook)
     )
     await fits(page)
-    await page.screenshot(path=str(tmp_path / "maintenance-390.png"), full_page=True)
+    await page.screenshot(path=str(shots / "maintenance-390.png"), full_page=True)
     await page.get_by_role("link", name="All incidents").click()
     await expect(page.locator("#maintenance")).to_contain_text("Database upgrade")
     await expect(page.locator("#maintenance")).to_contain_text(f"{start:%Y-%m-%d %H:%M}")
