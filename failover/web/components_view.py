@@ -12,7 +12,7 @@ from failover.errors import Conflict, InvalidInput, NotFound
 from failover.incidents.model import STATUSES
 from failover.model import Role
 from failover.web import session as sessions
-from failover.web.incidents_view import actor, field_of, form_of, service
+from failover.web.incidents_view import actor, field_of, form_of, said, service
 from failover.web.pages import _ctx, page, render
 
 routes = web.RouteTableDef()
@@ -55,7 +55,7 @@ async def set_status(request: web.Request, session: sessions.Session) -> web.Str
     except NotFound:
         raise web.HTTPNotFound(text=f"There is no component {cid!r}.") from None
     except InvalidInput as exc:
-        return await _components(request, session, None, exc.detail, "status", cid, 422)
+        return await _components(request, session, None, said(exc), "status", cid, 422)
     raise web.HTTPSeeOther(f"/ui/components?saved={cid}#component-{cid}")
 
 
@@ -70,8 +70,8 @@ async def add(request: web.Request, session: sessions.Session) -> web.StreamResp
     try:
         made = await service(request).create_component(payload)
     except InvalidInput as exc:
-        return await _components(request, session, form, exc.detail, field_of(exc), None, 422)
+        return await _components(request, session, form, said(exc), field_of(exc), None, 422)
     except Conflict:
-        said = f"A component with the id {payload['id']!r} exists already."
-        return await _components(request, session, form, said, "id", None, 409)
+        taken = f"A component with the id {payload['id']!r} exists already."
+        return await _components(request, session, form, taken, "id", None, 409)
     raise web.HTTPSeeOther(f"/ui/components?saved={made.id}#component-{made.id}")

@@ -64,6 +64,26 @@ def chosen_components(form: dict[str, str]) -> dict[str, str]:
     }
 
 
+FIELDS = {
+    "title": "Title", "body": "Text", "text": "Text", "impact": "Impact", "state": "State",
+    "route": "Route", "scheduled_for": "Start", "scheduled_until": "End", "tz": "Time zone",
+    "remind_before": "Reminder", "id": "Id", "name": "Name", "group": "Group",
+    "description": "Description", "status": "Status", "components": "Components",
+}  # fmt: skip
+
+
+def said(exc: InvalidInput) -> str:
+    """The error in a person's words: the field's label, then what is wrong with it."""
+    head, _, cid = exc.field.partition(".")
+    label = FIELDS.get(exc.field) or (
+        f"Component {cid.split('.')[0][:64]}" if head == "components" else exc.field[:64]
+    )
+    detail = exc.detail.replace("scheduled_for", "the start").replace("scheduled_until", "the end")
+    if detail.startswith("too short: at least 1 character"):
+        detail = "please fill this in"
+    return f"{label}: {detail}"
+
+
 def field_of(exc: InvalidInput) -> str:
     """The form field to mark for an error the service names (its post is the ``body``)."""
     return "body" if exc.field == "text" else exc.field
@@ -132,7 +152,7 @@ async def open_incident(request: web.Request, session: sessions.Session) -> web.
     try:
         made = await service(request).open(payload, actor(session))
     except InvalidInput as exc:
-        return await _composer(request, session, form, exc.detail, field_of(exc), 422)
+        return await _composer(request, session, form, said(exc), field_of(exc), 422)
     raise web.HTTPSeeOther(f"/ui/incidents/{made.id}")
 
 
@@ -219,7 +239,7 @@ async def _advance(
     except NotFound:
         raise web.HTTPNotFound(text=f"There is no incident {incident_id}.") from None
     except InvalidInput as exc:
-        return await _incident(request, session, incident_id, form, exc.detail, field_of(exc), 422)
+        return await _incident(request, session, incident_id, form, said(exc), field_of(exc), 422)
     except Conflict as exc:
         return await _incident(request, session, incident_id, form, str(exc), "state", 409)
     raise web.HTTPSeeOther(f"/ui/incidents/{incident_id}")
@@ -252,7 +272,7 @@ async def preview(request: web.Request, session: sessions.Session) -> web.Respon
         text, route = await _preview_text(request, body)
         return web.json_response(_ctx(request).intake().preview({"text": text, "route": route}))
     except InvalidInput as exc:
-        return web.json_response({"error": f"{exc.field}: {exc.detail}"}, status=422)
+        return web.json_response({"error": said(exc)}, status=422)
 
 
 async def _preview_text(request: web.Request, body: dict[str, Any]) -> tuple[str, str | None]:
@@ -319,7 +339,7 @@ async def schedule(request: web.Request, session: sessions.Session) -> web.Strea
     try:
         made = await service(request).schedule(maintenance_payload(form), actor(session))
     except InvalidInput as exc:
-        return await _maintenance(request, session, form, exc.detail, field_of(exc), 422)
+        return await _maintenance(request, session, form, said(exc), field_of(exc), 422)
     raise web.HTTPSeeOther(f"/ui/incidents/{made.id}")
 
 

@@ -41,6 +41,7 @@ async def test_composer_refuses_bad_input_with_the_field_named(
     status, _, html = await post(operator, url, {**INCIDENT, "title": " "})
     assert status == 422
     assert 'id="title-error"' in html and 'id="title" name="title" value=" "' in html
+    assert "Title: please fill this in" in html
     assert "Payments fail for some." in html  # nothing typed is lost
     status, _, html = await post(operator, url, {**INCIDENT, "impact": "huge"})
     assert status == 422 and 'id="impact-error"' in html
@@ -139,6 +140,7 @@ async def test_maintenance_form(incident_web: Harness, operator: Client) -> None
         status, _, html = await post(operator, url, {**form, **change})
         assert status == 422 and f'id="{field}-error"' in html, (field, status)
         assert "Read-only for 30 minutes." in html
+        assert "scheduled_" not in html.split('id="form-error"')[1].split("</p>")[0]  # words
     status, path, html = await post(operator, url, form)
     assert status == 200 and path.startswith("/ui/incidents/"), (status, html[-600:])
     made = await incident_web.daemon.store.get_incident(int(path.rsplit("/", 1)[1]))
