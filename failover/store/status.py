@@ -234,17 +234,24 @@ class SqlStatusStore(StatusStore):
             "limit": limit,
             "drafts": int(include_drafts),
         }
-        async with self._tx() as db:  # one snapshot: incidents, their components and updates
-            rows = await db.fetch("status_incidents", **params)
-            parts = await db.fetch("status_incidents_components", **params)
-            updates = await db.fetch("status_incidents_updates", **params)
+        # Reads, not a write transaction (SQLite would take its write lock): the incidents
+        # first, so their components and updates are at least as new as the rows.
+        rows = await self._all("status_incidents", **params)
+        parts = await self._all("status_incidents_components", **params)
+        updates = await self._all("status_incidents_updates", **params)
         return _assemble(rows, parts, updates)
 
     async def get_incident(self, incident_id: int) -> Incident | None:
-        async with self._tx() as db:
-            return await _one_incident(db, incident_id)
+        rows = await self._all("status_incident_get", id=incident_id)
+        if not rows:
+            return None
+        parts = await self._all("status_incident_components", id=incident_id)
+        updates = await self._all("status_incident_updates", id=incident_id)
+        return _assemble(rows, parts, updates)[0]
 
     async def upsert_components(self, specs: Sequence[ComponentSpec], now: datetime) -> None:
+        if not specs:
+            return
         ts = now.timestamp()
         async with self._tx() as db:
             for spec in specs:
