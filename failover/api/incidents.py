@@ -115,7 +115,7 @@ async def create_component(request: web.Request) -> web.Response:
 
 @routes.patch("/api/v1/components/{name}")
 async def set_component(request: web.Request) -> web.Response:
-    token = await require(request, Role.PUBLISHER)
+    token = await require(request, Role.OPERATOR)  # as in the UI's component editor
     cid = request.match_info["name"][:64]
     done = await _service(request).set_component(cid, await _body(request), token.name)
     return web.json_response(component_json(done))

@@ -516,10 +516,12 @@ async def _root(request: web.Request) -> web.StreamResponse:
 
 
 def add_web(app: web.Application) -> None:
-    from failover.web import calendar_view  # it builds on this module's page helpers
+    from failover.web import calendar_view, components_view, incidents_view  # use page()
 
     app.add_routes(routes)
     app.add_routes(calendar_view.routes)
+    app.add_routes(incidents_view.routes)
+    app.add_routes(components_view.routes)
     app.router.add_get("/", _root)
     app.router.add_get("/ui", _root)
     app.router.add_static("/ui/static", HERE / "static", append_version=True)

@@ -41,7 +41,8 @@ async def daemon(tmp_path: Path) -> AsyncIterator[Harness]:
 
 
 async def cli(h: Harness, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    base = ["--url", h.url, "--token", h.tokens["publisher"]]
+    role = "operator" if argv[:2] == ("component", "set") else "publisher"  # as the API asks
+    base = ["--url", h.url, "--token", h.tokens[role]]
     code = await asyncio.to_thread(main, [*argv[:2], *base, *argv[2:]])
     out, err = capsys.readouterr()
     return code, out, err

@@ -149,11 +149,11 @@ async def test_resolving_one_of_two_incidents_keeps_the_others_status(daemon: Ha
     await _update(h, ids[0], state="resolved", body="one fixed")
     assert (await _status(h))["api"] == "degraded_performance"  # the other still holds it
     code, patched = await h.request(
-        "PATCH", "/api/v1/components/web", role="publisher", json={"status": "partial_outage"}
+        "PATCH", "/api/v1/components/web", role="operator", json={"status": "partial_outage"}
     )
     assert code == 200 and patched["status"] == "partial_outage"
     history = await h.daemon.store.component_history(datetime(2000, 1, 1, tzinfo=UTC))
-    assert [c.source for c in history if c.component_id == "web"][-1] == "operator:test-publisher"
+    assert [c.source for c in history if c.component_id == "web"][-1] == "operator:test-operator"
 
 
 BAD = [

@@ -163,6 +163,45 @@ CASES = [
     _form("thread=²", "/ui/compose", b"text=x&thread=%C2%B2"),
     _form("thread of 5000 digits", "/ui/compose", b"text=x&thread=" + BIG.encode()),
     _form("invalid UTF-8 form", "/ui/compose", b"text=\xff\xfe", 400),
+    _form("NUL in an incident title", "/ui/incidents/new", b"title=a%00b&body=x&state=identified"),
+    _form(
+        "lone surrogate in an incident", "/ui/incidents/new", b"title=t&body=%ED%A0%80", 400, 422
+    ),
+    _form(
+        "NUL in a component id", "/ui/incidents/new", b"title=t&body=x&component.a%00=major_outage"
+    ),
+    _form("invalid UTF-8 incident", "/ui/incidents/new", b"title=\xff\xfe", 400),
+    _form("update of incident 2**63", f"/ui/incidents/{HUGE_ID}", b"state=x&body=y", 404),
+    _form(
+        "maintenance tz=America",
+        "/ui/maintenance/new",
+        b"title=t&body=x&scheduled_for=2099-01-01T09:00&scheduled_until=2099-01-01T10:00&tz=America",
+    ),
+    _form(
+        "maintenance in year 99999",
+        "/ui/maintenance/new",
+        b"title=t&body=x&scheduled_for=99999-01-01T09:00&scheduled_until=2099-01-01T10:00",
+    ),
+    _form(
+        "reminder of 5000 digits",
+        "/ui/maintenance/new",
+        b"title=t&body=x&scheduled_for=2099-01-01T09:00&scheduled_until=2099-01-01T10:00&remind_before="
+        + BIG.encode()
+        + b"s",
+    ),
+    _form("non-ASCII component path", "/ui/components/%C2%B2", b"status=major_outage", 404),
+    _form("NUL in a new component", "/ui/components", b"id=a&name=b%00c"),
+    Case(
+        "preview of incident 5000 digits",
+        "POST",
+        "/ui/incidents/preview",
+        b'{"state":"identified","incident":"' + BIG.encode() + b'"}',
+        (JSON_TYPE,),
+        auth=None,
+        session=True,
+        expect=(422,),
+    ),
+    Case("UI incident id 2**63", "GET", f"/ui/incidents/{HUGE_ID}", auth=None, session=True),
     Case(
         "tz=America on a page",
         "GET",

@@ -44,7 +44,7 @@ API_CHANGES = [
     ("POST", "/api/v1/incidents/{id}/publish", "publisher", None),
     ("POST", "/api/v1/maintenances", "publisher", {"title": "t", "body": "b"}),
     ("POST", "/api/v1/components", "operator", {"id": "c", "name": "C"}),
-    ("PATCH", "/api/v1/components/hook", "publisher", {"status": "major_outage"}),
+    ("PATCH", "/api/v1/components/hook", "operator", {"status": "major_outage"}),
 ]
 WEAKER = {"publisher": "viewer", "operator": "publisher", "admin": "operator"}
 # Every state-changing page and the role it needs.
@@ -64,6 +64,14 @@ UI_CHANGES = {
     "/ui/messages/{id}/fediverse-update": "publisher",
     "/ui/messages/{id}/fediverse-delete": "publisher",
     "/ui/subscribers/{id}/delete": "admin",
+    "/ui/incidents/new": "publisher",
+    "/ui/incidents/preview": "publisher",
+    "/ui/incidents/{id}": "publisher",
+    "/ui/incidents/{id}/resolve": "publisher",
+    "/ui/incidents/{id}/publish": "publisher",
+    "/ui/maintenance/new": "publisher",
+    "/ui/components": "operator",
+    "/ui/components/hook": "operator",
 }
 
 

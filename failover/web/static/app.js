@@ -83,24 +83,17 @@ function localTimes(root) {
   }
 }
 
-// Compose: a per-channel preview of how the text will be fitted.
-function composePreview() {
-  const form = document.getElementById("compose");
+// A per-channel preview of how the text will be fitted: the compose form's, and the incident
+// forms' (their server end renders the state prefix, then asks the same intake preview).
+function livePreview(form, url, payload, drafted) {
   const body = document.getElementById("preview-body");
-  if (!form || !body) return;
+  if (!body) return;
   let timer = null;
   const update = async () => {
-    const payload = {
-      text: form.text.value, title: form.title.value || null, link: form.link.value || null,
-      route: form.route.value, overrides: {},
-    };
-    for (const area of form.querySelectorAll("textarea[data-override]")) {
-      if (area.value.trim()) payload.overrides[area.dataset.override] = area.value;
-    }
-    const r = await fetch("/ui/preview", {
+    const r = await fetch(url, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf() },
-      body: JSON.stringify(payload),
+      body: JSON.stringify(payload()),
     });
     const data = await r.json();
     body.replaceChildren();
@@ -108,10 +101,39 @@ function composePreview() {
       const p = document.createElement("p"); p.className = "error"; p.textContent = data.error;
       body.append(p); return;
     }
-    for (const ch of data.channels) body.append(previewCard(ch));
+    for (const ch of data.channels) body.append(previewCard(ch, drafted()));
   };
-  form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(update, 250); });
+  const soon = () => { clearTimeout(timer); timer = setTimeout(update, 250); };
+  form.addEventListener("input", soon);
+  form.addEventListener("change", soon);
   update();
+}
+
+function composePreview() {
+  const form = document.getElementById("compose");
+  if (!form) return;
+  livePreview(form, "/ui/preview", () => {
+    const payload = {
+      text: form.text.value, title: form.title.value || null, link: form.link.value || null,
+      route: form.route.value, overrides: {},
+    };
+    for (const area of form.querySelectorAll("textarea[data-override]")) {
+      if (area.value.trim()) payload.overrides[area.dataset.override] = area.value;
+    }
+    return payload;
+  }, draft);
+}
+
+// Incidents and maintenance: the message has no title, link or image of its own.
+function incidentPreview() {
+  const form = document.querySelector("form[data-preview]");
+  if (!form) return;
+  const value = name => (form.elements.namedItem(name) || {}).value || "";
+  livePreview(form, form.dataset.preview, () => ({
+    incident: form.dataset.incident || null, title: value("title"), body: value("body"),
+    state: value("state") || form.dataset.state, impact: value("impact") || form.dataset.impact,
+    route: value("route") || null,
+  }), () => ({ title: "", link: "", cw: "", alt: "", image: null }));
 }
 
 // Preview cards that look like the platform: X's counter and thread numbering, Mastodon's
@@ -252,8 +274,7 @@ const PLATFORMS = {
   },
 };
 
-function previewCard(ch) {
-  const d = draft();
+function previewCard(ch, d) {
   const card = el("article", `preview-card platform-${ch.type || "other"}`);
   card.dataset.channel = ch.channel;
   const head = el("header");
@@ -316,5 +337,6 @@ document.addEventListener("DOMContentLoaded", () => {
   liveRefresh();
   defaultZones();
   composePreview();
+  incidentPreview();
   calendarMoves();
 });
