@@ -35,7 +35,7 @@ from failover.health import Transition
 from failover.intake import Intake
 from failover.logs import register_secrets
 from failover.metrics import Metrics
-from failover.model import ChannelState, Forced, Health
+from failover.model import ChannelState, Forced, Health, Unusable, UnusableKind
 from failover.monitor import HealthMonitor
 from failover.notify import Notifier
 from failover.scheduler import Scheduler
@@ -229,16 +229,24 @@ class Daemon:
 
     # -- what the rest asks of the daemon --------------------------------------------------------
 
-    def unusable(self, name: str) -> str | None:
+    def unusable(self, name: str) -> Unusable | None:
         """Why ``name`` cannot take new messages now, or None when it can."""
         live = self.channels.get(name)
         if live is None:
-            return "not configured"
+            return Unusable(UnusableKind.NOT_CONFIGURED, "not configured")
         if live.adapter is None:
-            return live.problem or "unavailable"
+            kind = (
+                UnusableKind.DISABLED
+                if not live.config.enabled
+                else UnusableKind.NO_CREDENTIALS
+                if live.config.missing
+                else UnusableKind.BROKEN
+            )
+            return Unusable(kind, live.problem or "unavailable")
         state = self.states.get(name)
         if state is not None and state.effective is Health.DOWN:
-            return f"down since {state.since.isoformat() if state.since else '?'}: {state.reason or 'forced'}"
+            since = state.since.isoformat() if state.since else "?"
+            return Unusable(UnusableKind.DOWN, f"down since {since}: {state.reason or 'forced'}")
         return None
 
     def _concurrency(self, name: str) -> int:

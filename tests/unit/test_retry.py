@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 from channels.base import PermanentError, RateLimitedError, TransientError
 from failover.config import RetryConfig
+from failover.model import Unusable, UnusableKind
 from failover.retry import Action, Situation, StillRunning, backoff, decide
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = RetryConfig(max_attempts=5, max_elapsed=600, initial=2, max_backoff=60, jitter=1)
+DOWN = Unusable(UnusableKind.DOWN, "down since 2026-01-01T00:00:00+00:00: probe failed")
 
 
 def test_permanent_is_not_retried() -> None:
@@ -46,7 +48,7 @@ def test_budget_by_attempts_and_by_time() -> None:
 
 # -- what happens next besides retrying: reroute, wait, escalate ---------------------------------
 
-DOWN_WITH_FALLBACK = Situation(channel_down=True, fallback=True)
+DOWN_WITH_FALLBACK = Situation(unusable=DOWN, fallback=True)
 
 
 def test_a_channel_down_with_a_fallback_reroutes_instead_of_retrying() -> None:
@@ -64,7 +66,7 @@ def test_a_permanent_error_gives_up_even_when_the_channel_is_down() -> None:
 
 
 def test_down_without_fallback_waits_for_the_channel_once_the_budget_is_spent() -> None:
-    alone = Situation(channel_down=True, fallback=False)
+    alone = Situation(unusable=DOWN, fallback=False)
     err = TransientError("503")
     early = decide(err, attempts=1, first_attempt_at=T0, now=T0, policy=POLICY, situation=alone)
     assert early.action is Action.RETRY
@@ -106,5 +108,5 @@ def test_an_attempt_still_running_when_its_channel_goes_down_escalates_if_it_can
                   situation=DOWN_WITH_FALLBACK)  # fmt: skip
     assert down.action is Action.CONTINUE and down.escalate and "went down" in down.reason
     alone = decide(StillRunning(5), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
-                   situation=Situation(channel_down=True))  # fmt: skip
+                   situation=Situation(unusable=DOWN))  # fmt: skip
     assert not alone.escalate
