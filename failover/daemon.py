@@ -337,6 +337,7 @@ class Daemon:
         self.metrics.set_queue(
             q, (now - q.oldest_due_at).total_seconds() if q.oldest_due_at else 0.0
         )
+        self.metrics.set_store(self.store.statements, self.store.commits)
         return self.metrics.render()
 
     async def status_line(self) -> str:

@@ -77,6 +77,12 @@ class Metrics:
         self.accepted = Counter(
             "failover_messages_accepted_total", "Messages accepted", ["route"], registry=r
         )
+        self.store_work = Gauge(
+            "failover_store_work",
+            "SQL statements run (BEGIN/COMMIT not counted) and transactions committed",
+            ["kind"],
+            registry=r,
+        )
 
     def set_health(self, channel: str, health: Health) -> None:
         for state in Health:
@@ -87,6 +93,10 @@ class Metrics:
         self.queue_depth.labels("due").set(q.due)
         self.queue_depth.labels("sending").set(q.sending)
         self.oldest_due.set(oldest_age)
+
+    def set_store(self, statements: int, commits: int) -> None:
+        self.store_work.labels("statements").set(statements)
+        self.store_work.labels("commits").set(commits)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -107,6 +107,10 @@ class Store(FediverseStore, abc.ABC):
     # True when several daemons may share this store at once (PostgreSQL). A store that is
     # not shared belongs to one daemon, so claims found in it at start are from a dead run.
     shared: bool = False
+    # What this store has run, for bench/throughput.py's statements per delivered message:
+    # SQL statements (BEGIN and COMMIT not counted) and committed write transactions.
+    statements: int = 0
+    commits: int = 0
 
     @abc.abstractmethod
     async def open(self) -> None:
