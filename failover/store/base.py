@@ -217,8 +217,21 @@ class Store(FediverseStore, abc.ABC):
         """Claim up to ``limit`` due deliveries of ``channel`` (and expired claims of others)."""
 
     @abc.abstractmethod
+    async def claim(
+        self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
+    ) -> list[tuple[Delivery, Message]]:
+        """``claim_due``, each delivery with its message, read in the same transaction: the
+        dispatcher needs both, and one round trip per batch beats one per delivery."""
+
+    @abc.abstractmethod
     async def next_due_at(self, owner: str) -> datetime | None:
         """When something next becomes claimable or expires (None: nothing waits)."""
+
+    @abc.abstractmethod
+    async def next_times(self, owner: str) -> tuple[datetime | None, datetime | None]:
+        """(when something next becomes claimable, when the soonest pending message
+        expires), in one read: the scheduler runs ``expire_due`` only once the second has
+        come."""
 
     @abc.abstractmethod
     async def expire_due(self, now: datetime) -> list[Delivery]:

@@ -1,0 +1,29 @@
+-- The hot path of a delivery, in as few statements as it takes (issue 15).
+
+-- name: insert_message
+-- The new row's id is drawn first, so a message that starts its own thread points at itself
+-- in the same statement.
+INSERT INTO messages (id, text, title, link, images, content_warning, language, overrides, route,
+                      created_by, created_at, scheduled_at, expires_at, thread_id,
+                      idempotency_key, request_hash, traceparent)
+SELECT n.id, %(text)s, %(title)s, %(link)s, %(images)s, %(content_warning)s, %(language)s,
+       %(overrides)s, %(route)s, %(created_by)s, %(created_at)s, %(scheduled_at)s,
+       %(expires_at)s, coalesce(CAST(%(thread_id)s AS BIGINT), n.id), %(idempotency_key)s,
+       %(request_hash)s, %(traceparent)s
+FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id) AS n
+RETURNING *;
+
+-- name: messages_by_ids
+-- The messages of a batch of claimed deliveries, read in the claim's own transaction.
+SELECT * FROM messages WHERE id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb)::bigint);
+
+-- name: next_times
+-- When the scheduler must look again (t: the next due delivery or lapsing claim of another
+-- daemon) and when the soonest pending message expires (e), in one statement.
+SELECT (SELECT min(x) FROM (
+            SELECT min(due_at) AS x FROM deliveries WHERE state = 'pending'
+            UNION ALL
+            SELECT min(claim_expires_at) FROM deliveries
+            WHERE state = 'sending' AND claimed_by IS DISTINCT FROM %(owner)s) AS due) AS t,
+       (SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
+        WHERE d.state = 'pending' AND m.expires_at IS NOT NULL) AS e;

@@ -1,0 +1,31 @@
+-- The hot path of a delivery, in as few statements as it takes (issue 15).
+
+-- name: insert_message
+-- The new row's id is known before the insert (one writer at a time: BEGIN IMMEDIATE), so a
+-- message that starts its own thread points at itself in the same statement.
+INSERT INTO messages (id, text, title, link, images, content_warning, language, overrides, route,
+                      created_by, created_at, scheduled_at, expires_at, thread_id,
+                      idempotency_key, request_hash, traceparent)
+SELECT n.id, :text, :title, :link, :images, :content_warning, :language, :overrides, :route,
+       :created_by, :created_at, :scheduled_at, :expires_at, coalesce(:thread_id, n.id),
+       :idempotency_key, :request_hash, :traceparent
+FROM (SELECT coalesce(max(id), 0) + 1 AS id FROM messages) AS n
+RETURNING *;
+
+-- name: messages_by_ids
+-- The messages of a batch of claimed deliveries, read in the claim's own transaction.
+SELECT * FROM messages WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: next_times
+-- When the scheduler must look again (t: the next due delivery or lapsing claim of another
+-- daemon) and when the soonest pending message expires (e), in one statement.
+SELECT (SELECT min(x) FROM (
+            SELECT min(due_at) AS x FROM deliveries WHERE state = 'pending'
+            UNION ALL
+            SELECT min(claim_expires_at) FROM deliveries
+            WHERE state = 'sending' AND claimed_by IS NOT :owner)) AS t,
+       -- walk messages_expires in order and stop at the first message still pending
+       (SELECT m.expires_at FROM messages m
+        WHERE m.expires_at IS NOT NULL AND EXISTS (
+            SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
+        ORDER BY m.expires_at LIMIT 1) AS e;
