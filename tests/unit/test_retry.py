@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from channels.base import PermanentError, RateLimitedError, TransientError
 from failover.config import RetryConfig
 from failover.model import Unusable, UnusableKind
@@ -110,3 +112,48 @@ def test_an_attempt_still_running_when_its_channel_goes_down_escalates_if_it_can
     alone = decide(StillRunning(5), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
                    situation=Situation(unusable=DOWN))  # fmt: skip
     assert not alone.escalate
+
+
+# -- every combination: error x channel usability x fallback x budget ----------------------------
+
+ERRORS: list[Exception] = [
+    TransientError("503"),
+    TransientError("no answer", maybe_delivered=True),
+    RateLimitedError("429", retry_after=30),
+    PermanentError("403", status=403),
+    RuntimeError("an adapter bug"),
+]
+UNUSABLE = [None, *(Unusable(kind, f"{kind.value}: why") for kind in UnusableKind)]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("unusable", UNUSABLE, ids=lambda u: u.kind.value if u else "usable")
+@pytest.mark.parametrize("fallback", [False, True], ids=["last-tier", "fallback"])
+@pytest.mark.parametrize("spent", [False, True], ids=["budget-left", "budget-spent"])
+def test_what_happens_next_in_every_situation(
+    error: Exception, unusable: Unusable | None, fallback: bool, spent: bool
+) -> None:
+    attempts = POLICY.max_attempts if spent else 1
+    situation = Situation(unusable=unusable, fallback=fallback)
+    d = decide(error, attempts=attempts, first_attempt_at=T0, now=T0, policy=POLICY,
+               situation=situation)  # fmt: skip
+    if unusable is not None and unusable.kind is not UnusableKind.DOWN:
+        # Disabled, no credentials, broken, removed: nothing here can succeed until an
+        # operator acts; the next tier takes it (FAILED, not DEAD).
+        assert (d.action, d.permanent) == (Action.GIVE_UP, True)
+        assert unusable.kind.value in d.reason and unusable.reason in d.reason
+    elif isinstance(error, PermanentError):
+        assert (d.action, d.permanent) == (Action.GIVE_UP, True)
+    elif unusable is not None and fallback:
+        assert d.action is Action.REROUTE and d.reason == unusable.reason  # starts with "down"
+    elif spent and unusable is not None:
+        assert d.action is Action.WAIT and d.retry_at == T0
+    elif spent:
+        assert (d.action, d.permanent) == (Action.GIVE_UP, False)
+        assert "retry budget spent" in d.reason
+    else:
+        assert d.action is Action.RETRY and d.retry_at is not None and d.retry_at > T0
+        if isinstance(error, RateLimitedError):
+            assert d.retry_at >= T0 + timedelta(seconds=error.retry_after)
+    assert d.give_up == (d.action in (Action.GIVE_UP, Action.REROUTE))
+    assert not d.escalate  # no escalation deadline in these situations
