@@ -27,3 +27,12 @@ SELECT (SELECT min(x) FROM (
             WHERE state = 'sending' AND claimed_by IS DISTINCT FROM %(owner)s) AS due) AS t,
        (SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
         WHERE d.state = 'pending' AND m.expires_at IS NOT NULL) AS e;
+
+-- name: queue_stats
+-- Each figure from a partial index (007_due_indexes): pending is an index-only count, due,
+-- sending and the oldest due are bounded by what is due or in flight, not by the queue.
+SELECT (SELECT count(*) FROM deliveries WHERE state = 'pending') AS pending,
+       (SELECT count(*) FROM deliveries WHERE state = 'pending' AND due_at <= %(now)s) AS due,
+       (SELECT count(*) FROM deliveries WHERE state = 'sending') AS sending,
+       (SELECT min(due_at) FROM deliveries WHERE state = 'pending' AND due_at <= %(now)s)
+           AS oldest_due;

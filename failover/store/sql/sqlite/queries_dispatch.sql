@@ -29,3 +29,12 @@ SELECT (SELECT min(x) FROM (
         WHERE m.expires_at IS NOT NULL AND EXISTS (
             SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
         ORDER BY m.expires_at LIMIT 1) AS e;
+
+-- name: queue_stats
+-- Pending from the trigger-kept counter (009_queue_counts); due, sending and the oldest due
+-- from their partial indexes, each bounded by what is due or in flight, not by the queue.
+SELECT (SELECT n FROM queue_counts WHERE state = 'pending') AS pending,
+       (SELECT count(*) FROM deliveries WHERE state = 'pending' AND due_at <= :now) AS due,
+       (SELECT count(*) FROM deliveries WHERE state = 'sending') AS sending,
+       (SELECT min(due_at) FROM deliveries WHERE state = 'pending' AND due_at <= :now)
+           AS oldest_due;
