@@ -7,8 +7,6 @@ must survive a power cut, not just a crash.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import fcntl
 import os
 import sqlite3
@@ -23,7 +21,8 @@ from failover import logs
 from failover.errors import StoreError
 from failover.filemodes import private_file
 from failover.store import queries
-from failover.store.sql_store import Row, SqlStore, settle
+from failover.store.group_commit import GroupCommit
+from failover.store.sql_store import Row, SqlStore
 
 Q = queries.load("sqlite")
 
@@ -53,19 +52,15 @@ class _SqliteTx:
         return None  # one daemon per file: the scheduler is woken in process
 
 
-async def _rollback(db: aiosqlite.Connection) -> None:
-    # "no transaction is active" when BEGIN failed or never ran: the state wanted anyway.
-    with contextlib.suppress(sqlite3.Error, ValueError):
-        await db.execute("ROLLBACK")
-
-
 class SqliteStore(SqlStore):
     def __init__(self, path: Path, *, exclusive: bool = False) -> None:
         """``exclusive``: take the daemon lock, so one daemon at a time owns this file."""
         self.path = path
         self.exclusive = exclusive
-        self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+        self._writer = GroupCommit(on_commit=self._committed)
+        # Reads have their own connection: in WAL mode it sees only committed data and never
+        # waits behind a write (nor a write's fsync).
+        self._reader: aiosqlite.Connection | None = None
         self._lockfile: int | None = None
 
     # lifecycle -----------------------------------------------------------------------------
@@ -77,19 +72,31 @@ class SqliteStore(SqlStore):
         for path in sqlite_files(self.path):  # 0600 whatever the umask (WAL/SHM copy the db's)
             if path == self.path or path.exists():
                 private_file(path)
+        self._writer.db = await self._connect(
+            "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"
+        )
+        await self._migrate()
+        self._reader = await self._connect("PRAGMA query_only=ON")
+
+    async def _connect(self, *pragmas: str) -> aiosqlite.Connection:
         try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            db = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
-        self._db.row_factory = sqlite3.Row
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-        ):
-            await self._db.execute(pragma)
-        await self._migrate()
+        db.row_factory = sqlite3.Row
+        for pragma in (*pragmas, "PRAGMA busy_timeout=5000"):
+            await db.execute(pragma)
+        return db
+
+    @property
+    def _conn(self) -> aiosqlite.Connection:
+        """The write connection (outside the group commit: for migrations and tests)."""
+        if self._writer.db is None:
+            raise StoreError("the store is not open")
+        return self._writer.db
+
+    def _committed(self) -> None:
+        self.commits += 1
 
     def _take_daemon_lock(self) -> None:
         lock_path = self.path.with_suffix(".lock")
@@ -125,44 +132,30 @@ class SqliteStore(SqlStore):
                 )
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        await self._writer.close()
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
         if self._lockfile is not None:
             os.close(self._lockfile)
             self._lockfile = None
 
-    @property
-    def _conn(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise StoreError("the store is not open")
-        return self._db
-
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_SqliteTx]:
-        """One write transaction, clean after a cancellation at any await (the lock, BEGIN
-        IMMEDIATE waiting for SQLite's write lock, a statement, COMMIT). A statement handed to
-        aiosqlite's thread runs even if its awaiter is cancelled, so the ROLLBACK is queued
-        behind it and seen through before the lock is let go; a COMMIT once sent is awaited
-        to its end, so what it wrote is known to be written."""
-        async with self._lock:
-            db = self._conn
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-                yield _SqliteTx(db, self)
-            except BaseException:
-                await settle(_rollback(db))
-                raise
-            try:
-                await settle(db.execute("COMMIT"))
-                self.commits += 1
-            except sqlite3.Error:
-                await settle(_rollback(db))  # a failed COMMIT leaves the transaction open
-                raise
+        """One write transaction (a savepoint of a group commit, failover/store/group_commit.py),
+        clean after a cancellation at any await: the lock, BEGIN IMMEDIATE waiting for
+        SQLite's write lock, a statement, the COMMIT. A statement handed to aiosqlite's thread
+        runs even if its awaiter is cancelled, so the rollback is queued behind it and seen
+        through before the lock is let go; a COMMIT once under way is awaited to its end, so
+        what it wrote is known to be written."""
+        async with self._writer.transaction() as db:
+            yield _SqliteTx(db, self)
 
     async def _all(self, query: str, **params: Any) -> list[Row]:
+        if self._reader is None:
+            raise StoreError("the store is not open")
         self.statements += 1
-        async with self._lock, self._conn.execute(Q[query], params) as cur:
+        async with self._reader.execute(Q[query], params) as cur:
             return [dict(r) for r in await cur.fetchall()]
 
     async def ping(self) -> None:
