@@ -112,7 +112,9 @@ class Scheduler:
             await self.store.expire_due(now)
         blocked = False  # due work we could not start now: no free slot, or channel held back
         resume: list[float] = []  # when rate-limited channels may send again
-        for channel, waiting in (await self.store.due_channels(now)).items():
+        front = await self.store.queue_front(now, self.owner)
+        self._expires_at = front.expires_at
+        for channel, waiting in front.due.items():
             if self._stopping:
                 break
             if not self.claimable(channel):
@@ -139,19 +141,16 @@ class Scheduler:
                 self._start(delivery, message)
             if waiting > free:
                 blocked = True
-        next_at, self._expires_at = await self.store.next_times(self.owner)
-        if self._expires_at is not None:
-            next_at = min(next_at or self._expires_at, self._expires_at)
-        if next_at is None:
-            return MAX_IDLE_WAIT
-        wait = (next_at - self.clock.now()).total_seconds()
-        if wait <= 0:
+        later = [t for t in (front.next_due_at, front.expires_at) if t is not None]
+        wait = min((t - self.clock.now()).total_seconds() for t in later) if later else None
+        if blocked:
             # Due work remains that we could not start: it waits for a slot (a finished send
             # wakes us), a rate-limit window's reset, or a held-back channel (health wakes us).
-            if resume:
-                return max(0.005, min(*resume, MAX_IDLE_WAIT))
-            return SATURATED_WAIT if blocked else 0.005
-        return min(wait, MAX_IDLE_WAIT)
+            held = max(0.005, min(*resume, MAX_IDLE_WAIT)) if resume else SATURATED_WAIT
+            return held if wait is None else max(0.005, min(held, wait))
+        if wait is None:
+            return MAX_IDLE_WAIT
+        return max(0.005, min(wait, MAX_IDLE_WAIT))
 
     def _start(self, delivery: Delivery, message: Message) -> None:
         task = asyncio.create_task(self._run_one(delivery, message), name=f"delivery-{delivery.id}")

@@ -94,6 +94,15 @@ class WebSession:
 
 
 @dataclass(frozen=True)
+class QueueFront:
+    """The head of the queue, as a scheduler pass sees it."""
+
+    due: dict[str, int]  # channel -> deliveries due now or holding a lapsed claim
+    next_due_at: datetime | None  # the next after ``now``: due time or another's claim end
+    expires_at: datetime | None  # the soonest expiry of a message still pending
+
+
+@dataclass(frozen=True)
 class QueueStats:
     pending: int
     due: int
@@ -228,10 +237,9 @@ class Store(FediverseStore, abc.ABC):
         """When something next becomes claimable or expires (None: nothing waits)."""
 
     @abc.abstractmethod
-    async def next_times(self, owner: str) -> tuple[datetime | None, datetime | None]:
-        """(when something next becomes claimable, when the soonest pending message
-        expires), in one read: the scheduler runs ``expire_due`` only once the second has
-        come."""
+    async def queue_front(self, now: datetime, owner: str) -> QueueFront:
+        """``due_channels`` and what ``next_due_at`` would say after claiming them, in one
+        read: a scheduler pass costs this read and one claim per channel."""
 
     @abc.abstractmethod
     async def expire_due(self, now: datetime) -> list[Delivery]:

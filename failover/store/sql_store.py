@@ -37,6 +37,7 @@ from failover.store.base import (
     NewEvent,
     NodeInfo,
     Outcome,
+    QueueFront,
     QueueStats,
     Store,
     WebSession,
@@ -321,9 +322,14 @@ class SqlStore(SqlFediverseStore, Store):
         rows = await self._all("next_due_at", owner=owner)
         return _dt(rows[0]["t"]) if rows else None
 
-    async def next_times(self, owner: str) -> tuple[datetime | None, datetime | None]:
-        rows = await self._all("next_times", owner=owner)
-        return (_dt(rows[0]["t"]), _dt(rows[0]["e"])) if rows else (None, None)
+    async def queue_front(self, now: datetime, owner: str) -> QueueFront:
+        rows = await self._all("queue_front", now=now.timestamp(), owner=owner)
+        [times] = [r for r in rows if r["channel"] is None]
+        return QueueFront(
+            due={r["channel"]: r["n"] for r in rows if r["channel"] is not None},
+            next_due_at=_dt(times["t"]),
+            expires_at=_dt(times["e"]),
+        )
 
     async def expire_due(self, now: datetime) -> list[Delivery]:
         async with self._tx() as db:

@@ -11,7 +11,7 @@ import pytest
 
 from failover.errors import Conflict, NotFound, StoreError
 from failover.model import ChannelState, DeliveryState, Forced, Health, NewMessage, Role
-from failover.store.base import NewDelivery, NewEvent, Outcome, Store
+from failover.store.base import NewDelivery, NewEvent, Outcome, QueueFront, Store
 from failover.store.sqlite import SqliteStore
 from tests.peers.postgres_db import throwaway_database
 
@@ -437,3 +437,19 @@ async def test_queue_stats_follow_every_state_change(store: Store) -> None:
     assert await agrees(T0) == (2, 1, 0)
     await store.cancel_message(b.id, "test", T0)
     assert await agrees(later) == (1, 1, 0)
+
+
+async def test_queue_front_says_what_is_due_and_when_to_look_again(store: Store) -> None:
+    soon, later = T0 + timedelta(minutes=5), T0 + timedelta(hours=1)
+    assert await store.queue_front(T0, "me") == QueueFront({}, None, None)
+    await store.create_message(msg("now"), [pending("a"), pending("b")], [], T0)
+    await store.create_message(msg("soon", expires_at=later), [pending("a", soon)], [], T0)
+    front = await store.queue_front(T0, "me")
+    assert front == QueueFront({"a": 1, "b": 1}, soon, later)
+    [mine] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    [theirs] = await store.claim_due("b", T0, "them", T0 + timedelta(seconds=30), 1)
+    # Our own claim is not a reason to wake; theirs lapsing is (we would take it over).
+    assert await store.queue_front(T0, "me") == QueueFront({}, theirs.claim_expires_at, later)
+    lapsed = T0 + timedelta(seconds=31)
+    assert (await store.queue_front(lapsed, "me")).due == {"b": 1}
+    assert mine.claim_expires_at is not None

@@ -17,16 +17,25 @@ RETURNING *;
 -- The messages of a batch of claimed deliveries, read in the claim's own transaction.
 SELECT * FROM messages WHERE id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb)::bigint);
 
--- name: next_times
--- When the scheduler must look again (t: the next due delivery or lapsing claim of another
--- daemon) and when the soonest pending message expires (e), in one statement.
-SELECT (SELECT min(x) FROM (
-            SELECT min(due_at) AS x FROM deliveries WHERE state = 'pending'
+-- name: queue_front
+-- What a scheduler pass needs, in one read: per channel, how many deliveries are due now
+-- (or hold a lapsed claim); and, on one row without a channel, when the next one comes due
+-- or another daemon's claim lapses (t) and when the soonest pending message expires (e).
+SELECT channel, count(*) AS n, NULL::double precision AS t, NULL::double precision AS e
+FROM deliveries
+WHERE (state = 'pending' AND due_at <= %(now)s)
+   OR (state = 'sending' AND claim_expires_at <= %(now)s)
+GROUP BY channel
+UNION ALL
+SELECT NULL, 0,
+       (SELECT min(x) FROM (
+            SELECT min(due_at) AS x FROM deliveries WHERE state = 'pending' AND due_at > %(now)s
             UNION ALL
             SELECT min(claim_expires_at) FROM deliveries
-            WHERE state = 'sending' AND claimed_by IS DISTINCT FROM %(owner)s) AS due) AS t,
+            WHERE state = 'sending' AND claim_expires_at > %(now)s
+              AND claimed_by IS DISTINCT FROM %(owner)s) AS due),
        (SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
-        WHERE d.state = 'pending' AND m.expires_at IS NOT NULL) AS e;
+        WHERE d.state = 'pending' AND m.expires_at IS NOT NULL);
 
 -- name: queue_stats
 -- Each figure from a partial index (007_due_indexes): pending is an index-only count, due,

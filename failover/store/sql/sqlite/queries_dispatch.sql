@@ -16,19 +16,27 @@ RETURNING *;
 -- The messages of a batch of claimed deliveries, read in the claim's own transaction.
 SELECT * FROM messages WHERE id IN (SELECT value FROM json_each(:ids));
 
--- name: next_times
--- When the scheduler must look again (t: the next due delivery or lapsing claim of another
--- daemon) and when the soonest pending message expires (e), in one statement.
-SELECT (SELECT min(x) FROM (
-            SELECT min(due_at) AS x FROM deliveries WHERE state = 'pending'
+-- name: queue_front
+-- What a scheduler pass needs, in one read: per channel, how many deliveries are due now
+-- (or hold a lapsed claim); and, on one row without a channel, when the next one comes due
+-- or another daemon's claim lapses (t) and when the soonest pending message expires (e).
+-- Each part is an index search (007_due_indexes, messages_expires), not a scan of the queue.
+SELECT channel, count(*) AS n, NULL AS t, NULL AS e FROM (
+    SELECT channel FROM deliveries WHERE state = 'pending' AND due_at <= :now
+    UNION ALL
+    SELECT channel FROM deliveries WHERE state = 'sending' AND claim_expires_at <= :now)
+GROUP BY channel
+UNION ALL
+SELECT NULL, 0,
+       (SELECT min(x) FROM (
+            SELECT min(due_at) AS x FROM deliveries WHERE state = 'pending' AND due_at > :now
             UNION ALL
             SELECT min(claim_expires_at) FROM deliveries
-            WHERE state = 'sending' AND claimed_by IS NOT :owner)) AS t,
-       -- walk messages_expires in order and stop at the first message still pending
+            WHERE state = 'sending' AND claim_expires_at > :now AND claimed_by IS NOT :owner)),
        (SELECT m.expires_at FROM messages m
         WHERE m.expires_at IS NOT NULL AND EXISTS (
             SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
-        ORDER BY m.expires_at LIMIT 1) AS e;
+        ORDER BY m.expires_at LIMIT 1);
 
 -- name: queue_stats
 -- Pending from the trigger-kept counter (009_queue_counts); due, sending and the oldest due
