@@ -5,7 +5,7 @@ every commit), then, when a PostgreSQL server answers, one and three daemons sha
 PostgreSQL database and times from the first POST to the N-th arrival at a local webhook receiver.
 The raw leg sends the same N JSON bodies straight to the same receiver with a plain aiohttp
 loop at the same concurrency. Each daemon leg also reads the daemons' /metrics before and
-after (``failover_store_work``) for the store's SQL statements and commits per delivered
+after (``failover_store_work_total``) for the store's SQL statements and commits per delivered
 message, from acceptance to delivered (BEGIN/COMMIT are not counted as statements).
 Prints a table and, last, one JSON line.
 
@@ -109,7 +109,7 @@ async def store_work(urls: list[str]) -> tuple[float, float]:
                 text = await r.text()
             for line in text.splitlines():
                 for kind in totals:
-                    if line.startswith(f'failover_store_work{{kind="{kind}"}}'):
+                    if line.startswith(f'failover_store_work_total{{kind="{kind}"}}'):
                         totals[kind] += float(line.split()[-1])
     return totals["statements"], totals["commits"]
 

@@ -12,11 +12,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 __all__ = [
+    "IMAGE_EXTENSIONS",
+    "IMAGE_TYPES",
     "Channel",
     "ChannelContext",
     "ChannelError",
@@ -120,6 +123,14 @@ class Media:
     content_type: str
     alt: str = ""
     filename: str = "image"
+
+
+# The image types failover accepts and the adapters that take images send (the web's common
+# four), each with the file extension it is saved under.
+IMAGE_EXTENSIONS: Mapping[str, str] = MappingProxyType(
+    {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
+)
+IMAGE_TYPES: frozenset[str] = frozenset(IMAGE_EXTENSIONS)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from atproto_client.request import AsyncRequest
 from pydantic import SecretStr
 
 from channels.base import (
+    IMAGE_TYPES,
     ChannelContext,
     ChannelOptions,
     CheckResult,
@@ -49,7 +50,6 @@ from channels.text import URL_RE, grapheme_length
 
 POST = "app.bsky.feed.post"
 MAX_BLOB = 1_000_000
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
 TAG_RE = re.compile(r"(?<![\w#])#([^\s#.,;:!?()\[\]{}'\"]{1,64})")
 TOKEN_ERRORS = frozenset({"ExpiredToken", "InvalidToken"})
 S32 = "234567abcdefghijklmnopqrstuvwxyz"

@@ -29,6 +29,7 @@ from mastodon import (
 from pydantic import SecretStr
 
 from channels.base import (
+    IMAGE_TYPES,
     ChannelContext,
     ChannelOptions,
     CheckResult,
@@ -45,7 +46,6 @@ from channels.base import (
 from channels.text import url_reserved_length
 
 T = TypeVar("T")
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 MEDIA_PROCESSING_LIMIT = 30.0  # seconds to wait for a 202 upload to become usable
 
 

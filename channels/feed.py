@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import ClassVar
 
 from channels.base import (
+    IMAGE_EXTENSIONS,
+    IMAGE_TYPES,
     ChannelContext,
     ChannelOptions,
     CheckResult,
@@ -27,8 +29,6 @@ from channels.base import (
     TransientError,
 )
 from channels.feed_formats import FeedImage, FeedItem, FeedMeta, atom, html_page, json_feed
-
-IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 
 
 class FeedOptions(ChannelOptions):
@@ -70,7 +70,7 @@ class FeedChannel:
             text=None,
             max_media=4,
             max_media_bytes=10 * 1024 * 1024,
-            media_types=frozenset(IMAGE_TYPES),
+            media_types=IMAGE_TYPES,
             threads=True,
             idempotent=True,
             title=True,
@@ -151,7 +151,7 @@ class FeedChannel:
     def _write(self, item: FeedItem, post: Post, items: list[FeedItem], now: datetime) -> None:
         media_dir = self.directory / "media"
         for image in post.media:
-            ext = IMAGE_TYPES.get(image.content_type)
+            ext = IMAGE_EXTENSIONS.get(image.content_type)
             if ext is None:
                 raise PermanentError(f"image type {image.content_type} is not supported")
             name = f"{hashlib.sha256(image.data).hexdigest()[:24]}.{ext}"

@@ -9,7 +9,6 @@ dropped connection by themselves and could post twice): retrying is the dispatch
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any, ClassVar
 
 import aiohttp
@@ -30,6 +29,7 @@ from channels.base import (
     TextRule,
     TransientError,
 )
+from channels.http import excerpt, network_errors, retry_after
 from channels.text import URL_RE
 
 CREDENTIAL_ERRORS = frozenset(
@@ -181,32 +181,21 @@ class SlackChannel:
 
     async def _call(self, call: Any, *, write: bool = False) -> Any:
         try:
-            return await call
+            with network_errors("Slack", write=write):
+                return await call
         except SlackApiError as exc:
             raise _classify(exc) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(f"cannot connect to Slack: {exc.os_error or exc}") from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(
-                f"Slack connection lost: {type(exc).__name__}", maybe_delivered=write
-            ) from exc
 
     async def _send_webhook(self, text: str) -> Receipt:
         assert self._hook is not None
-        try:
+        with network_errors("Slack", write=True):
             resp = await self._hook.send(text=text, unfurl_links=False)
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(f"cannot connect to Slack: {exc.os_error or exc}") from exc
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise TransientError(
-                f"Slack connection lost: {type(exc).__name__}", maybe_delivered=True
-            ) from exc
         body = (resp.body or "").strip()
         if resp.status_code == 200:
             return Receipt(note="sent through an incoming webhook")
-        reason = f"Slack webhook {resp.status_code}: {body[:100]}"
+        reason = f"Slack webhook {resp.status_code}: {excerpt(body)}"
         if resp.status_code == 429:
-            raise RateLimitedError(reason, retry_after=_retry_after(resp.headers))
+            raise RateLimitedError(reason, retry_after=retry_after(resp.headers, 30.0))
         if resp.status_code >= 500:
             raise TransientError(reason, status=resp.status_code)
         raise PermanentError(
@@ -236,7 +225,7 @@ def _classify(exc: SlackApiError) -> Exception:
     )
     reason = f"Slack: {error}"
     if status == 429 or error == "ratelimited":
-        return RateLimitedError(reason, retry_after=_retry_after(exc.response.headers))
+        return RateLimitedError(reason, retry_after=retry_after(exc.response.headers, 30.0))
     if status >= 500 or error in TRANSIENT_ERRORS:
         return TransientError(reason, status=status)
     return PermanentError(reason, status=status, credentials=error in CREDENTIAL_ERRORS)
@@ -244,12 +233,3 @@ def _classify(exc: SlackApiError) -> Exception:
 
 def _is_json(exc: SlackApiError) -> bool:
     return isinstance(exc.response.data, dict)
-
-
-def _retry_after(headers: Any) -> float:
-    for key, value in dict(headers or {}).items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            if re.fullmatch(r"\d+(\.\d+)?", str(raw).strip()):
-                return float(raw)
-    return 30.0

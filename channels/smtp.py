@@ -21,6 +21,7 @@ import aiosmtplib
 from pydantic import SecretStr, model_validator
 
 from channels.base import (
+    IMAGE_TYPES,
     ChannelContext,
     ChannelOptions,
     CheckResult,
@@ -31,8 +32,6 @@ from channels.base import (
     TransientError,
 )
 from channels.email_message import build, message_id
-
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class EmailOptions(ChannelOptions):

@@ -15,13 +15,13 @@ import hashlib
 import hmac
 import json
 import time
-from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import aiohttp
 from pydantic import SecretStr
 
 from channels.base import (
+    IMAGE_TYPES,
     ChannelContext,
     ChannelOptions,
     CheckResult,
@@ -34,6 +34,7 @@ from channels.base import (
     TextRule,
     TransientError,
 )
+from channels.http import excerpt, network_errors, retry_after
 
 
 class WebhookOptions(ChannelOptions):
@@ -60,7 +61,7 @@ class WebhookChannel:
             text=TextRule("characters", self.options.max_text) if self.options.max_text else None,
             max_media=4,
             max_media_bytes=5 * 1024 * 1024,
-            media_types=frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"}),
+            media_types=IMAGE_TYPES,
             threads=True,
             idempotent=True,
             title=True,
@@ -120,26 +121,18 @@ class WebhookChannel:
     async def send(self, post: Post) -> Receipt:
         assert self._session is not None, "open() first"
         body = self._body(post)
-        try:
+        with network_errors("the webhook", write=True):
             async with self._session.post(
                 self.options.url, data=body, headers=self._headers(post, body)
             ) as resp:
                 text = await resp.text(errors="replace")
                 status = resp.status
                 headers = resp.headers
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(f"cannot connect: {exc.os_error or exc}") from exc
-        except TimeoutError as exc:
-            raise TransientError("no answer in time", maybe_delivered=True) from exc
-        except aiohttp.ClientError as exc:
-            raise TransientError(
-                f"connection lost: {type(exc).__name__}", maybe_delivered=True
-            ) from exc
         if 200 <= status < 300:
             return _receipt(text, headers)
-        reason = f"HTTP {status}: {_excerpt(text)}"
+        reason = f"HTTP {status}: {excerpt(text)}"
         if status == 429:
-            raise RateLimitedError(reason, retry_after=_retry_after(headers) or 30.0)
+            raise RateLimitedError(reason, retry_after=retry_after(headers, 30.0))
         if status in (408, 425) or status >= 500:
             raise TransientError(reason, status=status)
         raise PermanentError(reason, status=status, credentials=status in (401, 403))
@@ -176,22 +169,3 @@ def _receipt(text: str, headers: Any) -> Receipt:
         except ValueError:
             budget = None
     return Receipt(remote_id=remote_id, url=url, extra={"id": remote_id}, budget=budget)
-
-
-def _retry_after(headers: Any) -> float | None:
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat[:200] + ("…" if len(flat) > 200 else "")

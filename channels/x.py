@@ -22,6 +22,7 @@ from oauthlib.oauth1 import Client as OAuth1Client
 from pydantic import SecretStr, model_validator
 
 from channels.base import (
+    IMAGE_TYPES,
     ChannelContext,
     ChannelError,
     ChannelOptions,
@@ -36,6 +37,7 @@ from channels.base import (
     TextRule,
     TransientError,
 )
+from channels.http import excerpt, network_errors
 from channels.text import x_weighted_length
 
 # oauthlib logs signature base strings with the access token at DEBUG: never let it.
@@ -44,7 +46,6 @@ log = logging.getLogger("channels.x")
 
 DUPLICATE = "duplicate content"
 Method = Literal["GET", "POST", "DELETE"]
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class XOptions(ChannelOptions):
@@ -249,21 +250,13 @@ class XChannel:
         self, method: Method, url: str, *, write: bool = False, **kw: Any
     ) -> tuple[int, dict[str, Any], Any]:
         assert self._session is not None, "open() first"
-        try:
+        with network_errors("X", write=write):
             async with self._session.request(
                 method, url, headers=self._auth(method, url), **kw
             ) as resp:
                 text = await resp.text(errors="replace")
                 status, headers = resp.status, resp.headers
                 ctype = resp.content_type
-        except aiohttp.ClientConnectorError as exc:
-            raise TransientError(f"cannot connect to X: {exc.os_error or exc}") from exc
-        except TimeoutError as exc:
-            raise TransientError("X did not answer in time", maybe_delivered=write) from exc
-        except aiohttp.ClientError as exc:
-            raise TransientError(
-                f"connection to X lost: {type(exc).__name__}", maybe_delivered=write
-            ) from exc
         doc = _json(text) if ctype == "application/json" or text.startswith("{") else {}
         if status < 300:
             if not isinstance(doc.get("data"), (dict, list)) and method == "POST":
@@ -278,7 +271,7 @@ def _error(status: int, doc: dict[str, Any], text: str, headers: Any, write: boo
     detail = str(doc.get("detail") or doc.get("title") or "")
     messages = [str(e.get("message")) for e in doc.get("errors") or [] if isinstance(e, dict)]
     reason = f"X answered {status}: " + (
-        "; ".join(filter(None, [detail, *messages])) or _excerpt(text)
+        "; ".join(filter(None, [detail, *messages])) or excerpt(text)
     )
     if status == 429:
         reset = headers.get("x-rate-limit-reset")
@@ -307,11 +300,6 @@ def _json(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return doc if isinstance(doc, dict) else {}
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    return (flat[:160] + "…") if len(flat) > 160 else flat or "(empty body)"
 
 
 def _secret(value: SecretStr | None) -> str:

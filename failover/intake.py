@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from channels.base import Limits
+from channels.base import IMAGE_TYPES, Limits
 from channels.registry import adapter_class
 from failover import router, timefmt, wording
 from failover.adapters import ChannelSet
@@ -37,7 +37,6 @@ MAX_TEXT = 100_000  # characters, for the text and for each per-channel override
 MAX_OVERRIDES = 64  # per-channel texts in one message
 MAX_IMAGES = 4
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 MAX_ID = 2**63 - 1  # the stores' integer range: a larger id names nothing
 MAX_KEY = 200  # characters of an Idempotency-Key
 

@@ -77,12 +77,13 @@ class Metrics:
         self.accepted = Counter(
             "failover_messages_accepted_total", "Messages accepted", ["route"], registry=r
         )
-        self.store_work = Gauge(
+        self.store_work = Counter(
             "failover_store_work",
-            "SQL statements run (BEGIN/COMMIT not counted) and transactions committed",
+            "SQL statements run on the store (BEGIN/COMMIT not counted) and commits",
             ["kind"],
             registry=r,
         )
+        self._store_seen = {"statements": 0, "commits": 0}
 
     def set_health(self, channel: str, health: Health) -> None:
         for state in Health:
@@ -95,8 +96,10 @@ class Metrics:
         self.oldest_due.set(oldest_age)
 
     def set_store(self, statements: int, commits: int) -> None:
-        self.store_work.labels("statements").set(statements)
-        self.store_work.labels("commits").set(commits)
+        """Bring the counters up to the store's own running totals."""
+        for kind, total in (("statements", statements), ("commits", commits)):
+            self.store_work.labels(kind).inc(max(0, total - self._store_seen[kind]))
+            self._store_seen[kind] = max(total, self._store_seen[kind])
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

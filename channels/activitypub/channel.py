@@ -25,6 +25,7 @@ from channels.activitypub.documents import (
 )
 from channels.activitypub.port import ActorHost, Outgoing
 from channels.base import (
+    IMAGE_TYPES,
     ChannelContext,
     ChannelOptions,
     CheckResult,
@@ -35,7 +36,6 @@ from channels.base import (
     TransientError,
 )
 
-IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _CONTENT_KEYS = ("content", "summary", "sensitive", "attachment", "inReplyTo")
 
 

@@ -8,6 +8,7 @@ Answers become the adapter errors the core understands. Like Mastodon, only 401,
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ import aiohttp
 from channels.activitypub.documents import ACTIVITY_JSON
 from channels.activitypub.signatures import sign
 from channels.base import PermanentError, RateLimitedError, TransientError
+from channels.http import network_errors, retry_after
 
 ACCEPT = f'{ACTIVITY_JSON}, application/ld+json; profile="https://www.w3.org/ns/activitystreams"'
 RETRYABLE_4XX = frozenset({401, 408, 429})
@@ -50,20 +52,13 @@ async def post_activity(
         now=now,
         body=body,
     )
-    try:
+    with network_errors("the inbox", write=True):
         async with session.post(inbox, data=body, headers=headers, allow_redirects=False) as resp:
             await resp.read()
-            status = resp.status
-            retry_after = resp.headers.get("Retry-After")
-    except TimeoutError:
-        raise TransientError("no answer in time", maybe_delivered=True) from None
-    except aiohttp.ClientConnectorError as exc:
-        raise TransientError(f"cannot connect: {exc.os_error.strerror or exc}") from None
-    except aiohttp.ClientError as exc:
-        raise TransientError(f"{type(exc).__name__}", maybe_delivered=True) from None
+            status, answered = resp.status, resp.headers
     if 200 <= status < 300:
         return status
-    raise _error(status, retry_after)
+    raise _error(status, answered)
 
 
 async def fetch_document(
@@ -91,12 +86,9 @@ async def fetch_document(
     return doc
 
 
-def _error(status: int, retry_after: str | None) -> Exception:
+def _error(status: int, headers: Mapping[str, str]) -> Exception:
     if status == 429:
-        try:
-            wait = float(retry_after) if retry_after else 60.0
-        except ValueError:
-            wait = 60.0
+        wait = retry_after(headers, 60.0)
         return RateLimitedError(f"HTTP {status}", retry_after=wait, status=status)
     if 400 <= status < 500 and status not in RETRYABLE_4XX:
         return PermanentError(f"HTTP {status}", status=status)

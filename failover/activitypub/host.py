@@ -11,13 +11,12 @@ from typing import Any
 
 from channels.activitypub.documents import Actor
 from channels.activitypub.port import Ledger, Outgoing
-from channels.base import Media, TransientError
+from channels.base import IMAGE_EXTENSIONS, Media, TransientError
 from failover.clock import Clock
 from failover.errors import StoreError
 from failover.store.base import Store
 from failover.store.fediverse import Publication
 
-EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif", "image/webp": "webp"}
 UNAVAILABLE = "host marked unavailable (failures on 7 distinct days)"
 FAILING_WINDOW = timedelta(days=1)
 
@@ -61,7 +60,7 @@ class StoreActorHost:
         return None if found is None or found[2] else found[0]
 
     async def store_media(self, media: Media) -> str:
-        ext = EXTENSIONS.get(media.content_type, "bin")
+        ext = IMAGE_EXTENSIONS.get(media.content_type, "bin")
         name = f"{hashlib.sha256(media.data).hexdigest()[:32]}.{ext}"
         try:
             await self.store.ap_put_media(name, media.content_type, media.data, self.clock.now())

@@ -1,7 +1,7 @@
 """The store's logic in SQL, shared by the SQLite and PostgreSQL stores.
 
-Each dialect supplies its named queries (``sql/<dialect>/queries.sql``, same names, same
-parameters), a transaction (``Tx``: run a named query, fetch its rows) and a way to read
+Each dialect supplies its named queries (``queries.load``: ``sql/common/`` plus the few of
+its own, same names, same parameters), a transaction (``Tx``: run a named query, fetch its rows) and a way to read
 outside one; everything else, including how rows become models, is written once here. Times
 are stored as UTC epoch seconds and JSON as text in both dialects, so rows convert the same.
 """

@@ -52,26 +52,33 @@ class _SqliteTx:
         return None  # one daemon per file: the scheduler is woken in process
 
 
+MEMORY = ":memory:"
+
+
 class SqliteStore(SqlStore):
-    def __init__(self, path: Path, *, exclusive: bool = False) -> None:
-        """``exclusive``: take the daemon lock, so one daemon at a time owns this file."""
-        self.path = path
-        self.exclusive = exclusive
+    def __init__(self, path: Path | str, *, exclusive: bool = False) -> None:
+        """``exclusive``: take the daemon lock, so one daemon at a time owns this file.
+
+        ``":memory:"`` is a private database that lives as long as the store is open: the
+        unit tests' store, with no file, no lock and nothing to fsync."""
+        self.in_memory = str(path) == MEMORY
+        self.path = Path(path)
+        self.exclusive = exclusive and not self.in_memory
         self._writer = GroupCommit(on_commit=self._committed)
         # Reads have their own connection: in WAL mode it sees only committed data and never
-        # waits behind a write (nor a write's fsync).
+        # waits behind a write (nor a write's fsync). A memory database has one connection.
         self._reader: aiosqlite.Connection | None = None
         self._lockfile: int | None = None
 
     # lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.exclusive:
-            self._take_daemon_lock()
-        for path in sqlite_files(self.path):  # 0600 whatever the umask (WAL/SHM copy the db's)
-            if path == self.path or path.exists():
-                private_file(path)
+        if self.in_memory:
+            self._writer.db = await self._connect("PRAGMA foreign_keys=ON")
+            await self._migrate()
+            self._reader = self._writer.db
+            return
+        self._prepare_files()
         self._writer.db = await self._connect(
             "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"
         )
@@ -80,7 +87,9 @@ class SqliteStore(SqlStore):
 
     async def _connect(self, *pragmas: str) -> aiosqlite.Connection:
         try:
-            db = await aiosqlite.connect(self.path, isolation_level=None)
+            db = await aiosqlite.connect(
+                MEMORY if self.in_memory else self.path, isolation_level=None
+            )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         db.row_factory = sqlite3.Row
@@ -97,6 +106,16 @@ class SqliteStore(SqlStore):
 
     def _committed(self) -> None:
         self.commits += 1
+
+    def _prepare_files(self) -> None:
+        """The folder, the daemon lock, and the files 0600 whatever the umask (SQLite gives
+        its WAL and SHM files the database file's mode)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.exclusive:
+            self._take_daemon_lock()
+        for path in sqlite_files(self.path):
+            if path == self.path or path.exists():
+                private_file(path)
 
     def _take_daemon_lock(self) -> None:
         lock_path = self.path.with_suffix(".lock")
@@ -132,10 +151,10 @@ class SqliteStore(SqlStore):
                 )
 
     async def close(self) -> None:
+        reader, self._reader = self._reader, None
         await self._writer.close()
-        if self._reader is not None:
-            await self._reader.close()
-            self._reader = None
+        if reader is not None and not self.in_memory:  # in memory: the writer's connection
+            await reader.close()
         if self._lockfile is not None:
             os.close(self._lockfile)
             self._lockfile = None
