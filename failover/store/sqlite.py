@@ -7,6 +7,8 @@ must survive a power cut, not just a crash.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -21,8 +23,7 @@ from failover import logs
 from failover.errors import StoreError
 from failover.filemodes import private_file
 from failover.store import queries
-from failover.store.group_commit import GroupCommit
-from failover.store.sql_store import Row, SqlStore
+from failover.store.sql_store import Row, SqlStore, settle
 
 Q = queries.load("sqlite")
 
@@ -52,6 +53,12 @@ class _SqliteTx:
         return None  # one daemon per file: the scheduler is woken in process
 
 
+async def _rollback(db: aiosqlite.Connection) -> None:
+    # "no transaction is active" when BEGIN failed or never ran: the state wanted anyway.
+    with contextlib.suppress(sqlite3.Error, ValueError):
+        await db.execute("ROLLBACK")
+
+
 MEMORY = ":memory:"
 
 
@@ -64,48 +71,28 @@ class SqliteStore(SqlStore):
         self.in_memory = str(path) == MEMORY
         self.path = Path(path)
         self.exclusive = exclusive and not self.in_memory
-        self._writer = GroupCommit(on_commit=self._committed)
-        # Reads have their own connection: in WAL mode it sees only committed data and never
-        # waits behind a write (nor a write's fsync). A memory database has one connection.
-        self._reader: aiosqlite.Connection | None = None
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
         self._lockfile: int | None = None
 
     # lifecycle -----------------------------------------------------------------------------
 
     async def open(self) -> None:
-        if self.in_memory:
-            self._writer.db = await self._connect("PRAGMA foreign_keys=ON")
-            await self._migrate()
-            self._reader = self._writer.db
-            return
-        self._prepare_files()
-        self._writer.db = await self._connect(
-            "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"
-        )
-        await self._migrate()
-        self._reader = await self._connect("PRAGMA query_only=ON")
-
-    async def _connect(self, *pragmas: str) -> aiosqlite.Connection:
+        if not self.in_memory:
+            self._prepare_files()
         try:
-            db = await aiosqlite.connect(
+            self._db = await aiosqlite.connect(
                 MEMORY if self.in_memory else self.path, isolation_level=None
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
-        db.row_factory = sqlite3.Row
-        for pragma in (*pragmas, "PRAGMA busy_timeout=5000"):
-            await db.execute(pragma)
-        return db
-
-    @property
-    def _conn(self) -> aiosqlite.Connection:
-        """The write connection (outside the group commit: for migrations and tests)."""
-        if self._writer.db is None:
-            raise StoreError("the store is not open")
-        return self._writer.db
-
-    def _committed(self) -> None:
-        self.commits += 1
+        self._db.row_factory = sqlite3.Row
+        pragmas = ["PRAGMA foreign_keys=ON", "PRAGMA busy_timeout=5000"]
+        if not self.in_memory:  # a memory database has no journal file to keep
+            pragmas[:0] = ["PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL"]
+        for pragma in pragmas:
+            await self._db.execute(pragma)
+        await self._migrate()
 
     def _prepare_files(self) -> None:
         """The folder, the daemon lock, and the files 0600 whatever the umask (SQLite gives
@@ -151,30 +138,44 @@ class SqliteStore(SqlStore):
                 )
 
     async def close(self) -> None:
-        reader, self._reader = self._reader, None
-        await self._writer.close()
-        if reader is not None and not self.in_memory:  # in memory: the writer's connection
-            await reader.close()
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
         if self._lockfile is not None:
             os.close(self._lockfile)
             self._lockfile = None
 
+    @property
+    def _conn(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreError("the store is not open")
+        return self._db
+
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_SqliteTx]:
-        """One write transaction (a savepoint of a group commit, failover/store/group_commit.py),
-        clean after a cancellation at any await: the lock, BEGIN IMMEDIATE waiting for
-        SQLite's write lock, a statement, the COMMIT. A statement handed to aiosqlite's thread
-        runs even if its awaiter is cancelled, so the rollback is queued behind it and seen
-        through before the lock is let go; a COMMIT once under way is awaited to its end, so
-        what it wrote is known to be written."""
-        async with self._writer.transaction() as db:
-            yield _SqliteTx(db, self)
+        """One write transaction, clean after a cancellation at any await (the lock, BEGIN
+        IMMEDIATE waiting for SQLite's write lock, a statement, COMMIT). A statement handed to
+        aiosqlite's thread runs even if its awaiter is cancelled, so the ROLLBACK is queued
+        behind it and seen through before the lock is let go; a COMMIT once sent is awaited
+        to its end, so what it wrote is known to be written."""
+        async with self._lock:
+            db = self._conn
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                yield _SqliteTx(db, self)
+            except BaseException:
+                await settle(_rollback(db))
+                raise
+            try:
+                await settle(db.execute("COMMIT"))
+                self.commits += 1
+            except sqlite3.Error:
+                await settle(_rollback(db))  # a failed COMMIT leaves the transaction open
+                raise
 
     async def _all(self, query: str, **params: Any) -> list[Row]:
-        if self._reader is None:
-            raise StoreError("the store is not open")
         self.statements += 1
-        async with self._reader.execute(Q[query], params) as cur:
+        async with self._lock, self._conn.execute(Q[query], params) as cur:
             return [dict(r) for r in await cur.fetchall()]
 
     async def ping(self) -> None:
