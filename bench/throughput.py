@@ -4,7 +4,10 @@ The daemon legs post N messages to the API of real daemon subprocesses: one on S
 every commit), then, when a PostgreSQL server answers, one and three daemons sharing a throwaway
 PostgreSQL database and times from the first POST to the N-th arrival at a local webhook receiver.
 The raw leg sends the same N JSON bodies straight to the same receiver with a plain aiohttp
-loop at the same concurrency. Prints a table and, last, one JSON line.
+loop at the same concurrency. Each daemon leg also reads the daemons' /metrics before and
+after (``failover_store_work_total``) for the store's SQL statements and commits per delivered
+message, from acceptance to delivered (BEGIN/COMMIT are not counted as statements).
+Prints a table and, last, one JSON line.
 
     .venv/bin/python bench/throughput.py [--n 2000] [--concurrency 16]
 """
@@ -97,6 +100,20 @@ def publisher_token(config: Path) -> str:
     return str(json.loads(out.stdout)["token"])
 
 
+async def store_work(urls: list[str]) -> tuple[float, float]:
+    """(SQL statements, commits) the daemons have run on their store so far (/metrics)."""
+    totals = {"statements": 0.0, "commits": 0.0}
+    async with aiohttp.ClientSession() as s:
+        for url in urls:
+            async with s.get(url + "/metrics") as r:
+                text = await r.text()
+            for line in text.splitlines():
+                for kind in totals:
+                    if line.startswith(f'failover_store_work_total{{kind="{kind}"}}'):
+                        totals[kind] += float(line.split()[-1])
+    return totals["statements"], totals["commits"]
+
+
 async def daemon_leg(
     receiver: WebhookReceiver,
     n: int,
@@ -104,8 +121,9 @@ async def daemon_leg(
     workdir: Path,
     store: str | None = None,
     daemons: int = 1,
-) -> tuple[float, float]:
-    """Returns (seconds from first POST to N-th arrival, seconds to accept all N).
+) -> tuple[float, float, float, float]:
+    """Returns (seconds from first POST to N-th arrival, seconds to accept all N, store
+    statements per delivered message, commits per delivered message).
 
     With several daemons (one shared PostgreSQL store) the POSTs go round-robin to their APIs
     and every daemon sends; ``concurrency`` is per daemon, as it would be in production.
@@ -121,6 +139,7 @@ async def daemon_leg(
             p.start()
         for p, url in zip(procs, urls, strict=True):
             await p.wait_ready(url, timeout=60)
+        statements0, commits0 = await store_work(urls)
         start_count = len(receiver.received)
         sem = asyncio.Semaphore(32)
         async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
@@ -138,11 +157,13 @@ async def daemon_leg(
             accepted = time.perf_counter() - t0
             await wait_count(receiver, start_count + n)
             elapsed = time.perf_counter() - t0
+        await asyncio.sleep(0.5)  # the last outcomes are recorded just after their arrival
+        statements, commits = await store_work(urls)
     finally:
         for p in procs:
             if p.proc is not None:
                 p.terminate()
-    return elapsed, accepted
+    return elapsed, accepted, (statements - statements0) / n, (commits - commits0) / n
 
 
 async def main() -> None:
@@ -152,17 +173,18 @@ async def main() -> None:
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL legs")
     args = ap.parse_args()
     pg_why = "--no-postgres" if args.no_postgres else postgres_db.available()
-    legs: list[tuple[str, str, float, float]] = []  # key, label, end-to-end s, accept s
+    # key, label, end-to-end s, accept s, statements and commits per delivered message
+    legs: list[tuple[str, str, float, float, float, float]] = []
     async with WebhookReceiver() as receiver:
         await raw_leg(receiver, 100, args.concurrency)  # warm-up
         raw = await raw_leg(receiver, args.n, args.concurrency)
         with tempfile.TemporaryDirectory() as tmp:
-            e2e, acc = await daemon_leg(receiver, args.n, args.concurrency, Path(tmp) / "sqlite")
-            legs.append(("sqlite", "daemon, SQLite", e2e, acc))
+            run = await daemon_leg(receiver, args.n, args.concurrency, Path(tmp) / "sqlite")
+            legs.append(("sqlite", "daemon, SQLite", *run))
             if pg_why is None:
                 for daemons in (1, 3):
                     with postgres_db.throwaway_database() as dsn:
-                        e2e, acc = await daemon_leg(
+                        run = await daemon_leg(
                             receiver,
                             args.n,
                             args.concurrency,
@@ -172,26 +194,33 @@ async def main() -> None:
                         )
                     key = f"postgres_{daemons}"
                     label = f"{daemons} daemon{'s' if daemons > 1 else ''}, PostgreSQL"
-                    legs.append((key, label, e2e, acc))
+                    legs.append((key, label, *run))
     raw_rate = args.n / raw
     print(
         f"\n{args.n} messages, channel concurrency {args.concurrency} per daemon, one local "
         "webhook receiver, 2 cores shared by everything"
     )
-    print(f"{'leg':<28} {'end-to-end s':>12} {'msg/s':>9} {'vs raw':>7} {'accept msg/s':>13}")
-    print(f"{'raw aiohttp loop':<28} {raw:>12.2f} {raw_rate:>9.1f} {1:>7.3f} {'':>13}")
+    print(
+        f"{'leg':<28} {'end-to-end s':>12} {'msg/s':>9} {'vs raw':>7} {'accept msg/s':>13}"
+        f" {'statements/msg':>15} {'commits/msg':>12}"
+    )
+    print(f"{'raw aiohttp loop':<28} {raw:>12.2f} {raw_rate:>9.1f} {1:>7.3f}")
     figures: dict[str, float] = {"raw_per_s": round(raw_rate, 1)}
-    for key, label, e2e, acc in legs:
+    for key, label, e2e, acc, statements, commits in legs:
         rate = args.n / e2e
         print(
             f"{label:<28} {e2e:>12.2f} {rate:>9.1f} {rate / raw_rate:>7.3f} {args.n / acc:>13.1f}"
+            f" {statements:>15.2f} {commits:>12.2f}"
         )
         figures[f"{key}_per_s"] = round(rate, 1)
         figures[f"{key}_accept_per_s"] = round(args.n / acc, 1)
+        figures[f"{key}_statements_per_msg"] = round(statements, 2)
+        figures[f"{key}_commits_per_msg"] = round(commits, 2)
     if pg_why is not None:
         print(f"PostgreSQL legs not run: {pg_why}")
     figures["daemon_per_s"] = figures["sqlite_per_s"]
     figures["ratio"] = round(figures["sqlite_per_s"] / raw_rate, 3)
+    figures["statements_per_msg"] = figures["sqlite_statements_per_msg"]
     print(json.dumps(figures))
 
 

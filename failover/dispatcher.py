@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from channels.base import (
+    Channel,
     ChannelError,
     Media,
     PermanentError,
@@ -33,7 +34,7 @@ from failover.errors import StoreError
 from failover.fitting import compose, fit
 from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
-from failover.model import Delivery, DeliveryState, Message
+from failover.model import Delivery, DeliveryState, Message, Unusable, UnusableKind
 from failover.pacing import Pacer
 from failover.retry import Action, Decision, Situation, StillRunning, decide
 from failover.store.base import NewEvent, Outcome, Store
@@ -76,9 +77,11 @@ class Dispatcher:
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
     fence: Fence = _unfenced
 
-    async def dispatch(self, delivery: Delivery) -> Delivery | None:
-        """Handle one claimed delivery to its end for now (sent, rescheduled or final)."""
-        message = await self.store.message(delivery.message_id)
+    async def dispatch(self, delivery: Delivery, message: Message | None = None) -> Delivery | None:
+        """Handle one claimed delivery to its end for now (sent, rescheduled or final).
+        ``message``: the delivery's message when the claim brought it along."""
+        if message is None:
+            message = await self.store.message(delivery.message_id)
         if message is None:  # cannot happen with foreign keys; be loud if it does
             log.error("delivery %s has no message %s", delivery.id, delivery.message_id)
             return None
@@ -139,26 +142,13 @@ class Dispatcher:
         # "send": late posts go out one by one, ``late_spacing`` apart per channel. The slot is
         # handed out by one UPDATE of the cursor alone: nothing else of the row is rewritten.
         slot = await self.store.advance_late_cursor(delivery.channel, now, route.late_spacing)
-        if slot > now:
-            return await self._finish(
-                delivery,
-                Outcome(
-                    state=DeliveryState.PENDING,
-                    due_at=slot,
-                    started_at=None,
-                    finished_at=now,
-                    attempt_outcome="late",
-                    error=f"late by {late_by:.0f}s: paced to {slot.isoformat()}",
-                    uncertain=delivery.uncertain,
-                    progress=delivery.progress,
-                    receipt=delivery.receipt,
-                    attempted=False,
-                ),
-                [],
-            )
-        return None
+        if slot <= now:
+            return None
+        paced = _unattempted(delivery, DeliveryState.PENDING, now, "late")
+        why = f"late by {late_by:.0f}s: paced to {slot.isoformat()}"
+        return await self._finish(delivery, replace(paced, due_at=slot, error=why), [])
 
-    # -- the attempt ---------------------------------------------------------------------------
+    # -- the attempt: compose, send, record ----------------------------------------------------
 
     async def _attempt(self, delivery: Delivery, message: Message) -> Delivery | None:
         started = self.clock.now()
@@ -169,7 +159,8 @@ class Dispatcher:
         )
         failure: BaseException | None = None
         try:
-            done = await self._send_parts(delivery, message, progress, receipt)
+            composed = await self._compose(delivery, message)
+            done = await self._send(delivery, message, composed, progress, receipt)
         except _Fenced:
             return None  # not sent: the claim is, or may be, another daemon's now
         except ChannelError as exc:
@@ -189,29 +180,38 @@ class Dispatcher:
             )
         return await _shielded(self._delivered(delivery, message, done, started))
 
-    async def _send_parts(
+    async def _compose(self, delivery: Delivery, message: Message) -> _Composed:
+        """The posts this delivery makes: its text fitted to the channel, images, thread."""
+        live = self.channels.get(delivery.channel)
+        if live is None or live.adapter is None:
+            why = self.unusable(delivery.channel) or Unusable(
+                UnusableKind.NOT_CONFIGURED if live is None else UnusableKind.BROKEN,
+                (live.problem or "unavailable")
+                if live
+                else "channel is not in the config any more",
+            )
+            raise _Unavailable(why)
+        adapter = live.adapter
+        route = self.config.routes.get(message.route)
+        text = compose(message, delivery.channel, adapter.limits)
+        url = self._full_text_url(message)
+        parts = fit(text, adapter.limits, route.fit if route else "thread", url)
+        root, parent = await self._thread(message, delivery.channel)
+        return _Composed(adapter, parts, self._media(message), root, parent, url)
+
+    async def _send(
         self,
         delivery: Delivery,
         message: Message,
+        composed: _Composed,
         progress: dict[str, Any],
         receipt: dict[str, Any],
     ) -> list[dict[str, Any]]:
         """Post the parts not yet posted; ``progress`` is kept up to date as parts go out."""
-        live = self.channels.get(delivery.channel)
-        if live is None or live.adapter is None:
-            reason = live.problem if live else "channel is not in the config any more"
-            raise _Unavailable(f"channel {delivery.channel} is unavailable: {reason}")
-        adapter = live.adapter
-        route = self.config.routes.get(message.route)
-        policy = route.fit if route else "thread"
-        text = compose(message, delivery.channel, adapter.limits)
-        parts = fit(text, adapter.limits, policy, self._full_text_url(message))
-        media = self._media(message)
-        root, parent = await self._thread(message, delivery.channel)
+        parts = composed.parts
         done: list[dict[str, Any]] = list(progress.get("parts", []))
         timeout = max(5.0, self.config.claim_lease / 2)
         for index in range(len(done), len(parts)):
-            previous = _receipt(done[-1]) if done else parent
             post = Post(
                 message_id=message.id,
                 key=_key(message, delivery.channel, index, len(parts)),
@@ -219,71 +219,65 @@ class Dispatcher:
                 created_at=message.created_at,
                 title=message.title,
                 link=message.link,
-                media=media if index == 0 else (),
+                media=composed.media if index == 0 else (),
                 content_warning=message.content_warning,
                 language=message.language,
-                reply_to=previous,
-                thread_root=(root or (_receipt(done[0]) if done else None)),
+                reply_to=_receipt(done[-1]) if done else composed.parent,
+                thread_root=(composed.root or (_receipt(done[0]) if done else None)),
                 part=index + 1,
                 parts=len(parts),
                 uncertain=delivery.uncertain and index == len(done),
                 progress=progress.get("adapter", {}),
-                full_text_url=self._full_text_url(message),
+                full_text_url=composed.full_text_url,
                 on_progress=self._progress_saver(delivery, progress, receipt),
                 claim=f"{self.owner} {delivery.id}/{delivery.claim_epoch}",
             )
             if not await self.fence(delivery, timeout):
                 await self._fenced(delivery, "not sent")
                 raise _Fenced
-            with self.tracing.span(
-                "channel.send",
-                {"failover.channel": delivery.channel, "failover.part": index + 1},
-            ) as send_span:
-                try:
-                    async with asyncio.timeout(timeout):
-                        got = await adapter.send(post)
-                except TimeoutError:
-                    raise TransientError(
-                        f"no answer within {timeout:g}s", maybe_delivered=True
-                    ) from None
-                record(send_span, **{"failover.remote_id": got.remote_id, "failover.url": got.url})
-            if got.budget is not None:
-                self.pacer.update(
-                    delivery.channel,
-                    got.budget.remaining,
-                    got.budget.reset_after,
-                    self.clock.now(),
-                )
-            else:
-                self.pacer.unmetered(delivery.channel)
+            got = await self._send_one(composed.adapter, post, delivery.channel, limit_s=timeout)
             done.append(_receipt_dict(got))
             progress.clear()
             progress["parts"] = list(done)
             if index + 1 < len(parts):
                 await _shielded(
                     self.store.save_progress(
-                        delivery.id,
-                        self.owner,
-                        dict(progress),
-                        receipt,
-                        self.clock.now(),
+                        delivery.id, self.owner, dict(progress), receipt, self.clock.now(),
                         epoch=delivery.claim_epoch,
                     )
-                )
+                )  # fmt: skip
         return done
+
+    async def _send_one(
+        self, adapter: Channel, post: Post, channel: str, limit_s: float
+    ) -> Receipt:
+        """One call to the platform, bounded by ``limit_s`` seconds; the rate budget it
+        reports goes to the pacer."""
+        with self.tracing.span(
+            "channel.send", {"failover.channel": channel, "failover.part": post.part}
+        ) as send_span:
+            try:
+                async with asyncio.timeout(limit_s):
+                    got = await adapter.send(post)
+            except TimeoutError:
+                raise TransientError(
+                    f"no answer within {limit_s:g}s", maybe_delivered=True
+                ) from None
+            record(send_span, **{"failover.remote_id": got.remote_id, "failover.url": got.url})
+        if got.budget is not None:
+            self.pacer.update(
+                channel, got.budget.remaining, got.budget.reset_after, self.clock.now()
+            )
+        else:
+            self.pacer.unmetered(channel)
+        return got
 
     async def _delivered(
         self, delivery: Delivery, message: Message, done: list[dict[str, Any]], started: datetime
     ) -> Delivery | None:
         first = done[0]
         now = self.clock.now()
-        for listener in self.listeners:
-            listener(delivery.channel, True, None)
-        self.metrics.attempts.labels(delivery.channel, "delivered").inc()
-        self.metrics.attempt_duration.labels(delivery.channel).observe(
-            (now - started).total_seconds()
-        )
-        self.metrics.deliveries.labels(delivery.channel, "delivered").inc()
+        self._attempted(delivery.channel, None, started, now)
         outcome = Outcome(
             state=DeliveryState.DELIVERED,
             due_at=delivery.due_at,
@@ -296,32 +290,15 @@ class Dispatcher:
             progress={},
             uncertain=False,
         )
-        event = NewEvent(
-            "delivery.delivered",
-            channel=delivery.channel,
-            message_id=message.id,
-            delivery_id=delivery.id,
-            detail={
-                "url": first.get("url"),
-                "remote_id": first.get("remote_id"),
-                "parts": len(done),
-                "attempts": delivery.attempts + 1,
-                "note": first.get("note"),
-            },
-        )
-        log.info(
-            "delivered message %s on %s",
-            message.id,
-            delivery.channel,
-            extra={
-                "event": "delivery.delivered",
-                "message_id": message.id,
-                "channel": delivery.channel,
-                "url": first.get("url"),
-                "attempts": delivery.attempts + 1,
-            },
-        )
-        finished = await self._finish(delivery, outcome, [event])
+        detail = {
+            "url": first.get("url"),
+            "remote_id": first.get("remote_id"),
+            "parts": len(done),
+            "attempts": delivery.attempts + 1,
+            "note": first.get("note"),
+        }
+        text = f"delivered message {message.id} on {delivery.channel}"
+        finished = await self._record(delivery, outcome, detail, logging.INFO, text)
         if finished is not None:
             await self._supersede(message, finished)
         return finished
@@ -335,17 +312,13 @@ class Dispatcher:
         progress: dict[str, Any],
         receipt: dict[str, Any],
     ) -> Delivery | None:
+        """Record a failed attempt and do what ``retry.decide`` says: retry, wait, leave
+        the down channel for the next tier, or give up here (and reroute)."""
         now = self.clock.now()
-        for listener in self.listeners:
-            listener(delivery.channel, False, exc)
+        kind = self._attempted(delivery.channel, exc, started, now)
         if isinstance(exc, RateLimitedError):  # the whole channel waits, not just this post
             self.pacer.update(delivery.channel, 0, exc.retry_after, now)
         reason = exc.reason if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
-        kind = _kind(exc)
-        self.metrics.attempts.labels(delivery.channel, kind).inc()
-        self.metrics.attempt_duration.labels(delivery.channel).observe(
-            (now - started).total_seconds()
-        )
         d = await self._decide(delivery, message, exc, started, now)
         maybe = isinstance(exc, TransientError) and exc.maybe_delivered
         outcome = Outcome(
@@ -360,70 +333,46 @@ class Dispatcher:
             receipt=receipt,
             uncertain=delivery.uncertain or maybe,
         )
+        where = f"message {message.id} on {delivery.channel}"
         if d.action in (Action.RETRY, Action.WAIT):
-            log.warning(
-                "message %s on %s: %s (%s)",
-                message.id,
-                delivery.channel,
-                reason,
-                d.reason,
-                extra={
-                    "event": "delivery.retry",
-                    "message_id": message.id,
-                    "channel": delivery.channel,
-                },
-            )
-            finished = await self._finish(delivery, outcome, [])
+            text = f"{where}: {reason} ({d.reason})"
+            finished = await self._record(delivery, outcome, None, logging.WARNING, text)
             if finished is not None and d.escalate:
                 await self.escalate(message, finished, f"{reason}; {d.reason}")
             return finished
         if d.action is Action.REROUTE:
-            return await self._leave_down_channel(delivery, message, outcome, reason)
-        final = DeliveryState.FAILED if kind == "permanent" else DeliveryState.DEAD
-        self.metrics.deliveries.labels(delivery.channel, final.value).inc()
-        event = NewEvent(
-            f"delivery.{final.value}",
-            channel=delivery.channel,
-            message_id=message.id,
-            delivery_id=delivery.id,
-            detail={"error": reason, "why": d.reason, "attempts": delivery.attempts + 1},
-        )
-        log.error(
-            "message %s on %s %s: %s",
-            message.id,
-            delivery.channel,
-            final.value,
-            reason,
-            extra={"event": event.kind, "message_id": message.id, "channel": delivery.channel},
-        )
-        closed = replace(outcome, state=final, error=f"{reason} ({d.reason})")
-        finished = await self._finish(delivery, closed, [event])
+            # Skipped here (as a reroute of a pending delivery would), keeping ``uncertain``,
+            # so failback reconciles it before it is ever posted again.
+            note = f"{d.reason} (last attempt: {reason})"
+            skipped = replace(outcome, state=DeliveryState.SKIPPED, error=note)
+            detail = {"reason": f"channel {note}", "uncertain": outcome.uncertain}
+            text = f"{where} skipped: channel {note}"
+            lost = f"{delivery.channel} is {d.reason}"
+            level = logging.WARNING
+        else:
+            final = DeliveryState.FAILED if d.permanent else DeliveryState.DEAD
+            skipped = replace(outcome, state=final, error=f"{reason} ({d.reason})")
+            detail = {"error": reason, "why": d.reason, "attempts": delivery.attempts + 1}
+            text = f"{where} {final.value}: {reason}"
+            lost = f"{delivery.channel} {final.value}: {reason}"
+            level = logging.ERROR
+        finished = await self._record(delivery, skipped, detail, level, text)
         if finished is not None:
-            await self.reroute(message, finished, f"{delivery.channel} {final.value}: {reason}")
-            if self.on_lost is not None and final is DeliveryState.DEAD:
+            await self.reroute(message, finished, lost)
+            if self.on_lost is not None and finished.state is DeliveryState.DEAD:
                 await self.on_lost(message.route, delivery.channel, message.id, reason)
         return finished
 
-    async def _leave_down_channel(
-        self, delivery: Delivery, message: Message, outcome: Outcome, reason: str
-    ) -> Delivery | None:
-        """The channel went down while this was in flight: skip it here (as a reroute of a
-        pending delivery would), keeping ``uncertain``, so failback reconciles it before it
-        is ever posted again; the next tier takes the message now."""
-        down = self.unusable(delivery.channel) or "down"
-        note = f"{down} (last attempt: {reason})"
-        event = NewEvent(
-            "delivery.skipped",
-            channel=delivery.channel,
-            message_id=message.id,
-            delivery_id=delivery.id,
-            detail={"reason": f"channel {note}", "uncertain": outcome.uncertain},
-        )
-        skipped = replace(outcome, state=DeliveryState.SKIPPED, error=note)
-        finished = await self._finish(delivery, skipped, [event])
-        if finished is not None:
-            await self.reroute(message, finished, f"{delivery.channel} is {down}")
-        return finished
+    def _attempted(
+        self, channel: str, exc: BaseException | None, started: datetime, now: datetime
+    ) -> str:
+        """Tell health and metrics how an attempt ended; returns the outcome's kind."""
+        for listener in self.listeners:
+            listener(channel, exc is None, exc)
+        kind = "delivered" if exc is None else _kind(exc)
+        self.metrics.attempts.labels(channel, kind).inc()
+        self.metrics.attempt_duration.labels(channel).observe((now - started).total_seconds())
+        return kind
 
     async def _decide(
         self,
@@ -435,7 +384,9 @@ class Dispatcher:
     ) -> Decision:
         channel_config = self.config.channels.get(delivery.channel)
         situation = Situation(
-            channel_down=(self.unusable(delivery.channel) or "").startswith("down"),
+            unusable=exc.unusable
+            if isinstance(exc, _Unavailable)
+            else self.unusable(delivery.channel),
             fallback=await self.has_fallback(message, delivery),
             escalate_at=self._escalate_at(message, delivery, started),
         )
@@ -481,12 +432,13 @@ class Dispatcher:
                 slow_at = None
                 self.on_slow(channel)
             now = self.clock.now()
-            down = not seen_down and (self.unusable(channel) or "").startswith("down")
+            why = None if seen_down else self.unusable(channel)
+            down = why is not None and why.down
             due = deadline is not None and now >= deadline
             if not (down or due):
                 continue
             situation = Situation(
-                channel_down=down,
+                unusable=why if down else None,
                 fallback=await self.has_fallback(message, delivery),
                 escalate_at=deadline,
             )
@@ -510,8 +462,8 @@ class Dispatcher:
         """A failover route needs one tier: once a tier has delivered, later tiers still
         waiting (their channels down too) are not needed any more."""
         route = self.config.routes.get(message.route)
-        if route is None or route.mode != "failover":
-            return
+        if route is None or route.mode != "failover" or delivered.tier + 1 >= len(route.tiers):
+            return  # no later tier: nothing to read (the common case costs no statement)
         now = self.clock.now()
         for d in await self.store.deliveries(message.id):
             if d.tier <= delivered.tier or d.state is not DeliveryState.PENDING:
@@ -584,41 +536,48 @@ class Dispatcher:
     async def _close(
         self, delivery: Delivery, state: DeliveryState, why: str, now: datetime
     ) -> Delivery | None:
-        event = NewEvent(
-            f"delivery.{state.value}",
-            channel=delivery.channel,
-            message_id=delivery.message_id,
-            delivery_id=delivery.id,
-            detail={"why": why},
-        )
-        log.info(
-            "message %s on %s %s: %s",
-            delivery.message_id,
-            delivery.channel,
-            state.value,
-            why,
+        """End a delivery without calling the platform (cancelled, expired, missed)."""
+        outcome = replace(_unattempted(delivery, state, now, state.value), error=why)
+        text = f"message {delivery.message_id} on {delivery.channel} {state.value}: {why}"
+        return await self._record(delivery, outcome, {"why": why}, logging.INFO, text)
+
+    async def _record(
+        self,
+        delivery: Delivery,
+        outcome: Outcome,
+        detail: dict[str, Any] | None,
+        level: int,
+        text: str,
+    ) -> Delivery | None:
+        """The one way an outcome is kept: the log line, then the delivery's row, its attempt
+        and (with ``detail``) its ``delivery.<state>`` event in one transaction."""
+        kind = "delivery.retry" if detail is None else f"delivery.{outcome.state.value}"
+        log.log(
+            level,
+            "%s",
+            text,
             extra={
-                "event": event.kind,
+                "event": kind,
                 "message_id": delivery.message_id,
                 "channel": delivery.channel,
+                "delivery_id": delivery.id,
+                **({} if detail is None else {k: v for k, v in detail.items() if k in _LOGGED}),
             },
         )
-        return await self._finish(
-            delivery,
-            Outcome(
-                state=state,
-                due_at=delivery.due_at,
-                started_at=None,
-                finished_at=now,
-                attempt_outcome=state.value,
-                error=why,
-                uncertain=delivery.uncertain,
-                progress=delivery.progress,
-                receipt=delivery.receipt,
-                attempted=False,
-            ),
-            [event],
-        )
+        if outcome.state in _COUNTED:
+            self.metrics.deliveries.labels(delivery.channel, outcome.state.value).inc()
+        events = []
+        if detail is not None:
+            events.append(
+                NewEvent(
+                    kind,
+                    channel=delivery.channel,
+                    message_id=delivery.message_id,
+                    delivery_id=delivery.id,
+                    detail=detail,
+                )
+            )
+        return await self._finish(delivery, outcome, events)
 
     async def _finish(
         self, delivery: Delivery, outcome: Outcome, events: list[NewEvent]
@@ -743,6 +702,42 @@ class _Fenced(Exception):
 
 class _Unavailable(PermanentError):
     """The channel cannot be used at all (disabled, missing secrets, gone from the config)."""
+
+    def __init__(self, unusable: Unusable) -> None:
+        super().__init__(f"channel is unavailable: {unusable.reason}")
+        self.unusable = unusable
+
+
+@dataclass(frozen=True)
+class _Composed:
+    """What ``_compose`` hands to ``_send``: the adapter and every part of the post."""
+
+    adapter: Channel
+    parts: list[str]
+    media: tuple[Media, ...]
+    root: Receipt | None  # the thread's first post on this channel, if continuing a thread
+    parent: Receipt | None  # the thread's latest post, which the first part replies to
+    full_text_url: str | None
+
+
+# Outcomes the deliveries metric counts; detail keys repeated on the log line.
+_COUNTED = (DeliveryState.DELIVERED, DeliveryState.FAILED, DeliveryState.DEAD)
+_LOGGED = ("url", "attempts", "why", "error", "reason")
+
+
+def _unattempted(delivery: Delivery, state: DeliveryState, now: datetime, kind: str) -> Outcome:
+    """An outcome reached without calling the platform: the delivery's record is kept."""
+    return Outcome(
+        state=state,
+        due_at=delivery.due_at,
+        started_at=None,
+        finished_at=now,
+        attempt_outcome=kind,
+        uncertain=delivery.uncertain,
+        progress=delivery.progress,
+        receipt=delivery.receipt,
+        attempted=False,
+    )
 
 
 def _kind(exc: BaseException) -> str:

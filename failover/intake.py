@@ -379,7 +379,8 @@ class Intake:
 
     def _preview_one(self, draft: NewMessage, name: str, tier: int, policy: str) -> dict[str, Any]:
         live = self.channels.get(name)
-        entry: dict[str, Any] = {"channel": name, "tier": tier, "unavailable": self.unusable(name)}
+        why = self.unusable(name)
+        entry: dict[str, Any] = {"channel": name, "tier": tier, "unavailable": why and why.reason}
         # A channel that is not connected still previews, with its platform's usual limits.
         limits = (
             live.adapter.limits if live and live.adapter else _offline_limits(live.config.type)

@@ -77,6 +77,13 @@ class Metrics:
         self.accepted = Counter(
             "failover_messages_accepted_total", "Messages accepted", ["route"], registry=r
         )
+        self.store_work = Counter(
+            "failover_store_work",
+            "SQL statements run on the store (BEGIN/COMMIT not counted) and commits",
+            ["kind"],
+            registry=r,
+        )
+        self._store_seen = {"statements": 0, "commits": 0}
 
     def set_health(self, channel: str, health: Health) -> None:
         for state in Health:
@@ -87,6 +94,12 @@ class Metrics:
         self.queue_depth.labels("due").set(q.due)
         self.queue_depth.labels("sending").set(q.sending)
         self.oldest_due.set(oldest_age)
+
+    def set_store(self, statements: int, commits: int) -> None:
+        """Bring the counters up to the store's own running totals."""
+        for kind, total in (("statements", statements), ("commits", commits)):
+            self.store_work.labels(kind).inc(max(0, total - self._store_seen[kind]))
+            self._store_seen[kind] = max(total, self._store_seen[kind])
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

@@ -206,6 +206,35 @@ class ChannelState:
         return self.health
 
 
+class UnusableKind(enum.StrEnum):
+    """Why a channel cannot take a message now. Only DOWN passes: the rest need an operator."""
+
+    DOWN = "down"  # health (or an operator's force) says down; it may come back by itself
+    DISABLED = "disabled"  # ``enabled = false`` in the config
+    NO_CREDENTIALS = "no_credentials"  # secrets named in the config are missing
+    BROKEN = "broken"  # options invalid, or the adapter failed to open
+    NOT_CONFIGURED = "not_configured"  # no channel of this name (any more)
+    # Send gating only (HealthBoard.may_send): deliveries already on a down channel wait.
+    FORCED_DOWN = "forced_down"  # an operator holds it down
+    COOLING_DOWN = "cooling_down"  # down, and its cool-down is not over
+
+
+@dataclass(frozen=True)
+class Unusable:
+    """A channel that cannot take a message now, and why. ``reason`` is what is stored and
+    shown (a skipped delivery's note starts with "down" exactly when ``kind`` is DOWN)."""
+
+    kind: UnusableKind
+    reason: str
+
+    @property
+    def down(self) -> bool:
+        return self.kind is UnusableKind.DOWN
+
+    def __str__(self) -> str:
+        return self.reason
+
+
 @dataclass(frozen=True)
 class Token:
     id: int

@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 
 from tenacity import RetryCallState, wait_exponential_jitter
 
-from channels.base import ChannelError, PermanentError, RateLimitedError, TransientError
+from channels.base import PermanentError, RateLimitedError
 from failover.config import RetryConfig
+from failover.model import Unusable
 
 
 class Action(enum.StrEnum):
@@ -41,17 +42,28 @@ class StillRunning(Exception):
 class Situation:
     """What the dispatcher knows besides the error: the channel's health and the route's."""
 
-    channel_down: bool = False  # the channel is down (health or an operator's force)
+    unusable: Unusable | None = None  # why the channel cannot take messages now, if it cannot
     fallback: bool = False  # a later tier of a failover route could take the message now
     escalate_at: datetime | None = None  # the tier's escalation deadline (None: never)
+
+    @property
+    def channel_down(self) -> bool:
+        """Down by health or an operator's force: it may come back by itself."""
+        return self.unusable is not None and self.unusable.down
+
+    @property
+    def channel_gone(self) -> bool:
+        """Unusable until an operator acts (disabled, no credentials, broken, removed)."""
+        return self.unusable is not None and not self.unusable.down
 
 
 @dataclass(frozen=True)
 class Decision:
     action: Action
     retry_at: datetime | None  # RETRY / WAIT: when the delivery is due again
-    reason: str  # why, for the delivery's record
+    reason: str  # why, for the delivery's record (REROUTE: why the channel is unusable)
     escalate: bool = False  # the next tier gets the message too (this delivery goes on)
+    permanent: bool = False  # GIVE_UP because it can never succeed here (not a spent budget)
 
     @property
     def give_up(self) -> bool:
@@ -71,25 +83,19 @@ def decide(
     while it still runs (``StillRunning``)."""
     s = situation
     if isinstance(error, StillRunning):
-        if s.fallback and s.channel_down:
-            why = f"its channel went down while the attempt runs ({error})"
-            return Decision(Action.CONTINUE, None, why, escalate=True)
-        if s.fallback and s.escalate_at is not None and now >= s.escalate_at:
-            why = f"not confirmed within the escalation deadline ({error})"
-            return Decision(Action.CONTINUE, None, why, escalate=True)
-        return Decision(Action.CONTINUE, None, str(error))
+        return _while_running(error, now, s)
+    if s.channel_gone and s.unusable is not None:
+        why = f"channel unavailable ({s.unusable.kind.value}): {s.unusable.reason}"
+        return Decision(Action.GIVE_UP, None, why, permanent=True)
     if isinstance(error, PermanentError):
-        return Decision(Action.GIVE_UP, None, "permanent error: not retried")
-    if s.channel_down and s.fallback:
+        return Decision(Action.GIVE_UP, None, "permanent error: not retried", permanent=True)
+    if s.channel_down and s.fallback and s.unusable is not None:
         # Its channel went down while it was in flight: the next tier now, no retry here. An
         # uncertain attempt stays recorded as such, and failback reconciles it first.
-        return Decision(Action.REROUTE, None, "channel down: moved to the next tier")
+        return Decision(Action.REROUTE, None, s.unusable.reason)
+    delay = backoff(attempts, policy)  # an adapter bug counts as transient: the budget bounds it
     if isinstance(error, RateLimitedError):
-        delay = max(error.retry_after, backoff(attempts, policy))
-    elif isinstance(error, TransientError | ChannelError):
-        delay = backoff(attempts, policy)
-    else:  # an adapter bug: treat as transient, the budget bounds it
-        delay = backoff(attempts, policy)
+        delay = max(error.retry_after, delay)
     retry_at = now + timedelta(seconds=delay)
     spent = None
     if attempts >= policy.max_attempts:
@@ -108,6 +114,17 @@ def decide(
     if escalate:
         why += "; not confirmed within the escalation deadline: the next tier gets it too"
     return Decision(Action.RETRY, retry_at, why, escalate=escalate)
+
+
+def _while_running(error: StillRunning, now: datetime, s: Situation) -> Decision:
+    """An attempt that has not ended: it goes on, and the next tier may get the message too."""
+    if s.fallback and s.channel_down:
+        why = f"its channel went down while the attempt runs ({error})"
+        return Decision(Action.CONTINUE, None, why, escalate=True)
+    if s.fallback and s.escalate_at is not None and now >= s.escalate_at:
+        why = f"not confirmed within the escalation deadline ({error})"
+        return Decision(Action.CONTINUE, None, why, escalate=True)
+    return Decision(Action.CONTINUE, None, str(error))
 
 
 def backoff(attempts: int, policy: RetryConfig) -> float:

@@ -13,13 +13,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from failover.config import RouteConfig
-from failover.model import Delivery, DeliveryState
+from failover.model import Delivery, DeliveryState, Unusable
 from failover.store.base import NewDelivery
 
-# Returns None when the channel can take new messages, else the reason it cannot; a reason
-# starting with "down" means a health outage (it passes), anything else that the channel is
-# not usable at all (disabled, missing secrets, failed to open).
-Usability = Callable[[str], str | None]
+# Returns None when the channel can take new messages, else why it cannot: DOWN is a health
+# outage (it passes), any other kind means the channel is not usable at all.
+Usability = Callable[[str], Unusable | None]
 
 
 def plan(route: RouteConfig, due_at: datetime, unusable: Usability) -> list[NewDelivery]:
@@ -29,7 +28,7 @@ def plan(route: RouteConfig, due_at: datetime, unusable: Usability) -> list[NewD
         for tier_no, tier in enumerate(route.tiers):
             for name in tier:
                 reason = unusable(name)
-                if reason is not None and reason.startswith("down"):
+                if reason is not None and reason.down:
                     reason = None  # a broadcast waits for a channel that is only down
                 out.append(_delivery(name, tier_no, due_at, reason))
         return out
@@ -82,7 +81,7 @@ def _walk(
     return out
 
 
-def _delivery(name: str, tier: int, due_at: datetime, reason: str | None) -> NewDelivery:
+def _delivery(name: str, tier: int, due_at: datetime, reason: Unusable | None) -> NewDelivery:
     if reason is None:
         return NewDelivery(name, tier, DeliveryState.PENDING, due_at)
-    return NewDelivery(name, tier, DeliveryState.SKIPPED, due_at, reason)
+    return NewDelivery(name, tier, DeliveryState.SKIPPED, due_at, reason.reason)

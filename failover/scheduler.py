@@ -14,13 +14,13 @@ import functools
 import logging
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from failover.claims import Claims
 from failover.clock import Clock
 from failover.dispatcher import Dispatcher
 from failover.errors import StoreError
-from failover.model import Delivery
+from failover.model import Delivery, Message
 from failover.pacing import Pacer
 from failover.store.base import Store
 
@@ -61,6 +61,9 @@ class Scheduler:
         self.claims = Claims(store, clock, owner=owner, lease=lease)
         dispatcher.fence = self.claims.confirm
         self._renewer: asyncio.Task[None] | None = None
+        # When the soonest pending message expires, as the last pass read it (None: none
+        # does); expire_due runs only once that time has come. Until the first read: now.
+        self._expires_at: datetime | None = datetime.min.replace(tzinfo=UTC)
 
     def wake(self) -> None:
         """Look for due work now (new message, finished send, changed health or config)."""
@@ -103,10 +106,15 @@ class Scheduler:
         """Claim and start what is due; return how long to wait before the next pass."""
         self.passes += 1
         now = self.clock.now()
-        await self.store.expire_due(now)
+        if self._expires_at is not None and now >= self._expires_at:
+            # A message accepted since the last read expires later than it was accepted, so
+            # it is seen by this pass's read; and the dispatcher checks expiry before a send.
+            await self.store.expire_due(now)
         blocked = False  # due work we could not start now: no free slot, or channel held back
         resume: list[float] = []  # when rate-limited channels may send again
-        for channel, waiting in (await self.store.due_channels(now)).items():
+        front = await self.store.queue_front(now, self.owner)
+        self._expires_at = front.expires_at
+        for channel, waiting in front.due.items():
             if self._stopping:
                 break
             if not self.claimable(channel):
@@ -125,28 +133,27 @@ class Scheduler:
                 continue
             lease_until = now + timedelta(seconds=self.lease())
             claimed_at = self.clock.monotonic()  # the lease ends no earlier than this + lease
-            claimed = await self.store.claim_due(
+            claimed = await self.store.claim(
                 channel, now, self.owner, lease_until, min(free, waiting)
             )
-            for delivery in claimed:
+            for delivery, message in claimed:
                 self.claims.hold(delivery, claimed_at)
-                self._start(delivery)
+                self._start(delivery, message)
             if waiting > free:
                 blocked = True
-        next_at = await self.store.next_due_at(self.owner)
-        if next_at is None:
-            return MAX_IDLE_WAIT
-        wait = (next_at - self.clock.now()).total_seconds()
-        if wait <= 0:
+        later = [t for t in (front.next_due_at, front.expires_at) if t is not None]
+        wait = min((t - self.clock.now()).total_seconds() for t in later) if later else None
+        if blocked:
             # Due work remains that we could not start: it waits for a slot (a finished send
             # wakes us), a rate-limit window's reset, or a held-back channel (health wakes us).
-            if resume:
-                return max(0.005, min(*resume, MAX_IDLE_WAIT))
-            return SATURATED_WAIT if blocked else 0.005
-        return min(wait, MAX_IDLE_WAIT)
+            held = max(0.005, min(*resume, MAX_IDLE_WAIT)) if resume else SATURATED_WAIT
+            return held if wait is None else max(0.005, min(held, wait))
+        if wait is None:
+            return MAX_IDLE_WAIT
+        return max(0.005, min(wait, MAX_IDLE_WAIT))
 
-    def _start(self, delivery: Delivery) -> None:
-        task = asyncio.create_task(self._run_one(delivery), name=f"delivery-{delivery.id}")
+    def _start(self, delivery: Delivery, message: Message) -> None:
+        task = asyncio.create_task(self._run_one(delivery, message), name=f"delivery-{delivery.id}")
         self._inflight[delivery.channel].add(task)
         task.add_done_callback(functools.partial(self._done, delivery))
 
@@ -155,9 +162,9 @@ class Scheduler:
         self.claims.drop(delivery)
         self._wake.set()
 
-    async def _run_one(self, delivery: Delivery) -> Delivery | None:
+    async def _run_one(self, delivery: Delivery, message: Message) -> Delivery | None:
         try:
-            return await self.dispatcher.dispatch(delivery)
+            return await self.dispatcher.dispatch(delivery, message)
         except asyncio.CancelledError:
             raise
         except Exception:

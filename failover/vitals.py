@@ -142,5 +142,6 @@ async def render_metrics(store: Store, clock: Clock, metrics: Metrics) -> bytes:
     """The Prometheus exposition, with the queue counted now."""
     now = clock.now()
     q = await store.queue_stats(now)
+    metrics.set_store(store.statements, store.commits)
     metrics.set_queue(q, (now - q.oldest_due_at).total_seconds() if q.oldest_due_at else 0.0)
     return metrics.render()

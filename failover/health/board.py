@@ -9,33 +9,12 @@ machines, so nothing else reaches into a machine's counters.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from enum import StrEnum
 
 from channels.base import PermanentError, RateLimitedError, TransientError
 from failover.clock import Clock
 from failover.health.machine import HealthMachine, Observation
-from failover.model import ChannelState, Forced, Health
+from failover.model import ChannelState, Forced, Health, Unusable, UnusableKind
 from failover.runtime import RuntimeGetter
-
-
-class UnusableKind(StrEnum):
-    """Why a channel cannot be used; maps one to one onto the dispatcher's ``Unusable``."""
-
-    NOT_CONFIGURED = "not_configured"  # no such channel in the config
-    UNAVAILABLE = "unavailable"  # no live adapter: disabled, secrets missing, failed to open
-    DOWN = "down"  # its health is down (probes, sends, or an operator)
-    FORCED_DOWN = "forced_down"  # may_send only: an operator holds it down
-    COOLING_DOWN = "cooling_down"  # may_send only: down, its cool-down is not over
-
-
-@dataclass(frozen=True)
-class Unusable:
-    kind: UnusableKind
-    reason: str  # for people and events: "down since ...: 3 failures in a row — ..."
-
-    def __str__(self) -> str:
-        return self.reason
 
 
 class HealthBoard:
@@ -61,17 +40,19 @@ class HealthBoard:
         if live is None:
             return Unusable(UnusableKind.NOT_CONFIGURED, "not configured")
         if live.adapter is None:
-            return Unusable(UnusableKind.UNAVAILABLE, live.problem or "unavailable")
+            kind = (
+                UnusableKind.DISABLED
+                if not live.config.enabled
+                else UnusableKind.NO_CREDENTIALS
+                if live.config.missing
+                else UnusableKind.BROKEN
+            )
+            return Unusable(kind, live.problem or "unavailable")
         state = self.states.get(name)
         if state is not None and state.effective is Health.DOWN:
             since = state.since.isoformat() if state.since else "?"
             return Unusable(UnusableKind.DOWN, f"down since {since}: {state.reason or 'forced'}")
         return None
-
-    def reason(self, name: str) -> str | None:
-        """``unusable`` as text, for callers that still take ``router.Usability``."""
-        why = self.unusable(name)
-        return None if why is None else why.reason
 
     def may_send(self, name: str) -> Unusable | None:
         """Whether deliveries already on ``name`` may be claimed now. A down channel's wait;

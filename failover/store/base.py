@@ -96,6 +96,15 @@ class WebSession:
 
 
 @dataclass(frozen=True)
+class QueueFront:
+    """The head of the queue, as a scheduler pass sees it."""
+
+    due: dict[str, int]  # channel -> deliveries due now or holding a lapsed claim
+    next_due_at: datetime | None  # the next after ``now``: due time or another's claim end
+    expires_at: datetime | None  # the soonest expiry of a message still pending
+
+
+@dataclass(frozen=True)
 class QueueStats:
     pending: int
     due: int
@@ -109,6 +118,10 @@ class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
     # True when several daemons may share this store at once (PostgreSQL). A store that is
     # not shared belongs to one daemon, so claims found in it at start are from a dead run.
     shared: bool = False
+    # What this store has run, for bench/throughput.py's statements per delivered message:
+    # SQL statements (BEGIN and COMMIT not counted) and committed write transactions.
+    statements: int = 0
+    commits: int = 0
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -222,8 +235,20 @@ class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
         """Claim up to ``limit`` due deliveries of ``channel`` (and expired claims of others)."""
 
     @abc.abstractmethod
+    async def claim(
+        self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
+    ) -> list[tuple[Delivery, Message]]:
+        """``claim_due``, each delivery with its message, read in the same transaction: the
+        dispatcher needs both, and one round trip per batch beats one per delivery."""
+
+    @abc.abstractmethod
     async def next_due_at(self, owner: str) -> datetime | None:
         """When something next becomes claimable or expires (None: nothing waits)."""
+
+    @abc.abstractmethod
+    async def queue_front(self, now: datetime, owner: str) -> QueueFront:
+        """``due_channels`` and what ``next_due_at`` would say after claiming them, in one
+        read: a scheduler pass costs this read and one claim per channel."""
 
     @abc.abstractmethod
     async def expire_due(self, now: datetime) -> list[Delivery]:

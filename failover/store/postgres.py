@@ -33,21 +33,29 @@ logs.quiet_libraries()  # their debug lines print query parameters
 
 
 class _PgTx:
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+    def __init__(self, conn: psycopg.AsyncConnection[Any], store: SqlStore | None = None) -> None:
         self.conn = conn
+        self.store = store
+
+    def _count(self, n: int = 1) -> None:
+        if self.store is not None:
+            self.store.statements += n
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
+        self._count()
         async with self.conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(Q[query], params)
             rows: list[Row] = list(await cur.fetchall()) if cur.description else []
             return rows
 
     async def run(self, query: str, params: Mapping[str, Any]) -> int:
+        self._count()
         async with self.conn.cursor() as cur:
             await cur.execute(Q[query], params)
             return cur.rowcount
 
     async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
+        self._count(len(params))
         async with self.conn.cursor() as cur:
             await cur.executemany(Q[query], params)
 
@@ -126,7 +134,8 @@ class PostgresStore(SqlStore):
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_PgTx]:
         async with self._tx_conn() as conn:
-            yield _PgTx(conn)
+            yield _PgTx(conn, self)
+        self.commits += 1
 
     async def listen(self, wake: Callable[[], None]) -> None:
         """LISTEN on a dedicated connection (never a pooled one: a pooler in transaction mode

@@ -37,6 +37,7 @@ from failover.store.base import (
     NewEvent,
     NodeInfo,
     Outcome,
+    QueueFront,
     QueueStats,
     Store,
     WebSession,
@@ -134,10 +135,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 request_hash=new.request_hash,
                 traceparent=new.traceparent,
             )
-            row = rows[0]
-            if new.thread is None:
-                row = (await db.fetch("set_own_thread", id=row["id"]))[0]
-            message = _message(row)
+            message = _message(rows[0])  # a new thread's root points at itself already
             await _insert_deliveries(db, message.id, deliveries, now)
             await db.notify()
             await _insert_events(db, [_with_message(e, message.id) for e in events], now)
@@ -308,9 +306,38 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
             )
         return sorted((_delivery(r) for r in rows), key=lambda d: (d.due_at, d.id))
 
+    async def claim(
+        self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
+    ) -> list[tuple[Delivery, Message]]:
+        async with self._tx() as db:
+            rows = await db.fetch(
+                "claim_due",
+                channel=channel,
+                now=now.timestamp(),
+                owner=owner,
+                lease_until=lease_until.timestamp(),
+                limit=limit,
+            )
+            if not rows:
+                return []
+            ids = sorted({r["message_id"] for r in rows})
+            found = await db.fetch("messages_by_ids", ids=json.dumps(ids))
+        messages = {r["id"]: _message(r) for r in found}
+        claimed = sorted((_delivery(r) for r in rows), key=lambda d: (d.due_at, d.id))
+        return [(d, messages[d.message_id]) for d in claimed]
+
     async def next_due_at(self, owner: str) -> datetime | None:
         rows = await self._all("next_due_at", owner=owner)
         return _dt(rows[0]["t"]) if rows else None
+
+    async def queue_front(self, now: datetime, owner: str) -> QueueFront:
+        rows = await self._all("queue_front", now=now.timestamp(), owner=owner)
+        [times] = [r for r in rows if r["channel"] is None]
+        return QueueFront(
+            due={r["channel"]: r["n"] for r in rows if r["channel"] is not None},
+            next_due_at=_dt(times["t"]),
+            expires_at=_dt(times["e"]),
+        )
 
     async def expire_due(self, now: datetime) -> list[Delivery]:
         async with self._tx() as db:

@@ -31,18 +31,22 @@ logs.quiet_libraries()  # their debug lines print query parameters
 
 
 class _SqliteTx:
-    def __init__(self, db: aiosqlite.Connection) -> None:
+    def __init__(self, db: aiosqlite.Connection, store: SqlStore) -> None:
         self.db = db
+        self.store = store
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
+        self.store.statements += 1
         async with self.db.execute(Q[query], params) as cur:
             return [dict(r) for r in await cur.fetchall()]
 
     async def run(self, query: str, params: Mapping[str, Any]) -> int:
+        self.store.statements += 1
         cur = await self.db.execute(Q[query], params)
         return cur.rowcount
 
     async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
+        self.store.statements += len(params)
         await self.db.executemany(Q[query], params)
 
     async def notify(self) -> None:
@@ -158,17 +162,19 @@ class SqliteStore(SqlStore):
             db = self._conn
             try:
                 await db.execute("BEGIN IMMEDIATE")
-                yield _SqliteTx(db)
+                yield _SqliteTx(db, self)
             except BaseException:
                 await settle(_rollback(db))
                 raise
             try:
                 await settle(db.execute("COMMIT"))
+                self.commits += 1
             except sqlite3.Error:
                 await settle(_rollback(db))  # a failed COMMIT leaves the transaction open
                 raise
 
     async def _all(self, query: str, **params: Any) -> list[Row]:
+        self.statements += 1
         async with self._lock, self._conn.execute(Q[query], params) as cur:
             return [dict(r) for r in await cur.fetchall()]
 

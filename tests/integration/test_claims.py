@@ -12,7 +12,7 @@ from typing import Any
 
 from failover.claims import Claims
 from failover.clock import FakeClock, SystemClock
-from failover.model import Delivery, DeliveryState
+from failover.model import Delivery, DeliveryState, Message
 from failover.scheduler import Scheduler
 from failover.store.base import Outcome, Store
 from failover.store.sqlite import SqliteStore
@@ -145,7 +145,7 @@ class _Sender:
         self.fence = None
         self.recorded: list[object] = []
 
-    async def dispatch(self, d: Delivery) -> Delivery | None:
+    async def dispatch(self, d: Delivery, _message: Message | None = None) -> Delivery | None:
         await asyncio.sleep(0.2)
         done = await self.store.finish(d.id, "me", delivered(), [], T0, epoch=d.claim_epoch)
         self.recorded.append(done)
@@ -161,14 +161,14 @@ async def test_a_clean_stop_waits_for_the_sends_a_pass_under_way_claims(tmp_path
     try:
         m, _ = await store.create_message(msg(), [pending("a")], [], T0)
         gate = asyncio.Event()
-        claim = store.claim_due
+        claim = store.claim
 
-        async def claim_then_wait(*args: Any) -> list[Delivery]:
+        async def claim_then_wait(*args: Any) -> list[tuple[Delivery, Message]]:
             got = await claim(*args)
             await gate.wait()  # committed, not yet started
             return got
 
-        store.claim_due = claim_then_wait  # type: ignore[method-assign]
+        store.claim = claim_then_wait  # type: ignore[method-assign]
         sender = _Sender(store)
         scheduler = Scheduler(
             store, sender, SystemClock(), owner="me", lease=lambda: LEASE, concurrency=lambda _c: 4

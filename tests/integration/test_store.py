@@ -11,7 +11,7 @@ import pytest
 
 from failover.errors import Conflict, NotFound, StoreError
 from failover.model import ChannelState, DeliveryState, Forced, Health, NewMessage, Role
-from failover.store.base import NewDelivery, NewEvent, Outcome, Store
+from failover.store.base import NewDelivery, NewEvent, Outcome, QueueFront, Store
 from failover.store.sqlite import SqliteStore
 from tests.peers.postgres_db import throwaway_database
 
@@ -401,3 +401,55 @@ async def test_sessions_live_until_their_expiry_an_end_or_their_token_is_revoked
     assert await store.session_by_hash("b" * 64, T0) is None
     assert [s.id for s in await store.sessions(T0)] == [c]
     assert [e.kind for e in await store.events(limit=3)][:2] == ["token.revoked", "session.ended"]
+
+
+async def test_queue_stats_follow_every_state_change(store: Store) -> None:
+    """The pending figure is kept without counting the queue (SQLite: a trigger-kept row),
+    so each way in and out of ``pending`` is checked against the deliveries themselves."""
+
+    async def agrees(now: datetime) -> tuple[int, int, int]:
+        stats = await store.queue_stats(now)
+        every = [d for m in await store.messages(limit=100) for d in await store.deliveries(m.id)]
+        pending = [d for d in every if d.state is DeliveryState.PENDING]
+        due = [d for d in pending if d.due_at <= now]
+        sending = [d for d in every if d.state is DeliveryState.SENDING]
+        assert (stats.pending, stats.due, stats.sending) == (len(pending), len(due), len(sending))
+        assert stats.oldest_due_at == (min(d.due_at for d in due) if due else None)
+        return stats.pending, stats.due, stats.sending
+
+    later = T0 + timedelta(hours=1)
+    assert await agrees(T0) == (0, 0, 0)
+    a, _ = await store.create_message(msg("a"), [pending("a"), pending("b")], [], T0)
+    b, _ = await store.create_message(msg("b"), [pending("a", later)], [], T0)
+    assert await agrees(T0) == (3, 2, 0)
+    [claimed] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    assert await agrees(T0) == (2, 1, 1)
+    await store.release_claims("me", T0)  # back to pending
+    assert await agrees(T0) == (3, 2, 0)
+    [claimed] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    done = Outcome(DeliveryState.DELIVERED, T0, T0, T0, "delivered")
+    await store.finish(claimed.id, "me", done, [], T0)
+    assert await agrees(T0) == (2, 1, 0)
+    [on_b] = [d for d in await store.deliveries(a.id) if d.channel == "b"]
+    await store.skip_pending(on_b.id, "down since then", [], T0)
+    assert await agrees(T0) == (1, 0, 0)
+    await store.revive_skipped(on_b.id, T0, "back", [], T0)
+    assert await agrees(T0) == (2, 1, 0)
+    await store.cancel_message(b.id, "test", T0)
+    assert await agrees(later) == (1, 1, 0)
+
+
+async def test_queue_front_says_what_is_due_and_when_to_look_again(store: Store) -> None:
+    soon, later = T0 + timedelta(minutes=5), T0 + timedelta(hours=1)
+    assert await store.queue_front(T0, "me") == QueueFront({}, None, None)
+    await store.create_message(msg("now"), [pending("a"), pending("b")], [], T0)
+    await store.create_message(msg("soon", expires_at=later), [pending("a", soon)], [], T0)
+    front = await store.queue_front(T0, "me")
+    assert front == QueueFront({"a": 1, "b": 1}, soon, later)
+    [mine] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    [theirs] = await store.claim_due("b", T0, "them", T0 + timedelta(seconds=30), 1)
+    # Our own claim is not a reason to wake; theirs lapsing is (we would take it over).
+    assert await store.queue_front(T0, "me") == QueueFront({}, theirs.claim_expires_at, later)
+    lapsed = T0 + timedelta(seconds=31)
+    assert (await store.queue_front(lapsed, "me")).due == {"b": 1}
+    assert mine.claim_expires_at is not None

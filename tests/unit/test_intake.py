@@ -20,7 +20,7 @@ from failover.config import ALERTS_ROUTE, Config, parse_config
 from failover.errors import Conflict, InvalidInput, NotFound
 from failover.intake import MAX_TEXT, Intake
 from failover.live_channels import ChannelSet, LiveChannel
-from failover.model import DeliveryState
+from failover.model import DeliveryState, Unusable, UnusableKind
 from failover.store.sqlite import SqliteStore
 from tests.unit.conftest import T0
 
@@ -84,7 +84,7 @@ def accepted() -> Accepted:
 
 
 @pytest.fixture
-def down() -> dict[str, str]:
+def down() -> dict[str, Unusable]:
     """Channel name → why it cannot be used now; tests fill it in."""
     return {}
 
@@ -95,7 +95,7 @@ def intake(
     clock: FakeClock,
     tmp_path: Path,
     accepted: Accepted,
-    down: dict[str, str],
+    down: dict[str, Unusable],
 ) -> Intake:
     config = parse_config(CONFIG.format(state=tmp_path / "state"), env={})
     return Intake(
@@ -151,9 +151,9 @@ async def test_a_route_default_expiry_applies_from_the_scheduled_time(intake: In
 
 
 async def test_a_channel_that_cannot_be_used_is_skipped_for_the_next_tier(
-    intake: Intake, store: SqliteStore, down: dict[str, str]
+    intake: Intake, store: SqliteStore, down: dict[str, Unusable]
 ) -> None:
-    down["hook"] = "disabled in the config"
+    down["hook"] = Unusable(UnusableKind.DISABLED, "disabled in the config")
     message, _ = await intake.submit({"text": "x"}, "alice")
     states = {d.channel: d.state for d in await store.deliveries(message.id)}
     assert states == {"hook": DeliveryState.SKIPPED, "spare": DeliveryState.PENDING}

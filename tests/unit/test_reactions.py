@@ -17,12 +17,12 @@ from failover.clock import FakeClock
 from failover.config import Config, parse_config
 from failover.dispatcher import Dispatcher
 from failover.health.announce import Announcer
-from failover.health.board import HealthBoard, UnusableKind
+from failover.health.board import HealthBoard
 from failover.health.machine import HealthMachine, Observation, Transition
 from failover.health.reactions import Reactions
 from failover.intake import Intake
 from failover.live_channels import ChannelSet, LiveChannel
-from failover.model import ChannelState, DeliveryState, Forced, Health, Message
+from failover.model import ChannelState, DeliveryState, Forced, Health, Message, UnusableKind
 from failover.runtime import Runtime
 from failover.store.sqlite import SqliteStore
 
@@ -114,10 +114,10 @@ async def core(tmp_path: Path) -> AsyncIterator[Core]:
     holder: list[Runtime] = []
     board = HealthBoard(clock, lambda: holder[0])
     wakes: list[int] = []
-    intake = Intake(store, clock, config, channels, tmp_path / "media", board.reason)
+    intake = Intake(store, clock, config, channels, tmp_path / "media", board.unusable)
     holder.append(Runtime(config, channels, intake))
     dispatcher = Dispatcher(
-        store, clock, "me", config, channels, tmp_path / "media", unusable=board.reason
+        store, clock, "me", config, channels, tmp_path / "media", unusable=board.unusable
     )
     announcer = Announcer(store, clock, lambda: holder[0], {})
     reactions = Reactions(
@@ -272,9 +272,9 @@ async def test_unusable_says_what_kind_of_problem_it_is(core: Core) -> None:
     missing = core.board.unusable("nope")
     assert missing is not None and missing.kind is UnusableKind.NOT_CONFIGURED
     off = core.board.unusable("offline")
-    assert off is not None and off.kind is UnusableKind.UNAVAILABLE
+    assert off is not None and off.kind is UnusableKind.DISABLED
     assert off.reason == "disabled in the config"
     core.board.states["x"] = ChannelState("x", Health.DOWN, since=T0, reason="503")
     down = core.board.unusable("x")
     assert down is not None and down.kind is UnusableKind.DOWN
-    assert core.board.reason("x") == f"down since {T0.isoformat()}: 503"  # the text routing reads
+    assert down.reason == f"down since {T0.isoformat()}: 503"  # the text a skipped delivery keeps

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from channels.base import PermanentError, RateLimitedError, TransientError
 from failover.config import RetryConfig
+from failover.model import Unusable, UnusableKind
 from failover.retry import Action, Situation, StillRunning, backoff, decide
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = RetryConfig(max_attempts=5, max_elapsed=600, initial=2, max_backoff=60, jitter=1)
+DOWN = Unusable(UnusableKind.DOWN, "down since 2026-01-01T00:00:00+00:00: probe failed")
 
 
 def test_permanent_is_not_retried() -> None:
@@ -46,7 +50,7 @@ def test_budget_by_attempts_and_by_time() -> None:
 
 # -- what happens next besides retrying: reroute, wait, escalate ---------------------------------
 
-DOWN_WITH_FALLBACK = Situation(channel_down=True, fallback=True)
+DOWN_WITH_FALLBACK = Situation(unusable=DOWN, fallback=True)
 
 
 def test_a_channel_down_with_a_fallback_reroutes_instead_of_retrying() -> None:
@@ -64,7 +68,7 @@ def test_a_permanent_error_gives_up_even_when_the_channel_is_down() -> None:
 
 
 def test_down_without_fallback_waits_for_the_channel_once_the_budget_is_spent() -> None:
-    alone = Situation(channel_down=True, fallback=False)
+    alone = Situation(unusable=DOWN, fallback=False)
     err = TransientError("503")
     early = decide(err, attempts=1, first_attempt_at=T0, now=T0, policy=POLICY, situation=alone)
     assert early.action is Action.RETRY
@@ -106,5 +110,50 @@ def test_an_attempt_still_running_when_its_channel_goes_down_escalates_if_it_can
                   situation=DOWN_WITH_FALLBACK)  # fmt: skip
     assert down.action is Action.CONTINUE and down.escalate and "went down" in down.reason
     alone = decide(StillRunning(5), attempts=1, first_attempt_at=T0, now=T0, policy=POLICY,
-                   situation=Situation(channel_down=True))  # fmt: skip
+                   situation=Situation(unusable=DOWN))  # fmt: skip
     assert not alone.escalate
+
+
+# -- every combination: error x channel usability x fallback x budget ----------------------------
+
+ERRORS: list[Exception] = [
+    TransientError("503"),
+    TransientError("no answer", maybe_delivered=True),
+    RateLimitedError("429", retry_after=30),
+    PermanentError("403", status=403),
+    RuntimeError("an adapter bug"),
+]
+UNUSABLE = [None, *(Unusable(kind, f"{kind.value}: why") for kind in UnusableKind)]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("unusable", UNUSABLE, ids=lambda u: u.kind.value if u else "usable")
+@pytest.mark.parametrize("fallback", [False, True], ids=["last-tier", "fallback"])
+@pytest.mark.parametrize("spent", [False, True], ids=["budget-left", "budget-spent"])
+def test_what_happens_next_in_every_situation(
+    error: Exception, unusable: Unusable | None, fallback: bool, spent: bool
+) -> None:
+    attempts = POLICY.max_attempts if spent else 1
+    situation = Situation(unusable=unusable, fallback=fallback)
+    d = decide(error, attempts=attempts, first_attempt_at=T0, now=T0, policy=POLICY,
+               situation=situation)  # fmt: skip
+    if unusable is not None and unusable.kind is not UnusableKind.DOWN:
+        # Disabled, no credentials, broken, removed: nothing here can succeed until an
+        # operator acts; the next tier takes it (FAILED, not DEAD).
+        assert (d.action, d.permanent) == (Action.GIVE_UP, True)
+        assert unusable.kind.value in d.reason and unusable.reason in d.reason
+    elif isinstance(error, PermanentError):
+        assert (d.action, d.permanent) == (Action.GIVE_UP, True)
+    elif unusable is not None and fallback:
+        assert d.action is Action.REROUTE and d.reason == unusable.reason  # starts with "down"
+    elif spent and unusable is not None:
+        assert d.action is Action.WAIT and d.retry_at == T0
+    elif spent:
+        assert (d.action, d.permanent) == (Action.GIVE_UP, False)
+        assert "retry budget spent" in d.reason
+    else:
+        assert d.action is Action.RETRY and d.retry_at is not None and d.retry_at > T0
+        if isinstance(error, RateLimitedError):
+            assert d.retry_at >= T0 + timedelta(seconds=error.retry_after)
+    assert d.give_up == (d.action in (Action.GIVE_UP, Action.REROUTE))
+    assert not d.escalate  # no escalation deadline in these situations

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from failover.config import RouteConfig
-from failover.model import Delivery, DeliveryState
+from failover.model import Delivery, DeliveryState, Unusable, UnusableKind
 from failover.router import next_tier, plan
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -13,7 +13,7 @@ ROUTE = RouteConfig(tiers=[["x"], ["mastodon", "bluesky"], ["status"]])
 
 
 def usable(*down: str):  # type: ignore[no-untyped-def]
-    return lambda name: "down" if name in down else None
+    return lambda name: Unusable(UnusableKind.DOWN, "down") if name in down else None
 
 
 def summary(planned):  # type: ignore[no-untyped-def]
@@ -57,7 +57,8 @@ def test_broadcast_goes_everywhere_and_waits_for_down_channels() -> None:
         ("mastodon", 0, "pending"),  # only down: it gets the message when it is back
         ("status", 1, "pending"),
     ]
-    missing = lambda name: "missing secrets" if name == "mastodon" else None  # noqa: E731
+    why = Unusable(UnusableKind.NO_CREDENTIALS, "missing secrets")
+    missing = lambda name: why if name == "mastodon" else None  # noqa: E731
     assert summary(plan(route, NOW, missing))[1] == ("mastodon", 0, "skipped")
 
 

@@ -14,10 +14,10 @@ import pytest
 
 from failover import scheduler as scheduler_module
 from failover.clock import FakeClock
-from failover.model import Delivery, DeliveryState, NewMessage
+from failover.model import Delivery, DeliveryState, Message, NewMessage
 from failover.pacing import Pacer
 from failover.scheduler import MAX_IDLE_WAIT, SATURATED_WAIT, Scheduler
-from failover.store.base import NewDelivery
+from failover.store.base import NewDelivery, QueueFront
 from failover.store.sqlite import SqliteStore
 from tests.unit.conftest import T0
 
@@ -34,7 +34,7 @@ class StandInDispatcher:
         self.gate = asyncio.Event()
         self.gate.set()
 
-    async def dispatch(self, delivery: Delivery) -> Delivery:
+    async def dispatch(self, delivery: Delivery, _message: Message | None = None) -> Delivery:
         self.handed.put_nowait(delivery)
         await self.gate.wait()
         return delivery
@@ -86,18 +86,19 @@ async def make(
 
 
 def passes(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue[None]:
-    """One item per scheduler pass that has ended (each ends by asking the store when the
-    next thing is due), so a test knows the loop is idle without looking inside it."""
+    """One item per scheduler pass over an empty queue that has ended (each reads the head
+    of the queue, and with nothing due ends without another await), so a test knows the loop
+    is idle without looking inside it."""
     ended: asyncio.Queue[None] = asyncio.Queue()
-    asked = store.next_due_at
+    asked = store.queue_front
 
-    async def next_due_at(owner: str) -> datetime | None:
+    async def queue_front(now: datetime, owner: str) -> QueueFront:
         try:
-            return await asked(owner)
+            return await asked(now, owner)
         finally:
             ended.put_nowait(None)
 
-    monkeypatch.setattr(store, "next_due_at", next_due_at)
+    monkeypatch.setattr(store, "queue_front", queue_front)
     return ended
 
 

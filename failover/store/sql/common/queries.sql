@@ -1,18 +1,6 @@
 -- Named queries written once for both stores, with :name parameters (PostgreSQL's loader
 -- turns them into %(name)s). A query that truly differs lives in sql/<dialect>/ instead.
 
--- name: insert_message
-INSERT INTO messages (text, title, link, images, content_warning, language, overrides, route,
-                      created_by, created_at, scheduled_at, expires_at, thread_id,
-                      idempotency_key, request_hash, traceparent)
-VALUES (:text, :title, :link, :images, :content_warning, :language, :overrides, :route,
-        :created_by, :created_at, :scheduled_at, :expires_at, :thread_id,
-        :idempotency_key, :request_hash, :traceparent)
-RETURNING *;
-
--- name: set_own_thread
-UPDATE messages SET thread_id = id WHERE id = :id RETURNING *;
-
 -- name: message_by_id
 SELECT * FROM messages WHERE id = :id;
 

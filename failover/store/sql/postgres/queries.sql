@@ -50,14 +50,6 @@ ON CONFLICT (channel) DO UPDATE SET
     late_cursor = GREATEST(channel_states.late_cursor, %(now)s) + %(spacing)s
 RETURNING late_cursor;
 
--- name: queue_stats
-SELECT
-    count(*) FILTER (WHERE state = 'pending') AS pending,
-    count(*) FILTER (WHERE state = 'pending' AND due_at <= %(now)s) AS due,
-    count(*) FILTER (WHERE state = 'sending') AS sending,
-    min(CASE WHEN state = 'pending' AND due_at <= %(now)s THEN due_at END) AS oldest_due
-FROM deliveries WHERE state IN ('pending', 'sending');
-
 -- name: heartbeat
 INSERT INTO nodes (node, started_at, seen_at, expires_at, info)
 VALUES (%(node)s, extract(epoch FROM clock_timestamp()), extract(epoch FROM clock_timestamp()),

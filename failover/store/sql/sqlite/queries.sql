@@ -55,14 +55,6 @@ ON CONFLICT (channel) DO UPDATE SET
     late_cursor = max(coalesce(channel_states.late_cursor, :now), :now) + :spacing
 RETURNING late_cursor;
 
--- name: queue_stats
-SELECT
-    sum(state = 'pending') AS pending,
-    sum(state = 'pending' AND due_at <= :now) AS due,
-    sum(state = 'sending') AS sending,
-    min(CASE WHEN state = 'pending' AND due_at <= :now THEN due_at END) AS oldest_due
-FROM deliveries WHERE state IN ('pending', 'sending');
-
 -- name: heartbeat
 INSERT INTO nodes (node, started_at, seen_at, expires_at, info)
 VALUES (:node, :now, :now, :now + :ttl, :info)
