@@ -79,8 +79,7 @@ class Daemon:
             store=self.store,
             clock=self.clock,
             owner=self.owner,
-            config=config,
-            channels=ChannelSet({}),
+            runtime=self.current,
             media_dir=self.media_dir,
             unusable=self.health.unusable,
             listeners=[self.health.record_send],
@@ -90,15 +89,10 @@ class Daemon:
             tracing=self.tracing,
         )
         self.scheduler = Scheduler(
-            self.store,
-            self.dispatcher,
-            self.clock,
-            owner=self.owner,
-            lease=self._claim_lease,
-            concurrency=self.health.concurrency,
-            claimable=self.health.claimable,
+            self.store, self.dispatcher, self.clock, owner=self.owner, lease=self._claim_lease,
+            concurrency=self.health.concurrency, claimable=self.health.claimable,
             pacer=self.dispatcher.pacer,
-        )
+        )  # fmt: skip
         self.dispatcher.wake = self.scheduler.wake  # the scheduler is built on the dispatcher
         intake = Intake(
             store=self.store,
@@ -114,16 +108,10 @@ class Daemon:
         self.runtime = Runtime(config, intake.channels, intake)
         self.subscriptions = Subscriptions(self.store, self.clock, self.current)
         self.cluster = Cluster(
-            self.store,
-            self.clock,
-            self.owner,
-            self.current,
-            self.health,
-            dispatcher=self.dispatcher,
-            announcer=announcer,
-            wake=self.scheduler.wake,
+            self.store, self.clock, self.owner, self.current, self.health,
+            dispatcher=self.dispatcher, announcer=announcer, wake=self.scheduler.wake,
             metrics=self.metrics,
-        )
+        )  # fmt: skip
 
     # -- what the rest reads -------------------------------------------------------------------
 
@@ -155,9 +143,6 @@ class Daemon:
         intake = replace(self.runtime.intake, config=config, channels=channels)
         self.runtime = Runtime(config, channels, intake)
         attach_subscribers(channels, self.subscriptions)  # email/webhook fed by subscribers
-        # The dispatcher still keeps its own references (failover/dispatcher.py takes a
-        # runtime getter once the dispatch rework lands); until then they follow here.
-        self.dispatcher.config, self.dispatcher.channels = config, channels
 
     # -- start ---------------------------------------------------------------------------------
 

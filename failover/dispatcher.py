@@ -37,6 +37,7 @@ from failover.metrics import Metrics
 from failover.model import Delivery, DeliveryState, Message, Unusable, UnusableKind
 from failover.pacing import Pacer
 from failover.retry import Action, Decision, Situation, StillRunning, decide
+from failover.runtime import RuntimeGetter
 from failover.store.base import NewEvent, Outcome, Store
 from failover.tracing import Tracing, record
 
@@ -62,8 +63,7 @@ class Dispatcher:
     store: Store
     clock: Clock
     owner: str
-    config: Config
-    channels: ChannelSet
+    runtime: RuntimeGetter  # the config and live channels in force (swapped whole on reload)
     media_dir: Path
     listeners: list[AttemptListener] = field(default_factory=list)
     unusable: router.Usability = lambda _name: None
@@ -76,6 +76,14 @@ class Dispatcher:
     metrics: Metrics = field(default_factory=Metrics)
     tracing: Tracing = field(default_factory=lambda: Tracing(TracingConfig()))
     fence: Fence = _unfenced
+
+    @property
+    def config(self) -> Config:
+        return self.runtime().config
+
+    @property
+    def channels(self) -> ChannelSet:
+        return self.runtime().channels
 
     async def dispatch(self, delivery: Delivery, message: Message | None = None) -> Delivery | None:
         """Handle one claimed delivery to its end for now (sent, rescheduled or final).

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from channels.base import Limits, PermanentError, Post, RateLimitedError, Receipt, TransientError
-from failover.live_channels import ChannelSet, LiveChannel
 from failover.clock import FakeClock
 from failover.config import Config, parse_config
 from failover.dispatcher import Dispatcher
+from failover.intake import Intake
+from failover.live_channels import ChannelSet, LiveChannel
 from failover.model import (
     Delivery,
     DeliveryState,
@@ -24,6 +25,7 @@ from failover.model import (
     Unusable,
     UnusableKind,
 )
+from failover.runtime import Runtime
 from failover.store.base import NewDelivery
 from failover.store.sqlite import SqliteStore
 
@@ -118,8 +120,11 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     await store.open()
     clock = FakeClock()
     health: dict[str, Unusable] = {}
+    runtime = Runtime(
+        config, channels, Intake(store, clock, config, channels, tmp_path, health.get)
+    )
     dispatcher = Dispatcher(
-        store=store, clock=clock, owner="me", config=config, channels=channels,
+        store=store, clock=clock, owner="me", runtime=lambda: runtime,
         media_dir=tmp_path, unusable=health.get,
     )  # fmt: skip
     try:

@@ -117,7 +117,7 @@ async def core(tmp_path: Path) -> AsyncIterator[Core]:
     intake = Intake(store, clock, config, channels, tmp_path / "media", board.unusable)
     holder.append(Runtime(config, channels, intake))
     dispatcher = Dispatcher(
-        store, clock, "me", config, channels, tmp_path / "media", unusable=board.unusable
+        store, clock, "me", lambda: holder[0], tmp_path / "media", unusable=board.unusable
     )
     announcer = Announcer(store, clock, lambda: holder[0], {})
     reactions = Reactions(
