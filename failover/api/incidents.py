@@ -12,7 +12,7 @@ from aiohttp import web
 
 from failover.api.auth import require
 from failover.api.context import CONTEXT
-from failover.api.routes import path_id, read_json
+from failover.api.routes import json_object, path_id
 from failover.api.views import iso
 from failover.errors import InvalidInput
 from failover.incidents.model import INCIDENT_STATES, MAINTENANCE_STATES
@@ -30,15 +30,6 @@ def add_incident_routes(app: web.Application) -> None:
 def _service(request: web.Request) -> Incidents:
     ctx = request.app[CONTEXT]
     return Incidents(ctx.store, ctx.clock, ctx.intake(), ctx.config())
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise InvalidInput("body", "send JSON with Content-Type: application/json")
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise InvalidInput("body", "must be a JSON object")
-    return body
 
 
 @routes.get("/api/v1/incidents")
@@ -65,7 +56,7 @@ async def list_incidents(request: web.Request) -> web.Response:
 @routes.post("/api/v1/incidents")
 async def open_incident(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
-    made = await _service(request).open(await _body(request), f"token:{token.name}")
+    made = await _service(request).open(await json_object(request), f"token:{token.name}")
     return _created(made)
 
 
@@ -78,7 +69,7 @@ async def show_incident(request: web.Request) -> web.Response:
 @routes.post("/api/v1/incidents/{id:\\d+}/updates")
 async def add_update(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
-    body = await _body(request)
+    body = await json_object(request)
     done = await _service(request).update(path_id(request), body, f"token:{token.name}")
     return web.json_response(incident_json(done), status=201)
 
@@ -93,7 +84,7 @@ async def publish(request: web.Request) -> web.Response:
 @routes.post("/api/v1/maintenances")
 async def schedule(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
-    made = await _service(request).schedule(await _body(request), f"token:{token.name}")
+    made = await _service(request).schedule(await json_object(request), f"token:{token.name}")
     return _created(made)
 
 
@@ -107,7 +98,7 @@ async def list_components(request: web.Request) -> web.Response:
 @routes.post("/api/v1/components")
 async def create_component(request: web.Request) -> web.Response:
     await require(request, Role.OPERATOR)
-    made = await _service(request).create_component(await _body(request))
+    made = await _service(request).create_component(await json_object(request))
     return web.json_response(
         component_json(made), status=201, headers={"Location": f"/api/v1/components/{made.id}"}
     )
@@ -117,7 +108,7 @@ async def create_component(request: web.Request) -> web.Response:
 async def set_component(request: web.Request) -> web.Response:
     token = await require(request, Role.OPERATOR)  # as in the UI's component editor
     cid = request.match_info["name"][:64]
-    done = await _service(request).set_component(cid, await _body(request), token.name)
+    done = await _service(request).set_component(cid, await json_object(request), token.name)
     return web.json_response(component_json(done))
 
 

@@ -87,7 +87,8 @@ async def read_json(request: web.Request) -> Any:
         raise InvalidInput("body", f"is not valid JSON ({str(exc)[:80]})") from None
 
 
-async def _json_body(request: web.Request) -> dict[str, Any]:
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's body as a JSON object, or a 4xx naming what is wrong with it."""
     if request.content_type != "application/json":
         raise InvalidInput("body", "send JSON with Content-Type: application/json")
     body = await read_json(request)
@@ -131,7 +132,7 @@ async def metrics(request: web.Request) -> web.Response:
 @routes.post("/api/v1/messages")
 async def create_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
-    body = await _json_body(request)
+    body = await json_object(request)
     ctx = _ctx(request)
     message, created = await ctx.intake().submit(
         body,
@@ -211,7 +212,7 @@ async def retract_message(request: web.Request) -> web.Response:
 async def edit_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
     ctx = _ctx(request)
-    body = await _json_body(request)
+    body = await json_object(request)
     message = await ctx.intake().edit(path_id(request), body, f"token:{token.name}")
     return web.json_response(message_json(message, await ctx.store.deliveries(message.id)))
 
@@ -219,7 +220,7 @@ async def edit_message(request: web.Request) -> web.Response:
 @routes.post("/api/v1/preview")
 async def preview(request: web.Request) -> web.Response:
     await require(request, Role.VIEWER)
-    return web.json_response(_ctx(request).intake().preview(await _json_body(request)))
+    return web.json_response(_ctx(request).intake().preview(await json_object(request)))
 
 
 @routes.get("/api/v1/tokens")
@@ -232,7 +233,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     caller = await require(request, Role.ADMIN)
     ctx = _ctx(request)
-    body = await _json_body(request)
+    body = await json_object(request)
     name = tokens.valid_name(body.get("name"))  # the name's problem is reported before the role's
     try:
         role = Role.parse(str(body.get("role", "")))
@@ -283,7 +284,7 @@ async def force_channel(request: web.Request) -> web.Response:
     live = ctx.channels().get(name)
     if live is None:
         return problem(404, "Not found", f"no channel {name!r}")
-    body = await _json_body(request)
+    body = await json_object(request)
     raw = body.get("state")
     try:
         forced = Forced(str(raw))

@@ -295,16 +295,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
     async def claim_due(
         self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
     ) -> list[Delivery]:
-        async with self._tx() as db:
-            rows = await db.fetch(
-                "claim_due",
-                channel=channel,
-                now=now.timestamp(),
-                owner=owner,
-                lease_until=lease_until.timestamp(),
-                limit=limit,
-            )
-        return sorted((_delivery(r) for r in rows), key=lambda d: (d.due_at, d.id))
+        return [d for d, _ in await self.claim(channel, now, owner, lease_until, limit)]
 
     async def claim(
         self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from failover.api.auth import require
 from failover.api.context import CONTEXT
-from failover.api.routes import _int, path_id, read_json
+from failover.api.routes import _int, json_object, path_id
 from failover.errors import InvalidInput, NotFound
 from failover.model import Role
 from failover.store.subscribers import KINDS, STATES
@@ -60,11 +60,7 @@ async def import_csv(request: web.Request) -> web.Response:
 
 async def add_webhook(request: web.Request) -> web.Response:
     await require(request, Role.ADMIN)
-    if request.content_type != "application/json":
-        raise InvalidInput("body", "send JSON with Content-Type: application/json")
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise InvalidInput("body", "must be a JSON object")
+    body = await json_object(request)
     components = body.get("components", [])
     if not isinstance(components, list):
         raise InvalidInput("components", "must be a list of component ids")
