@@ -130,6 +130,22 @@ async def store_work(urls: list[str]) -> tuple[float, float]:
     return totals["statements"], totals["commits"]
 
 
+def cpu_jiffies() -> tuple[int, int]:
+    """(all, idle) CPU time of the whole machine so far (Linux /proc/stat; (0, 0) elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(fields), fields[3] + fields[4]  # idle + iowait
+
+
+def busy_since(before: tuple[int, int]) -> float:
+    """Fraction of the machine's CPU time in use since ``before`` (every process counted)."""
+    total, idle = cpu_jiffies()
+    span = total - before[0]
+    return 1 - (idle - before[1]) / span if span > 0 else 0.0
+
+
 async def daemon_leg(
     receiver: WebhookReceiver,
     n: int,
@@ -137,11 +153,11 @@ async def daemon_leg(
     workdir: Path,
     store: str | None = None,
     daemons: int = 1,
-) -> tuple[float, float, float, float, float]:
+) -> tuple[float, float, float, float, float, float]:
     """Returns (seconds from first POST to N-th arrival, seconds to accept all N, store
     statements per delivered message, commits per delivered message, drain msg/s: the
-    arrivals after the last POST was accepted per second, until the N-th; 0 if under N/10 were
-    left).
+    arrivals after the last POST was accepted per second, until the N-th, 0 if under N/10 were
+    left; the machine's CPU busy fraction from the first POST to the N-th arrival).
 
     With several daemons (one shared PostgreSQL store) the POSTs go round-robin to their APIs
     and every daemon sends; ``concurrency`` is per daemon, as it would be in production.
@@ -170,12 +186,12 @@ async def daemon_leg(
                 ):
                     assert r.status == 201, await r.text()
 
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), cpu_jiffies()
             await asyncio.gather(*(post(i) for i in range(n)))
             accepted = time.perf_counter() - t0
             left = start_count + n - len(receiver.received)
             await wait_count(receiver, start_count + n)
-            elapsed = time.perf_counter() - t0
+            elapsed, busy = time.perf_counter() - t0, busy_since(cpu0)
         await asyncio.sleep(0.5)  # the last outcomes are recorded just after their arrival
         statements, commits = await store_work(urls)
     finally:
@@ -184,11 +200,12 @@ async def daemon_leg(
                 p.terminate()
     # A handful left over says nothing about a rate: drain only when a tenth or more was left.
     drain = left / (elapsed - accepted) if left >= n / 10 else 0.0
-    return elapsed, accepted, (statements - statements0) / n, (commits - commits0) / n, drain
+    per_msg = (statements - statements0) / n, (commits - commits0) / n
+    return elapsed, accepted, *per_msg, drain, busy
 
 
-# key, label, end-to-end s, accept s, statements and commits per message, drain msg/s
-Leg = tuple[str, str, float, float, float, float, float]
+# key, label, end-to-end s, accept s, statements and commits per message, drain msg/s, CPU busy
+Leg = tuple[str, str, float, float, float, float, float, float]
 
 
 async def postgres_legs(
@@ -230,7 +247,7 @@ async def slow_legs(args: argparse.Namespace, tmp: Path) -> list[Leg]:
 def leg_rows(legs: list[Leg], n_of: dict[str, int], raw_rate: float | None) -> dict[str, float]:
     """Print one table row per leg; their figures for the JSON line."""
     figures: dict[str, float] = {}
-    for key, label, e2e, acc, statements, commits, drain in legs:
+    for key, label, e2e, acc, statements, commits, drain, busy in legs:
         n = n_of[key]
         rate = n / e2e
         vs_raw = (
@@ -239,11 +256,13 @@ def leg_rows(legs: list[Leg], n_of: dict[str, int], raw_rate: float | None) -> d
         print(
             f"{label:<28} {n:>6} {e2e:>12.2f} {rate:>9.1f} {vs_raw} {n / acc:>13.1f}"
             f" {statements:>15.2f} {commits:>12.2f} {f'{drain:.1f}' if drain else '-':>12}"
+            f" {busy:>9.0%}"
         )
         figures[f"{key}_per_s"] = round(rate, 1)
         figures[f"{key}_accept_per_s"] = round(n / acc, 1)
         if drain:
             figures[f"{key}_drain_per_s"] = round(drain, 1)
+        figures[f"{key}_cpu_busy"] = round(busy, 2)
         figures[f"{key}_statements_per_msg"] = round(statements, 2)
         figures[f"{key}_commits_per_msg"] = round(commits, 2)
     return figures
@@ -263,8 +282,11 @@ def print_header(args: argparse.Namespace) -> None:
             f", so the ceiling is {c} / {SLOW_ANSWER} s = {c / SLOW_ANSWER:.0f} msg/s per daemon"
         )
     print(
+        "CPU busy: the whole machine's (2 cores, other work included), first POST to N-th arrival"
+    )
+    print(
         f"{'leg':<28} {'N':>6} {'end-to-end s':>12} {'msg/s':>9} {'vs raw':>7} {'accept msg/s':>13}"
-        f" {'statements/msg':>15} {'commits/msg':>12} {'drain msg/s':>12}"
+        f" {'statements/msg':>15} {'commits/msg':>12} {'drain msg/s':>12} {'CPU busy':>9}"
     )
 
 
