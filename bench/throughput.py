@@ -18,7 +18,7 @@ busy machine acceptance is CPU-bound and caps the end-to-end figure; the drain s
 alone (``postgres_3_vs_1_slow_drain``).
 
     .venv/bin/python bench/throughput.py [--n 2000] [--concurrency 16] [--legs all|fast|slow]
-        [--slow-n 1000]
+        [--slow-n 1200]
 """
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ async def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL legs")
     ap.add_argument("--legs", choices=("all", "fast", "slow"), default="all")
-    ap.add_argument("--slow-n", type=int, default=1000, help="messages per slow leg")
+    ap.add_argument("--slow-n", type=int, default=1200, help="messages per slow leg")
     ap.add_argument(
         "--slow-concurrency", type=int, default=None, help="default: the channel's default"
     )
