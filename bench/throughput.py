@@ -9,7 +9,16 @@ after (``failover_store_work_total``) for the store's SQL statements and commits
 message, from acceptance to delivered (BEGIN/COMMIT are not counted as statements).
 Prints a table and, last, one JSON line.
 
-    .venv/bin/python bench/throughput.py [--n 2000] [--concurrency 16]
+The slow legs (issue 15, "scale-out that means something") do the same with one and three
+daemons on PostgreSQL against a receiver that answers each POST after 100 ms, as real platforms
+do, at the channel's default concurrency: there a daemon waits on the network, not on the 2
+cores, so three daemons should reach ~3x one (``postgres_3_vs_1_slow``). The ceiling is
+concurrency / 0.1 s per daemon. "drain msg/s" is the rate once every POST was accepted: on a
+busy machine acceptance is CPU-bound and caps the end-to-end figure; the drain shows sending
+alone (``postgres_3_vs_1_slow_drain``).
+
+    .venv/bin/python bench/throughput.py [--n 2000] [--concurrency 16] [--legs all|fast|slow]
+        [--slow-n 1200]
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from failover.config import ChannelConfig  # noqa: E402
 from tests.e2e.daemon_process import DaemonProcess  # noqa: E402
 from tests.harness import write_config  # noqa: E402
 from tests.peers import postgres_db  # noqa: E402
@@ -66,11 +76,17 @@ async def raw_leg(receiver: WebhookReceiver, n: int, concurrency: int) -> float:
     return elapsed
 
 
+SLOW_ANSWER = 0.1  # seconds the slow legs' receiver takes to answer each POST
+DEFAULT_CONCURRENCY = ChannelConfig("bench", "webhook", None).concurrency
+
+
 def daemon_config(
-    directory: Path, receiver: WebhookReceiver, concurrency: int, store: str | None
+    directory: Path, receiver: WebhookReceiver, concurrency: int | None, store: str | None
 ) -> Path:
+    """``concurrency`` None leaves the channel at the daemon's default."""
     directory.mkdir(parents=True, exist_ok=True)
     store_line = f'store = "{store}"\n' if store else ""
+    concurrency_line = f"concurrency = {concurrency}" if concurrency is not None else ""
     config = write_config(
         directory,
         f"""
@@ -80,7 +96,7 @@ def daemon_config(
         [channels.hook]
         type = "webhook"
         url = "{receiver.server.url}/hook"
-        concurrency = {concurrency}
+        {concurrency_line}
 
         [routes.default]
         tiers = [["hook"]]
@@ -114,16 +130,34 @@ async def store_work(urls: list[str]) -> tuple[float, float]:
     return totals["statements"], totals["commits"]
 
 
+def cpu_jiffies() -> tuple[int, int]:
+    """(all, idle) CPU time of the whole machine so far (Linux /proc/stat; (0, 0) elsewhere)."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(fields), fields[3] + fields[4]  # idle + iowait
+
+
+def busy_since(before: tuple[int, int]) -> float:
+    """Fraction of the machine's CPU time in use since ``before`` (every process counted)."""
+    total, idle = cpu_jiffies()
+    span = total - before[0]
+    return 1 - (idle - before[1]) / span if span > 0 else 0.0
+
+
 async def daemon_leg(
     receiver: WebhookReceiver,
     n: int,
-    concurrency: int,
+    concurrency: int | None,
     workdir: Path,
     store: str | None = None,
     daemons: int = 1,
-) -> tuple[float, float, float, float]:
+) -> tuple[float, float, float, float, float, float]:
     """Returns (seconds from first POST to N-th arrival, seconds to accept all N, store
-    statements per delivered message, commits per delivered message).
+    statements per delivered message, commits per delivered message, drain msg/s: the
+    arrivals after the last POST was accepted per second, until the N-th, 0 if under N/10 were
+    left; the machine's CPU busy fraction from the first POST to the N-th arrival).
 
     With several daemons (one shared PostgreSQL store) the POSTs go round-robin to their APIs
     and every daemon sends; ``concurrency`` is per daemon, as it would be in production.
@@ -152,18 +186,108 @@ async def daemon_leg(
                 ):
                     assert r.status == 201, await r.text()
 
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), cpu_jiffies()
             await asyncio.gather(*(post(i) for i in range(n)))
             accepted = time.perf_counter() - t0
+            left = start_count + n - len(receiver.received)
             await wait_count(receiver, start_count + n)
-            elapsed = time.perf_counter() - t0
+            elapsed, busy = time.perf_counter() - t0, busy_since(cpu0)
         await asyncio.sleep(0.5)  # the last outcomes are recorded just after their arrival
         statements, commits = await store_work(urls)
     finally:
         for p in procs:
             if p.proc is not None:
                 p.terminate()
-    return elapsed, accepted, (statements - statements0) / n, (commits - commits0) / n
+    # A handful left over says nothing about a rate: drain only when a tenth or more was left.
+    drain = left / (elapsed - accepted) if left >= n / 10 else 0.0
+    per_msg = (statements - statements0) / n, (commits - commits0) / n
+    return elapsed, accepted, *per_msg, drain, busy
+
+
+# key, label, end-to-end s, accept s, statements and commits per message, drain msg/s, CPU busy
+Leg = tuple[str, str, float, float, float, float, float, float]
+
+
+async def postgres_legs(
+    receiver: WebhookReceiver, n: int, concurrency: int | None, workdir: Path, suffix: str
+) -> list[Leg]:
+    """One daemon, then three, each on its own throwaway PostgreSQL database."""
+    legs: list[Leg] = []
+    for daemons in (1, 3):
+        with postgres_db.throwaway_database() as dsn:
+            run = await daemon_leg(
+                receiver, n, concurrency, workdir / f"pg{daemons}{suffix}", dsn, daemons
+            )
+        plural = "s" if daemons > 1 else ""
+        label = f"{daemons} daemon{plural}, PostgreSQL{', slow' if suffix else ''}"
+        legs.append((f"postgres_{daemons}{suffix}", label, *run))
+    return legs
+
+
+async def fast_legs(
+    args: argparse.Namespace, pg_why: str | None, tmp: Path
+) -> tuple[float, list[Leg]]:
+    """Raw loop, SQLite daemon and PostgreSQL daemons against an immediate receiver."""
+    async with WebhookReceiver() as receiver:
+        await raw_leg(receiver, 100, args.concurrency)  # warm-up
+        raw = await raw_leg(receiver, args.n, args.concurrency)
+        run = await daemon_leg(receiver, args.n, args.concurrency, tmp / "sqlite")
+        legs: list[Leg] = [("sqlite", "daemon, SQLite", *run)]
+        if pg_why is None:
+            legs += await postgres_legs(receiver, args.n, args.concurrency, tmp, "")
+    return raw, legs
+
+
+async def slow_legs(args: argparse.Namespace, tmp: Path) -> list[Leg]:
+    """One and three daemons on PostgreSQL, the receiver answering after SLOW_ANSWER."""
+    async with WebhookReceiver(delay=SLOW_ANSWER) as receiver:
+        return await postgres_legs(receiver, args.slow_n, args.slow_concurrency, tmp, "_slow")
+
+
+def leg_rows(legs: list[Leg], n_of: dict[str, int], raw_rate: float | None) -> dict[str, float]:
+    """Print one table row per leg; their figures for the JSON line."""
+    figures: dict[str, float] = {}
+    for key, label, e2e, acc, statements, commits, drain, busy in legs:
+        n = n_of[key]
+        rate = n / e2e
+        vs_raw = (
+            f"{rate / raw_rate:>7.3f}" if raw_rate and not key.endswith("_slow") else f"{'-':>7}"
+        )
+        print(
+            f"{label:<28} {n:>6} {e2e:>12.2f} {rate:>9.1f} {vs_raw} {n / acc:>13.1f}"
+            f" {statements:>15.2f} {commits:>12.2f} {f'{drain:.1f}' if drain else '-':>12}"
+            f" {busy:>9.0%}"
+        )
+        figures[f"{key}_per_s"] = round(rate, 1)
+        figures[f"{key}_accept_per_s"] = round(n / acc, 1)
+        if drain:
+            figures[f"{key}_drain_per_s"] = round(drain, 1)
+        figures[f"{key}_cpu_busy"] = round(busy, 2)
+        figures[f"{key}_statements_per_msg"] = round(statements, 2)
+        figures[f"{key}_commits_per_msg"] = round(commits, 2)
+    return figures
+
+
+def print_header(args: argparse.Namespace) -> None:
+    if args.legs != "slow":
+        print(
+            f"\nfast legs: channel concurrency {args.concurrency} per daemon, one local webhook "
+            "receiver answering at once, 2 cores shared by everything"
+        )
+    if args.legs != "fast":
+        c = args.slow_concurrency or DEFAULT_CONCURRENCY
+        print(
+            f"slow legs: the receiver answers each POST after {SLOW_ANSWER * 1000:.0f} ms; channel "
+            f"concurrency {c} per daemon{' (the default)' if args.slow_concurrency is None else ''}"
+            f", so the ceiling is {c} / {SLOW_ANSWER} s = {c / SLOW_ANSWER:.0f} msg/s per daemon"
+        )
+    print(
+        "CPU busy: the whole machine's (2 cores, other work included), first POST to N-th arrival"
+    )
+    print(
+        f"{'leg':<28} {'N':>6} {'end-to-end s':>12} {'msg/s':>9} {'vs raw':>7} {'accept msg/s':>13}"
+        f" {'statements/msg':>15} {'commits/msg':>12} {'drain msg/s':>12} {'CPU busy':>9}"
+    )
 
 
 async def main() -> None:
@@ -171,56 +295,44 @@ async def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--no-postgres", action="store_true", help="skip the PostgreSQL legs")
+    ap.add_argument("--legs", choices=("all", "fast", "slow"), default="all")
+    ap.add_argument("--slow-n", type=int, default=1200, help="messages per slow leg")
+    ap.add_argument(
+        "--slow-concurrency", type=int, default=None, help="default: the channel's default"
+    )
     args = ap.parse_args()
     pg_why = "--no-postgres" if args.no_postgres else postgres_db.available()
-    # key, label, end-to-end s, accept s, statements and commits per delivered message
-    legs: list[tuple[str, str, float, float, float, float]] = []
-    async with WebhookReceiver() as receiver:
-        await raw_leg(receiver, 100, args.concurrency)  # warm-up
-        raw = await raw_leg(receiver, args.n, args.concurrency)
-        with tempfile.TemporaryDirectory() as tmp:
-            run = await daemon_leg(receiver, args.n, args.concurrency, Path(tmp) / "sqlite")
-            legs.append(("sqlite", "daemon, SQLite", *run))
-            if pg_why is None:
-                for daemons in (1, 3):
-                    with postgres_db.throwaway_database() as dsn:
-                        run = await daemon_leg(
-                            receiver,
-                            args.n,
-                            args.concurrency,
-                            Path(tmp) / f"pg{daemons}",
-                            dsn,
-                            daemons,
-                        )
-                    key = f"postgres_{daemons}"
-                    label = f"{daemons} daemon{'s' if daemons > 1 else ''}, PostgreSQL"
-                    legs.append((key, label, *run))
-    raw_rate = args.n / raw
-    print(
-        f"\n{args.n} messages, channel concurrency {args.concurrency} per daemon, one local "
-        "webhook receiver, 2 cores shared by everything"
-    )
-    print(
-        f"{'leg':<28} {'end-to-end s':>12} {'msg/s':>9} {'vs raw':>7} {'accept msg/s':>13}"
-        f" {'statements/msg':>15} {'commits/msg':>12}"
-    )
-    print(f"{'raw aiohttp loop':<28} {raw:>12.2f} {raw_rate:>9.1f} {1:>7.3f}")
-    figures: dict[str, float] = {"raw_per_s": round(raw_rate, 1)}
-    for key, label, e2e, acc, statements, commits in legs:
-        rate = args.n / e2e
-        print(
-            f"{label:<28} {e2e:>12.2f} {rate:>9.1f} {rate / raw_rate:>7.3f} {args.n / acc:>13.1f}"
-            f" {statements:>15.2f} {commits:>12.2f}"
-        )
-        figures[f"{key}_per_s"] = round(rate, 1)
-        figures[f"{key}_accept_per_s"] = round(args.n / acc, 1)
-        figures[f"{key}_statements_per_msg"] = round(statements, 2)
-        figures[f"{key}_commits_per_msg"] = round(commits, 2)
+    if args.legs == "slow" and pg_why is not None:
+        raise SystemExit(f"the slow legs need PostgreSQL: {pg_why}")
+    raw: float | None = None
+    legs: list[Leg] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.legs != "slow":
+            raw, legs = await fast_legs(args, pg_why, Path(tmp))
+        if args.legs != "fast" and pg_why is None:
+            legs += await slow_legs(args, Path(tmp))
+    n_of = {key: args.slow_n if key.endswith("_slow") else args.n for key, *_ in legs}
+    print_header(args)
+    figures: dict[str, float] = {}
+    if raw is not None:
+        print(f"{'raw aiohttp loop':<28} {args.n:>6} {raw:>12.2f} {args.n / raw:>9.1f} {1:>7.3f}")
+        figures["raw_per_s"] = round(args.n / raw, 1)
+    figures.update(leg_rows(legs, n_of, figures.get("raw_per_s")))
     if pg_why is not None:
         print(f"PostgreSQL legs not run: {pg_why}")
-    figures["daemon_per_s"] = figures["sqlite_per_s"]
-    figures["ratio"] = round(figures["sqlite_per_s"] / raw_rate, 3)
-    figures["statements_per_msg"] = figures["sqlite_statements_per_msg"]
+    if "sqlite_per_s" in figures:
+        figures["daemon_per_s"] = figures["sqlite_per_s"]
+        figures["ratio"] = round(figures["sqlite_per_s"] / figures["raw_per_s"], 3)
+        figures["statements_per_msg"] = figures["sqlite_statements_per_msg"]
+    if "postgres_3_slow_per_s" in figures:
+        one, three = figures["postgres_1_slow_per_s"], figures["postgres_3_slow_per_s"]
+        figures["postgres_3_vs_1_slow"] = round(three / one, 2)
+        print(f"slow legs: three daemons / one = {three / one:.2f}x end to end (target >= 2.5x)")
+        one = figures.get("postgres_1_slow_drain_per_s", 0.0)
+        three = figures.get("postgres_3_slow_drain_per_s", 0.0)
+        if one > 0 and three > 0:  # both had a backlog left once every POST was accepted
+            figures["postgres_3_vs_1_slow_drain"] = round(three / one, 2)
+            print(f"slow legs: three daemons / one = {three / one:.2f}x draining the backlog")
     print(json.dumps(figures))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -36,10 +37,16 @@ def _style() -> PeerStyle:
 
 
 class WebhookReceiver:
-    """``async with WebhookReceiver(secret=...) as r``: POST ``{r.server.url}/hook``."""
+    """``async with WebhookReceiver(secret=...) as r``: POST ``{r.server.url}/hook``.
 
-    def __init__(self, secret: str | None = None) -> None:
+    ``delay`` (seconds) holds every POST's answer that long, as real platforms take time to
+    answer; a request joins ``received`` once answered, so a count of arrivals is a count of
+    finished sends (``at`` stays the arrival time).
+    """
+
+    def __init__(self, secret: str | None = None, *, delay: float = 0.0) -> None:
         self.secret = secret
+        self.delay = delay
         self.received: list[Received] = []
         self._failures: list[tuple[int, float | None]] = []
         self._ids = itertools.count(1)
@@ -70,12 +77,13 @@ class WebhookReceiver:
 
     async def _hook(self, request: web.Request) -> web.Response:
         raw = await request.read()
+        arrived = time.time()
+        if self.delay > 0:
+            await asyncio.sleep(self.delay)
         if self.secret is not None and not self._signed(request, raw):
             return web.json_response({"error": "bad signature"}, status=401)
         status, retry_after = self._failures.pop(0) if self._failures else (200, None)
-        self.received.append(
-            Received(json.loads(raw), dict(request.headers), time.time(), status, raw)
-        )
+        self.received.append(Received(json.loads(raw), dict(request.headers), arrived, status, raw))
         if status != 200:
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
             return web.json_response(
