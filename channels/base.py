@@ -226,7 +226,6 @@ class Limits:
     max_media_bytes: int = 0
     media_types: frozenset[str] = frozenset()
     threads: bool = False  # replies to an earlier post are possible
-    idempotent: bool = False  # the platform deduplicates on ``Post.key``
     title: bool = False  # the platform shows a separate title/subject
 
 

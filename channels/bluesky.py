@@ -110,7 +110,7 @@ class BlueskyChannel:
     def limits(self) -> Limits:
         return Limits(
             text=TextRule("graphemes", 300, grapheme_length), max_media=4,
-            max_media_bytes=MAX_BLOB, media_types=IMAGE_TYPES, threads=True, idempotent=True,
+            max_media_bytes=MAX_BLOB, media_types=IMAGE_TYPES, threads=True,
         )  # fmt: skip
 
     async def open(self) -> None:

@@ -79,7 +79,7 @@ class MastodonChannel:
         return Limits(
             text=TextRule("characters", self._max_chars, url_reserved_length(self._url_chars)),
             max_media=self._max_media, max_media_bytes=8 * 1024 * 1024, media_types=IMAGE_TYPES,
-            threads=True, idempotent=True,
+            threads=True,
         )  # fmt: skip
 
     # -- threads -------------------------------------------------------------------------------

@@ -72,7 +72,6 @@ class FeedChannel:
             max_media_bytes=10 * 1024 * 1024,
             media_types=IMAGE_TYPES,
             threads=True,
-            idempotent=True,
             title=True,
         )
 

@@ -85,7 +85,7 @@ class EmailChannel:
     def limits(self) -> Limits:
         return Limits(
             text=None, max_media=10, max_media_bytes=5 * 1024 * 1024,
-            media_types=IMAGE_TYPES, threads=True, idempotent=True, title=True,
+            media_types=IMAGE_TYPES, threads=True, title=True,
         )  # fmt: skip
 
     async def open(self) -> None:

@@ -82,7 +82,6 @@ class WebhookChannel:
             max_media_bytes=5 * 1024 * 1024,
             media_types=IMAGE_TYPES,
             threads=True,
-            idempotent=True,
             title=True,
         )
 

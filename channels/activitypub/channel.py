@@ -101,7 +101,6 @@ class ActivityPubChannel:
             max_media_bytes=8 * 1024 * 1024,
             media_types=IMAGE_TYPES,
             threads=True,
-            idempotent=True,
         )
 
     async def open(self) -> None:
