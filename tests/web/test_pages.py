@@ -109,9 +109,11 @@ async def test_pages_show_times_in_the_configured_zone_with_its_name(tmp_path: P
     config = write_config(tmp_path, TOKYO)
     h = await start_daemon(config)
     try:
-        at = (datetime.now(UTC) + timedelta(days=3)).replace(
-            hour=0, minute=30, second=0, microsecond=0
-        )
+        # 00:30 UTC about three days ahead, whatever the time of day: "in 3 days" rounds to the
+        # nearest day, so the day is chosen to keep the distance within 2.5-3.5 days.
+        now = datetime.now(UTC)
+        ahead = 3 if (now.hour, now.minute) < (12, 15) else 4
+        at = (now + timedelta(days=ahead)).replace(hour=0, minute=30, second=0, microsecond=0)
         m = await h.post(text="Tokyo morning", scheduled_at=at.isoformat())
         s, csrf = await login(h.url, h.tokens["publisher"])
         async with s:
