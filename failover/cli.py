@@ -21,12 +21,13 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from failover import __version__, startup, timefmt
-from failover.cli_incidents import add_incident_commands
+from failover.cli_incidents import Remote, add_incident_commands
 from failover.cli_local import cmd_check_config, cmd_migrate, cmd_run, cmd_token
 from failover.cli_output import (
     EXIT_CONFLICT,
@@ -122,53 +123,72 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"failover {__version__}")
     sub = p.add_subparsers(metavar="COMMAND", title="commands")
+    remote = partial(_remote, sub)
+    _local_commands(sub)
+    _token_parser(sub)
+    _post_command(remote)
+    _message_commands(remote)
+    _channel_commands(remote)
+    add_subscribers_parser(sub, remote)
+    add_incident_commands(sub, remote, _call)
+    return p
 
-    def config_option(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument(
-            "-c", "--config", default=DEFAULT_CONFIG,
-            help=f"the daemon's config file (default {DEFAULT_CONFIG}, or $FAILOVER_CONFIG)",
-        )  # fmt: skip
 
-    def local(name: str, help_: str) -> argparse.ArgumentParser:
-        sp = sub.add_parser(name, help=help_, description=help_ + " (reads the config file).")
-        config_option(sp)
-        return sp
+def _config_option(sp: argparse.ArgumentParser) -> None:
+    sp.add_argument(
+        "-c", "--config", default=DEFAULT_CONFIG,
+        help=f"the daemon's config file (default {DEFAULT_CONFIG}, or $FAILOVER_CONFIG)",
+    )  # fmt: skip
 
-    def remote(name: str, help_: str, parent: Any = None) -> argparse.ArgumentParser:
-        sp = (parent or sub).add_parser(
-            name, help=help_, description=help_ + " (talks to a running daemon)."
-        )
-        sp.add_argument(
-            "--url", default=os.environ.get("FAILOVER_URL", "http://127.0.0.1:8080"),
-            help="the daemon's address (default $FAILOVER_URL, else http://127.0.0.1:8080)",
-        )  # fmt: skip
-        sp.add_argument(
-            "--token", default=os.environ.get("FAILOVER_TOKEN"),
-            help="API token (default $FAILOVER_TOKEN); make one with `failover token create`",
-        )  # fmt: skip
-        sp.add_argument(
-            "--tz", default=os.environ.get("FAILOVER_TZ"),
-            help="time zone for times shown and for times typed without one, e.g. "
-            "Europe/Berlin (default $FAILOVER_TZ, else this computer's zone)",
-        )  # fmt: skip
-        sp.add_argument("--json", action="store_true", help="print JSON for scripts")
-        return sp
 
-    sp = local("run", "run the daemon")
+def _local(sub: Any, name: str, help_: str) -> argparse.ArgumentParser:
+    """A command that works on the daemon's host, with its config file."""
+    sp: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_, description=help_ + " (reads the config file)."
+    )
+    _config_option(sp)
+    return sp
+
+
+def _remote(sub: Any, name: str, help_: str, parent: Any = None) -> argparse.ArgumentParser:
+    """A command that talks to a running daemon: --url, --token, --tz and --json."""
+    sp: argparse.ArgumentParser = (parent or sub).add_parser(
+        name, help=help_, description=help_ + " (talks to a running daemon)."
+    )
+    sp.add_argument(
+        "--url", default=os.environ.get("FAILOVER_URL", "http://127.0.0.1:8080"),
+        help="the daemon's address (default $FAILOVER_URL, else http://127.0.0.1:8080)",
+    )  # fmt: skip
+    sp.add_argument(
+        "--token", default=os.environ.get("FAILOVER_TOKEN"),
+        help="API token (default $FAILOVER_TOKEN); make one with `failover token create`",
+    )  # fmt: skip
+    sp.add_argument(
+        "--tz", default=os.environ.get("FAILOVER_TZ"),
+        help="time zone for times shown and for times typed without one, e.g. "
+        "Europe/Berlin (default $FAILOVER_TZ, else this computer's zone)",
+    )  # fmt: skip
+    sp.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return sp
+
+
+def _local_commands(sub: Any) -> None:
+    """run, check-config and migrate."""
+    sp = _local(sub, "run", "run the daemon")
     sp.set_defaults(func=cmd_run)
 
-    sp = local("check-config", "check the config: every error at once, then warnings")
+    sp = _local(sub, "check-config", "check the config: every error at once, then warnings")
     sp.add_argument(
         "--json", action="store_true",
         help='print {"valid", "errors": [{"key", "line", "message"}], "warnings", "config"}',
     )  # fmt: skip
     sp.set_defaults(func=cmd_check_config)
 
-    sp = local("migrate", "bring the store's schema up to date")
+    sp = _local(sub, "migrate", "bring the store's schema up to date")
     sp.set_defaults(func=cmd_migrate)
 
-    _token_parser(sub, config_option)
 
+def _post_command(remote: Remote) -> None:
     sp = remote("post", "post a message, now or at a time")
     sp.add_argument("text", help="the text; - reads it from standard input")
     sp.add_argument("--route", help="which route (default: the config's default_route)")
@@ -202,6 +222,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sp.set_defaults(func=cmd_post)
 
+
+def _message_commands(remote: Remote) -> None:
+    """status, messages, show, cancel and retract."""
     sp = remote("status", "channels, their health, and the queue")
     sp.set_defaults(func=cmd_status)
 
@@ -225,6 +248,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("id", type=int, help="the message's number")
     sp.set_defaults(func=cmd_retract)
 
+
+def _channel_commands(remote: Remote) -> None:
+    """force, drill and events."""
     sp = remote("force", "force a channel down or up, or back to automatic health")
     sp.add_argument("channel", help="the channel's name in the config, e.g. x")
     sp.add_argument(
@@ -258,12 +284,9 @@ def _parser() -> argparse.ArgumentParser:
     sp.add_argument("--channel", help="only events of this channel")
     sp.add_argument("--limit", type=int, default=30, help="how many (default 30)")
     sp.set_defaults(func=cmd_events)
-    add_subscribers_parser(sub, remote)
-    add_incident_commands(sub, remote, _call)
-    return p
 
 
-def _token_parser(sub: Any, config_option: Any) -> None:
+def _token_parser(sub: Any) -> None:
     tok = sub.add_parser(
         "token", help="create, list or revoke API tokens (reads the config file)",
         description="API tokens for the CLI, scripts and the web UI, kept in the daemon's "
@@ -278,7 +301,7 @@ def _token_parser(sub: Any, config_option: Any) -> None:
     }
     for action, help_ in helps.items():
         sp = toks.add_parser(action, help=help_, description=help_ + ".")
-        config_option(sp)
+        _config_option(sp)
         sp.add_argument("--json", action="store_true", help="print JSON for scripts")
         if action == "create":
             sp.add_argument(
