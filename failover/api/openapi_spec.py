@@ -259,11 +259,16 @@ def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
             "description": description}  # fmt: skip
 
 
+NOT_FOUND = {"404": _problem("no such object")}
+CONFLICT = {"409": _problem("the request conflicts with the object's state")}
+
+
 def build() -> dict[str, Any]:
     from failover.api import openapi_incidents  # it builds on the helpers above
 
-    not_found = {"404": _problem("no such object")}
-    conflict = {"409": _problem("the request conflicts with the object's state")}
+    access = _access_paths()
+    # The shipped document lists ending a session after the subscribers; kept so.
+    session_end = {"/api/v1/sessions/{id}": access.pop("/api/v1/sessions/{id}")}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -279,140 +284,176 @@ def build() -> dict[str, Any]:
         },
         "security": [{"bearer": []}],
         "paths": {
-            "/healthz": {"get": _op("liveness", {"200": {"description": "alive"}}, None)},
-            "/readyz": {"get": _op("readiness", {"200": {"description": "ready"}}, None)},
-            "/api/v1/openapi.json": {
-                "get": _op("this document", {"200": {"description": "OpenAPI 3.1"}}, None)
-            },
-            "/api/v1/messages": {
-                "post": {
-                    **_op("accept a message", {"200": {"description": "an idempotent replay",
-                                                       **_json("Message")},
-                                               "201": {"description": "accepted", **_json("Message")}},
-                          Role.PUBLISHER, body="MessageIn", errors=conflict),
-                    "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
-                                    "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
-                },
-                "get": _op("list messages, newest first", {"200": {"description": "a page",
-                                                                   **_json("MessageList")}},
-                           Role.VIEWER, params=[
-                               _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
-                               _q("before", {"type": "integer", "minimum": 1}, "ids below this (next_before)"),
-                               _q("route", STR, "only this route"),
-                               _q("state", {"type": "string", "enum": [s.value for s in MessageState]}, "only this state"),
-                           ], errors={"422": _problem("invalid query")}),
-            },
-            "/api/v1/messages/{id}": {
-                "get": _op("a message with its deliveries and attempts",
-                           {"200": {"description": "the message", **_json("Message")}},
-                           Role.VIEWER, params=[ID], errors=not_found),
-                "patch": _op("edit a message none of whose deliveries has started",
-                             {"200": {"description": "edited", **_json("Message")}},
-                             Role.PUBLISHER, body="MessageEdit", params=[ID],
-                             errors={**not_found, **conflict}),
-            },
-            "/api/v1/messages/{id}/cancel": {
-                "post": _op("cancel what has not been sent",
-                            {"200": {"description": "cancelled", **_json("Message")}},
-                            Role.PUBLISHER, params=[ID], errors={**not_found, **conflict}),
-            },
-            "/api/v1/messages/{id}/retract": {
-                "post": _op("take a published message down from every channel that can delete "
-                            "it (and stop what is pending); email and webhooks cannot unsend",
-                            {"200": {"description": "per channel", **_json("Retraction")}},
-                            Role.PUBLISHER, params=[ID], errors=not_found),
-            },
-            "/api/v1/preview": {
-                "post": _op("how a text would be fitted on each channel of a route",
-                            {"200": {"description": "per channel", **_json("Preview")}},
-                            Role.VIEWER, body="PreviewIn"),
-            },
-            "/api/v1/channels": {
-                "get": _op("channels with health and why",
-                           {"200": {"description": "channels", **_json("ChannelList")}}, Role.VIEWER),
-            },
-            "/api/v1/channels/{name}/force": {
-                "post": _op("force a channel down or up, or give it back to the probes",
-                            {"200": {"description": "the channel", **_json("Channel")}},
-                            Role.OPERATOR, body="Force",
-                            params=[{"name": "name", "in": "path", "required": True, "schema": STR}],
-                            errors=not_found),
-            },
-            "/api/v1/events": {
-                "get": _op("the timeline, newest first",
-                           {"200": {"description": "events", **_json("EventList")}}, Role.VIEWER,
-                           params=[
-                               _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "how many"),
-                               _q("channel", STR, "only this channel"),
-                               _q("message_id", {"type": "integer", "minimum": 1}, "only this message"),
-                               _q("since", TIME, "from this time (with a zone)"),
-                               _q("until", TIME, "up to this time (with a zone)"),
-                           ], errors={"422": _problem("invalid query")}),
-            },
-            "/api/v1/status": {
-                "get": _op("channels, queue, routes and the daemons sharing the store",
-                           {"200": {"description": "status", **_json("Status")}}, Role.VIEWER),
-            },
-            "/api/v1/tokens": {
-                "get": _op("API tokens (never their secrets or hashes)",
-                           {"200": {"description": "tokens", **_json("TokenList")}}, Role.ADMIN),
-                "post": _op("create a token; its secret is in this response only",
-                            {"201": {"description": "created", **_json("TokenCreated")}},
-                            Role.ADMIN, body="TokenIn"),
-            },
-            "/api/v1/tokens/{id}": {
-                "delete": _op("revoke a token (its web sessions end too)",
-                              {"204": {"description": "revoked"}}, Role.ADMIN, params=[ID],
-                              errors=not_found),
-            },
-            "/api/v1/sessions": {
-                "get": _op("live web sessions (never their secrets or hashes)",
-                           {"200": {"description": "sessions", **_json("SessionList")}}, Role.ADMIN),
-            },
-            "/api/v1/subscribers": {
-                "get": _op("status page subscribers (never their secrets, tokens or "
-                           "unsubscribe keys) and their counts by kind and state",
-                           {"200": {"description": "subscribers", **_json("SubscriberList")}},
-                           Role.ADMIN, params=[
-                               _q("kind", {"type": "string", "enum": ["email", "webhook"]}, "only this kind"),
-                               _q("state", {"type": "string", "enum": ["pending", "confirmed", "suppressed", "unsubscribed"]}, "only this state"),
-                               _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)"),
-                               _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "rows to skip"),
-                           ], errors={"422": _problem("invalid query")}),
-                "post": _op("add a webhook subscriber; its signing secret is in this "
-                            "response only", {"201": {"description": "created",
-                                                      **_json("WebhookSubscriberCreated")}},
-                            Role.ADMIN, body="WebhookSubscriberIn", errors=conflict),
-            },
-            "/api/v1/subscribers.csv": {
-                "get": _op("every subscriber as CSV (kind, address, state, components, "
-                           "contact_email, created_at, confirmed_at)",
-                           {"200": {"description": "CSV",
-                                    "content": {"text/csv": {"schema": STR}}}}, Role.ADMIN),
-            },
-            "/api/v1/subscribers/import": {
-                "post": {
-                    **_op("import email subscribers from CSV (the export's columns; address "
-                          "required). Rows marked confirmed stay confirmed, pending ones get "
-                          "a confirmation mail; known addresses are skipped; a bad line "
-                          "imports nothing (422 names it)",
-                          {"200": {"description": "counts", **_json("SubscriberImport")}},
-                          Role.ADMIN, errors=BODY_ERRORS),
-                    "requestBody": {"required": True,
-                                    "content": {"text/csv": {"schema": STR}}},
-                },
-            },
-            "/api/v1/subscribers/{id}": {
-                "delete": _op("erase a subscriber on request: the row is deleted",
-                              {"204": {"description": "erased"}}, Role.ADMIN, params=[ID],
-                              errors=not_found),
-            },
-            "/api/v1/sessions/{id}": {
-                "delete": _op("end one web session at once, on every daemon",
-                              {"204": {"description": "ended"}}, Role.ADMIN, params=[ID],
-                              errors=not_found),
-            },
+            **_probe_paths(),
+            **_message_paths(),
+            **_channel_paths(),
+            **access,
+            **_subscriber_paths(),
+            **session_end,
             **openapi_incidents.paths(),
+        },
+    }
+
+
+def _probe_paths() -> dict[str, Any]:
+    """Liveness, readiness and this document: no token needed."""
+    return {
+        "/healthz": {"get": _op("liveness", {"200": {"description": "alive"}}, None)},
+        "/readyz": {"get": _op("readiness", {"200": {"description": "ready"}}, None)},
+        "/api/v1/openapi.json": {
+            "get": _op("this document", {"200": {"description": "OpenAPI 3.1"}}, None)
+        },
+    }
+
+
+def _message_paths() -> dict[str, Any]:
+    """Accept, list, edit, cancel, retract and preview messages."""
+    return {
+        "/api/v1/messages": {
+            "post": {
+                **_op("accept a message", {"200": {"description": "an idempotent replay",
+                                                   **_json("Message")},
+                                           "201": {"description": "accepted", **_json("Message")}},
+                      Role.PUBLISHER, body="MessageIn", errors=CONFLICT),
+                "parameters": [{"name": "Idempotency-Key", "in": "header", "required": False,
+                                "schema": {"type": "string", "minLength": 1, "maxLength": 200}}],
+            },
+            "get": _op("list messages, newest first", {"200": {"description": "a page",
+                                                               **_json("MessageList")}},
+                       Role.VIEWER, params=[
+                           _q("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "page size"),
+                           _q("before", {"type": "integer", "minimum": 1}, "ids below this (next_before)"),
+                           _q("route", STR, "only this route"),
+                           _q("state", {"type": "string", "enum": [s.value for s in MessageState]}, "only this state"),
+                       ], errors={"422": _problem("invalid query")}),
+        },
+        "/api/v1/messages/{id}": {
+            "get": _op("a message with its deliveries and attempts",
+                       {"200": {"description": "the message", **_json("Message")}},
+                       Role.VIEWER, params=[ID], errors=NOT_FOUND),
+            "patch": _op("edit a message none of whose deliveries has started",
+                         {"200": {"description": "edited", **_json("Message")}},
+                         Role.PUBLISHER, body="MessageEdit", params=[ID],
+                         errors={**NOT_FOUND, **CONFLICT}),
+        },
+        "/api/v1/messages/{id}/cancel": {
+            "post": _op("cancel what has not been sent",
+                        {"200": {"description": "cancelled", **_json("Message")}},
+                        Role.PUBLISHER, params=[ID], errors={**NOT_FOUND, **CONFLICT}),
+        },
+        "/api/v1/messages/{id}/retract": {
+            "post": _op("take a published message down from every channel that can delete "
+                        "it (and stop what is pending); email and webhooks cannot unsend",
+                        {"200": {"description": "per channel", **_json("Retraction")}},
+                        Role.PUBLISHER, params=[ID], errors=NOT_FOUND),
+        },
+        "/api/v1/preview": {
+            "post": _op("how a text would be fitted on each channel of a route",
+                        {"200": {"description": "per channel", **_json("Preview")}},
+                        Role.VIEWER, body="PreviewIn"),
+        },
+    }  # fmt: skip
+
+
+def _channel_paths() -> dict[str, Any]:
+    """Channels and their forcing, the timeline, and the status overview."""
+    return {
+        "/api/v1/channels": {
+            "get": _op("channels with health and why",
+                       {"200": {"description": "channels", **_json("ChannelList")}}, Role.VIEWER),
+        },
+        "/api/v1/channels/{name}/force": {
+            "post": _op("force a channel down or up, or give it back to the probes",
+                        {"200": {"description": "the channel", **_json("Channel")}},
+                        Role.OPERATOR, body="Force",
+                        params=[{"name": "name", "in": "path", "required": True, "schema": STR}],
+                        errors=NOT_FOUND),
+        },
+        "/api/v1/events": {
+            "get": _op("the timeline, newest first",
+                       {"200": {"description": "events", **_json("EventList")}}, Role.VIEWER,
+                       params=[
+                           _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "how many"),
+                           _q("channel", STR, "only this channel"),
+                           _q("message_id", {"type": "integer", "minimum": 1}, "only this message"),
+                           _q("since", TIME, "from this time (with a zone)"),
+                           _q("until", TIME, "up to this time (with a zone)"),
+                       ], errors={"422": _problem("invalid query")}),
+        },
+        "/api/v1/status": {
+            "get": _op("channels, queue, routes and the daemons sharing the store",
+                       {"200": {"description": "status", **_json("Status")}}, Role.VIEWER),
+        },
+    }  # fmt: skip
+
+
+def _access_paths() -> dict[str, Any]:
+    """API tokens and web sessions: who may use the API (admins only)."""
+    return {
+        "/api/v1/tokens": {
+            "get": _op("API tokens (never their secrets or hashes)",
+                       {"200": {"description": "tokens", **_json("TokenList")}}, Role.ADMIN),
+            "post": _op("create a token; its secret is in this response only",
+                        {"201": {"description": "created", **_json("TokenCreated")}},
+                        Role.ADMIN, body="TokenIn"),
+        },
+        "/api/v1/tokens/{id}": {
+            "delete": _op("revoke a token (its web sessions end too)",
+                          {"204": {"description": "revoked"}}, Role.ADMIN, params=[ID],
+                          errors=NOT_FOUND),
+        },
+        "/api/v1/sessions": {
+            "get": _op("live web sessions (never their secrets or hashes)",
+                       {"200": {"description": "sessions", **_json("SessionList")}}, Role.ADMIN),
+        },
+        "/api/v1/sessions/{id}": {
+            "delete": _op("end one web session at once, on every daemon",
+                          {"204": {"description": "ended"}}, Role.ADMIN, params=[ID],
+                          errors=NOT_FOUND),
+        },
+    }  # fmt: skip
+
+
+def _subscriber_paths() -> dict[str, Any]:
+    """Status page subscribers: list, add a webhook, export, import, erase."""
+    return {
+        "/api/v1/subscribers": {
+            "get": _op("status page subscribers (never their secrets, tokens or "
+                       "unsubscribe keys) and their counts by kind and state",
+                       {"200": {"description": "subscribers", **_json("SubscriberList")}},
+                       Role.ADMIN, params=[
+                           _q("kind", {"type": "string", "enum": ["email", "webhook"]}, "only this kind"),
+                           _q("state", {"type": "string", "enum": ["pending", "confirmed", "suppressed", "unsubscribed"]}, "only this state"),
+                           _q("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, "page size (default 100)"),
+                           _q("offset", {"type": "integer", "minimum": 0, "maximum": 10_000_000}, "rows to skip"),
+                       ], errors={"422": _problem("invalid query")}),
+            "post": _op("add a webhook subscriber; its signing secret is in this "
+                        "response only", {"201": {"description": "created",
+                                                  **_json("WebhookSubscriberCreated")}},
+                        Role.ADMIN, body="WebhookSubscriberIn", errors=CONFLICT),
+        },
+        "/api/v1/subscribers.csv": {
+            "get": _op("every subscriber as CSV (kind, address, state, components, "
+                       "contact_email, created_at, confirmed_at)",
+                       {"200": {"description": "CSV",
+                                "content": {"text/csv": {"schema": STR}}}}, Role.ADMIN),
+        },
+        "/api/v1/subscribers/import": {
+            "post": {
+                **_op("import email subscribers from CSV (the export's columns; address "
+                      "required). Rows marked confirmed stay confirmed, pending ones get "
+                      "a confirmation mail; known addresses are skipped; a bad line "
+                      "imports nothing (422 names it)",
+                      {"200": {"description": "counts", **_json("SubscriberImport")}},
+                      Role.ADMIN, errors=BODY_ERRORS),
+                "requestBody": {"required": True,
+                                "content": {"text/csv": {"schema": STR}}},
+            },
+        },
+        "/api/v1/subscribers/{id}": {
+            "delete": _op("erase a subscriber on request: the row is deleted",
+                          {"204": {"description": "erased"}}, Role.ADMIN, params=[ID],
+                          errors=NOT_FOUND),
         },
     }  # fmt: skip
 
