@@ -29,7 +29,7 @@ from pydantic import (
     field_validator,
 )
 
-from channels.base import ChannelOptions
+from channels.base import Channel, ChannelOptions
 from channels.registry import UnknownChannelType, adapter_class
 from failover import wording
 from failover.durations import Duration, parse_duration
@@ -401,49 +401,14 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
     from_refs: list[str] = []
     raw = _resolve_top_level(raw, env, locate, problems, from_refs)
     top = _validate_top(raw, locate, problems)
-    store_password = None
-    if top.store_password is not None:
-        missing_store: list[str] = []
-        store_password = _resolve_refs(
-            top.store_password, "store_password", True, env, locate, missing_store, problems,
-            from_refs,
-        )  # fmt: skip
-        problems += missing_store  # the store is not optional: a missing secret is an error
+    store_password = _store_password(top, env, locate, problems, from_refs)
     channels: dict[str, ChannelConfig] = {}
     for name, table in top.channels.items():
         channel = _channel(name, table, top.retry, env, locate, problems, from_refs)
         if channel is not None:
             channels[name] = channel
-    for rname, route in top.routes.items():
-        for tier in route.tiers:
-            for cname in tier:
-                if cname not in top.channels:
-                    problems.append(
-                        f"routes.{rname}.tiers{locate.line('routes', rname, 'tiers')}: "
-                        f"unknown channel {cname!r}"
-                    )
-    for i, cname in enumerate(top.alerts.channels):
-        if cname not in top.channels:
-            problems.append(
-                f"alerts.channels[{i}]{locate.line('alerts', 'channels')}: unknown channel {cname!r}"
-            )
-    if ALERTS_ROUTE in top.routes:
-        problems.append(f"routes.{ALERTS_ROUTE}: this name is reserved for operator alerts")
     declared: dict[str, Any] = raw["routes"] if isinstance(raw.get("routes"), dict) else {}
-    if not declared:
-        problems.append("routes: at least one route is needed, e.g. [routes.default]")
-    default_route = top.default_route or ("default" if "default" in top.routes else "")
-    if not default_route and top.routes:
-        default_route = next(iter(top.routes))
-    if top.default_route and top.default_route not in declared:
-        problems.append(f"default_route: no route named {top.default_route!r}")
-    if top.incidents.route and top.incidents.route not in declared:
-        problems.append(f"incidents.route: no route named {top.incidents.route!r}")
-    for cid in top.components:
-        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", cid):
-            problems.append(
-                f"components.{cid}: use lower-case letters, digits, - and _ for a component id"
-            )
+    _check_names(top, declared, locate, problems)
     if problems:
         raise ConfigError(sorted(problems, key=_line_of), where)  # in file order
 
@@ -462,7 +427,7 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         leader_lease=top.leader_lease,
         channels=channels,
         routes=_with_alerts_route(top.routes, top.alerts),
-        default_route=default_route,
+        default_route=_default_route(top),
         alerts=top.alerts,
         tracing=top.tracing,
         ui=top.ui,
@@ -472,6 +437,66 @@ def parse_config(text: str, *, source: Path | None = None, env: Mapping[str, str
         incidents=top.incidents,
         secret_values=frozenset(from_refs),
     )
+
+
+def _store_password(
+    top: _TopLevel,
+    env: Mapping[str, str],
+    locate: _Locator,
+    problems: list[str],
+    from_refs: list[str],
+) -> str | None:
+    """The store's password, its reference resolved; unlike a channel's secret, a missing one
+    is an error (the store is not optional)."""
+    if top.store_password is None:
+        return None
+    missing: list[str] = []
+    password: str | None = _resolve_refs(
+        top.store_password, "store_password", True, env, locate, missing, problems, from_refs
+    )
+    problems += missing
+    return password
+
+
+def _check_names(
+    top: _TopLevel, declared: dict[str, Any], locate: _Locator, problems: list[str]
+) -> None:
+    """Every channel, route and component named anywhere exists and is spelled as allowed.
+    ``declared``: the routes as written, before validation dropped any."""
+    for rname, route in top.routes.items():
+        for tier in route.tiers:
+            for cname in tier:
+                if cname not in top.channels:
+                    problems.append(
+                        f"routes.{rname}.tiers{locate.line('routes', rname, 'tiers')}: "
+                        f"unknown channel {cname!r}"
+                    )
+    for i, cname in enumerate(top.alerts.channels):
+        if cname not in top.channels:
+            problems.append(
+                f"alerts.channels[{i}]{locate.line('alerts', 'channels')}: unknown channel {cname!r}"
+            )
+    if ALERTS_ROUTE in top.routes:
+        problems.append(f"routes.{ALERTS_ROUTE}: this name is reserved for operator alerts")
+    if not declared:
+        problems.append("routes: at least one route is needed, e.g. [routes.default]")
+    if top.default_route and top.default_route not in declared:
+        problems.append(f"default_route: no route named {top.default_route!r}")
+    if top.incidents.route and top.incidents.route not in declared:
+        problems.append(f"incidents.route: no route named {top.incidents.route!r}")
+    for cid in top.components:
+        if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", cid):
+            problems.append(
+                f"components.{cid}: use lower-case letters, digits, - and _ for a component id"
+            )
+
+
+def _default_route(top: _TopLevel) -> str:
+    """The one named, else the route called "default", else the first."""
+    default_route = top.default_route or ("default" if "default" in top.routes else "")
+    if not default_route and top.routes:
+        default_route = next(iter(top.routes))
+    return default_route
 
 
 def _relative_to(page: StatusPageConfig, base: Path) -> StatusPageConfig:
@@ -531,21 +556,10 @@ def _channel(
     from_refs: list[str],
 ) -> ChannelConfig | None:
     prefix = ("channels", name)
-    ctype = table.get("type")
-    if not isinstance(ctype, str):
-        problems.append(
-            f"channels.{name}.type{locate.line(*prefix)}: missing (every channel needs a type)"
-        )
+    found = _adapter(name, table, locate, problems)
+    if found is None:
         return None
-    try:
-        cls = adapter_class(ctype)
-    except UnknownChannelType as exc:
-        problems.append(f"channels.{name}.type{locate.line(*prefix, 'type')}: {exc}")
-        return None
-    except ImportError as exc:
-        problems.append(f"channels.{name}.type: adapter {ctype!r} cannot be loaded: {exc}")
-        return None
-
+    ctype, cls = found
     core = {k: v for k, v in table.items() if k in CORE_CHANNEL_KEYS and k != "type"}
     try:
         core_model = _ChannelCore.model_validate(
@@ -584,6 +598,26 @@ def _channel(
         profile=core_model.profile,
         display_name=core_model.display_name,
     )
+
+
+def _adapter(
+    name: str, table: dict[str, Any], locate: _Locator, problems: list[str]
+) -> tuple[str, type[Channel]] | None:
+    """The channel's type and its adapter class, or None with the problem reported."""
+    prefix = ("channels", name)
+    ctype = table.get("type")
+    if not isinstance(ctype, str):
+        problems.append(
+            f"channels.{name}.type{locate.line(*prefix)}: missing (every channel needs a type)"
+        )
+        return None
+    try:
+        return ctype, adapter_class(ctype)
+    except UnknownChannelType as exc:
+        problems.append(f"channels.{name}.type{locate.line(*prefix, 'type')}: {exc}")
+    except ImportError as exc:
+        problems.append(f"channels.{name}.type: adapter {ctype!r} cannot be loaded: {exc}")
+    return None
 
 
 class _ChannelCore(_Strict):
