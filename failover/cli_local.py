@@ -8,7 +8,7 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from failover.cli_output import (
     EXIT_CONFIG,
@@ -19,6 +19,9 @@ from failover.cli_output import (
     table,
     when,
 )
+
+if TYPE_CHECKING:
+    from failover.store.base import Store
 
 
 def _load(path: str) -> Any:
@@ -126,80 +129,76 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from failover.clock import SystemClock
-    from failover.errors import InvalidInput
-    from failover.model import Role
     from failover.store import open_store
-    from failover.tokens import issue
 
     config = _load(args.config)
-    clock = SystemClock()
+    action = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}[args.action]
 
     async def go() -> int:
         store = open_store(config)
         await store.open()
         try:
-            if args.action == "create":
-                try:
-                    token, secret = await issue(
-                        store,
-                        args.name,
-                        Role.parse(args.role),
-                        f"cli:{os.environ.get('USER', 'unknown')}",
-                        clock.now(),
-                    )
-                except InvalidInput as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    return EXIT_INPUT
-                if args.json:
-                    print(
-                        json.dumps(
-                            {
-                                "id": token.id,
-                                "name": token.name,
-                                "role": token.role.label,
-                                "token": secret,
-                            }
-                        )
-                    )
-                else:
-                    print(secret)
-                    print(
-                        f"token {token.id} ({token.name}, {token.role.label}) created; "
-                        "it is shown only this once",
-                        file=sys.stderr,
-                    )
-                return EXIT_OK
-            if args.action == "list":
-                tokens = await store.tokens()
-                if args.json:
-                    from failover.api.views import token_json
-
-                    print(json.dumps([token_json(t) for t in tokens]))
-                else:
-                    print(
-                        table(
-                            ["id", "name", "role", "created", "last used", "revoked"],
-                            [
-                                [
-                                    t.id,
-                                    t.name,
-                                    t.role.label,
-                                    when(t.created_at),
-                                    when(t.last_used_at),
-                                    when(t.revoked_at),
-                                ]
-                                for t in tokens
-                            ],
-                        )
-                    )
-                return EXIT_OK
-            if await store.revoke_token(args.id, clock.now()):
-                print(f"token {args.id} revoked")
-                return EXIT_OK
-            print(f"error: no live token {args.id}", file=sys.stderr)
-            return EXIT_NOT_FOUND
+            return await action(store, args)
         finally:
             await store.close()
 
     return asyncio.run(go())
+
+
+async def _token_create(store: Store, args: argparse.Namespace) -> int:
+    """Issue a token; its secret goes to stdout once, the note about it to stderr."""
+    from failover.clock import SystemClock
+    from failover.errors import InvalidInput
+    from failover.model import Role
+    from failover.tokens import issue
+
+    try:
+        token, secret = await issue(
+            store,
+            args.name,
+            Role.parse(args.role),
+            f"cli:{os.environ.get('USER', 'unknown')}",
+            SystemClock().now(),
+        )
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if args.json:
+        print(
+            json.dumps(
+                {"id": token.id, "name": token.name, "role": token.role.label, "token": secret}
+            )
+        )
+    else:
+        print(secret)
+        print(
+            f"token {token.id} ({token.name}, {token.role.label}) created; "
+            "it is shown only this once",
+            file=sys.stderr,
+        )
+    return EXIT_OK
+
+
+async def _token_list(store: Store, args: argparse.Namespace) -> int:
+    tokens = await store.tokens()
+    if args.json:
+        from failover.api.views import token_json
+
+        print(json.dumps([token_json(t) for t in tokens]))
+        return EXIT_OK
+    rows = [
+        [t.id, t.name, t.role.label, when(t.created_at), when(t.last_used_at), when(t.revoked_at)]
+        for t in tokens
+    ]
+    print(table(["id", "name", "role", "created", "last used", "revoked"], rows))
+    return EXIT_OK
+
+
+async def _token_revoke(store: Store, args: argparse.Namespace) -> int:
+    from failover.clock import SystemClock
+
+    if await store.revoke_token(args.id, SystemClock().now()):
+        print(f"token {args.id} revoked")
+        return EXIT_OK
+    print(f"error: no live token {args.id}", file=sys.stderr)
+    return EXIT_NOT_FOUND
