@@ -39,20 +39,8 @@ async def run_drill(
     msg: dict[str, Any] | None = None
     first_delivery: dict[str, float] = {}
     try:
-        body: dict[str, Any] = {"text": text, "route": (route if public else ALERTS_ROUTE)}
-        if public and not route:
-            del body["route"]  # the daemon's default route
         posted_at = loop.time()
-        try:
-            msg = await client.request("POST", "/api/v1/messages", body=body)
-        except ApiError as exc:
-            if exc.status == 422 and exc.field == "route" and not public:
-                raise ApiError(
-                    422, "no operators to drill with",
-                    "a drill sends its test message to the [alerts] channels: configure "
-                    "[alerts], or pass --public to drill the real route", "route",
-                ) from None  # fmt: skip
-            raise
+        msg = await _post_test_message(client, text, route, public)
         steps["message accepted"] = loop.time() - posted_at
         deadline = t0 + max(duration, 5.0)
         msg = await _follow(client, msg, posted_at, deadline, first_delivery)
@@ -65,11 +53,47 @@ async def run_drill(
         if msg is not None:
             await _cancel_rest(client, msg["id"])
         restored_at = loop.time()
-        back: dict[str, Any] = {"state": "auto", "drill": kind}
-        if msg is not None:
-            back["message_id"] = msg["id"]  # the test message's timeline says "drill" too
-        await client.request("POST", f"/api/v1/channels/{channel}/force", body=back)
+        await _restore(client, channel, kind, msg)
         steps["restore to auto"] = loop.time() - restored_at
+    return _report(msg, channel, public, steps, first_delivery)
+
+
+async def _post_test_message(
+    client: Client, text: str, route: str | None, public: bool
+) -> dict[str, Any]:
+    """Post the test message: to the operators' alerts route, or (public) the real one."""
+    body: dict[str, Any] = {"text": text, "route": (route if public else ALERTS_ROUTE)}
+    if public and not route:
+        del body["route"]  # the daemon's default route
+    try:
+        msg: dict[str, Any] = await client.request("POST", "/api/v1/messages", body=body)
+    except ApiError as exc:
+        if exc.status == 422 and exc.field == "route" and not public:
+            raise ApiError(
+                422, "no operators to drill with",
+                "a drill sends its test message to the [alerts] channels: configure "
+                "[alerts], or pass --public to drill the real route", "route",
+            ) from None  # fmt: skip
+        raise
+    return msg
+
+
+async def _restore(client: Client, channel: str, kind: str, msg: dict[str, Any] | None) -> None:
+    """Give the channel back to its probes, the drill named on the test message's timeline."""
+    back: dict[str, Any] = {"state": "auto", "drill": kind}
+    if msg is not None:
+        back["message_id"] = msg["id"]  # the test message's timeline says "drill" too
+    await client.request("POST", f"/api/v1/channels/{channel}/force", body=back)
+
+
+def _report(
+    msg: dict[str, Any],
+    channel: str,
+    public: bool,
+    steps: dict[str, float],
+    first_delivery: dict[str, float],
+) -> dict[str, Any]:
+    """Passed when the test message reached some channel other than the one taken down."""
     deliveries = [
         {
             "channel": d["channel"],
