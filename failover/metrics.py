@@ -15,14 +15,28 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class Metrics:
+    """Every metric the daemon exports, grouped by what it watches; registered in the order
+    /metrics lists them."""
+
     def __init__(self) -> None:
-        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._health_metrics()
+        self._delivery_metrics()
+        self._queue_metrics()
+        self._probe_metrics()
+        self._daemon_metrics()
+        self._store_seen = {"statements": 0, "commits": 0}
+
+    def _health_metrics(self) -> None:
         self.channel_state = Gauge(
             "failover_channel_state",
             "1 for the channel's current health state, else 0",
             ["channel", "state"],
-            registry=r,
+            registry=self.registry,
         )
+
+    def _delivery_metrics(self) -> None:
+        r = self.registry
         self.failovers = Counter(
             "failover_failovers_total",
             "Messages rerouted to a later tier",
@@ -48,6 +62,9 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+
+    def _queue_metrics(self) -> None:
+        r = self.registry
         self.queue_depth = Gauge(
             "failover_queue_depth", "Deliveries by queue state", ["state"], registry=r
         )
@@ -56,6 +73,9 @@ class Metrics:
             "How long the oldest due delivery has waited",
             registry=r,
         )
+
+    def _probe_metrics(self) -> None:
+        r = self.registry
         self.probe_duration = Histogram(
             "failover_probe_duration_seconds",
             "Time of one health probe",
@@ -69,6 +89,10 @@ class Metrics:
             ["channel", "kind"],
             registry=r,
         )
+
+    def _daemon_metrics(self) -> None:
+        """The daemon's own work: its event loop, what it accepts, what it asks of the store."""
+        r = self.registry
         self.loop_lag = Gauge(
             "failover_event_loop_lag_seconds",
             "Worst lateness of the event loop over the last 10 s (work holding the loop)",
@@ -83,7 +107,6 @@ class Metrics:
             ["kind"],
             registry=r,
         )
-        self._store_seen = {"statements": 0, "commits": 0}
 
     def set_health(self, channel: str, health: Health) -> None:
         for state in Health:
