@@ -46,6 +46,7 @@ from channels.base import (
     TextRule,
     TransientError,
 )
+from channels.http import check_credentials
 from channels.text import URL_RE, grapheme_length
 
 POST = "app.bsky.feed.post"
@@ -266,15 +267,10 @@ class BlueskyChannel:
         return Receipt(remote_id=uri, url=url, extra={"uri": uri, "cid": cid}, note=note)
 
     async def check(self) -> CheckResult:
-        try:
-            got = await self._call(lambda c: c.com.atproto.server.get_session())
-        except RateLimitedError:
-            return CheckResult(ok=True, detail="credentials accepted (rate limited)")
-        except PermanentError as exc:
-            return CheckResult(ok=False, detail=exc.reason, credentials=exc.credentials)
-        except TransientError as exc:
-            return CheckResult(ok=False, detail=exc.reason)
-        return CheckResult(ok=True, detail=f"session for {got.handle}")
+        return await check_credentials(
+            self._call(lambda c: c.com.atproto.server.get_session()),
+            lambda got: f"session for {got.handle}",
+        )
 
 
 def _token_problem(exc: AtProtocolError) -> bool:

@@ -43,6 +43,7 @@ from channels.base import (
     TextRule,
     TransientError,
 )
+from channels.http import check_credentials
 from channels.text import url_reserved_length
 
 T = TypeVar("T")
@@ -191,15 +192,10 @@ class MastodonChannel:
         return media_id
 
     async def check(self) -> CheckResult:
-        try:
-            account, _ = await self._run(lambda c: c.account_verify_credentials())
-        except RateLimitedError:
-            return CheckResult(ok=True, detail="credentials accepted (rate limited)")
-        except PermanentError as exc:
-            return CheckResult(ok=False, detail=exc.reason, credentials=exc.credentials)
-        except TransientError as exc:
-            return CheckResult(ok=False, detail=exc.reason)
-        return CheckResult(ok=True, detail=f"authenticated as @{account.get('acct')}")
+        return await check_credentials(
+            self._run(lambda c: c.account_verify_credentials()),
+            lambda got: f"authenticated as @{got[0].get('acct')}",  # got: (account, client)
+        )
 
 
 def _budget(client: Mastodon) -> RateBudget | None:

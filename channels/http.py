@@ -1,5 +1,6 @@
 """HTTP plumbing the adapters share: a failed request as the core's errors, the wait a 429
-asks for, and a short excerpt of an answer's body for an error message.
+asks for, a short excerpt of an answer's body for an error message, and a health check's
+verdict on one authenticated call.
 
 Written once so that every adapter says the same thing about the same failure: a refused
 connection never reached the platform; a timeout or a dropped connection during a write may
@@ -10,17 +11,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from channels.base import TransientError
+from channels.base import CheckResult, PermanentError, RateLimitedError, TransientError
 
 EXCERPT = 160  # characters of a body quoted in an error: enough to read, never a page
 _SECONDS = re.compile(r"\d+(\.\d+)?")
+T = TypeVar("T")
 
 
 @contextmanager
@@ -66,3 +68,29 @@ def excerpt(text: str, limit: int = EXCERPT) -> str:
     if not flat:
         return "(empty body)"
     return flat[:limit] + "…" if len(flat) > limit else flat
+
+
+def _names_credentials(exc: PermanentError) -> bool:
+    return exc.credentials
+
+
+async def check_credentials(
+    call: Awaitable[T],
+    describe: Callable[[T], str],
+    *,
+    refused: Callable[[PermanentError], bool] = _names_credentials,
+) -> CheckResult:
+    """A health check made of one authenticated call, judged the same way for every platform:
+    a rate limit still means the credentials were accepted; a permanent error is a credentials
+    problem when ``refused`` says so (by default, when the error itself says so), else the
+    channel is broken; a transient error means the platform cannot be reached. On success
+    ``describe`` says who we are there."""
+    try:
+        got = await call
+    except RateLimitedError:
+        return CheckResult(ok=True, detail="credentials accepted (rate limited)")
+    except PermanentError as exc:
+        return CheckResult(ok=False, detail=exc.reason, credentials=refused(exc))
+    except TransientError as exc:
+        return CheckResult(ok=False, detail=exc.reason)
+    return CheckResult(ok=True, detail=describe(got))

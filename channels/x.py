@@ -37,7 +37,7 @@ from channels.base import (
     TextRule,
     TransientError,
 )
-from channels.http import excerpt, network_errors
+from channels.http import check_credentials, excerpt, network_errors
 from channels.text import x_weighted_length
 
 # oauthlib logs signature base strings with the access token at DEBUG: never let it.
@@ -226,16 +226,14 @@ class XChannel:
     # -- health ----------------------------------------------------------------------------
 
     async def check(self) -> CheckResult:
-        try:
-            self._user = None
-            user = await self._me()
-        except RateLimitedError:
-            return CheckResult(ok=True, detail="credentials accepted (rate limited)")
-        except PermanentError as exc:
-            return CheckResult(ok=False, detail=exc.reason, credentials=exc.status in (401, 403))
-        except TransientError as exc:
-            return CheckResult(ok=False, detail=exc.reason)
-        return CheckResult(ok=True, detail=f"authenticated as @{user['username']}")
+        self._user = None
+        return await check_credentials(
+            self._me(),
+            lambda user: f"authenticated as @{user['username']}",
+            # On the who-am-I call a 403 is a credentials problem too; on a send it may be a
+            # refused post, so the error itself only marks a 401 as credentials.
+            refused=lambda exc: exc.status in (401, 403),
+        )
 
     # -- HTTP ------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The HTTP plumbing every adapter shares: a failed request as the core's errors (against a
-real local server that refuses, hangs and resets), Retry-After, and body excerpts."""
+real local server that refuses, hangs and resets), Retry-After, body excerpts, and the verdict
+of a credential check."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ import aiohttp
 import pytest
 from multidict import CIMultiDict
 
-from channels.base import IMAGE_EXTENSIONS, IMAGE_TYPES, TransientError
-from channels.http import excerpt, network_errors, retry_after
+from channels.base import (
+    IMAGE_EXTENSIONS,
+    IMAGE_TYPES,
+    CheckResult,
+    PermanentError,
+    RateLimitedError,
+    TransientError,
+)
+from channels.http import check_credentials, excerpt, network_errors, retry_after
 from tests.peers.faults import Fault
 from tests.peers.webhook_receiver import WebhookReceiver
 
@@ -104,3 +112,56 @@ def test_excerpt_is_one_short_line() -> None:
 def test_every_image_type_has_an_extension() -> None:
     assert frozenset(IMAGE_EXTENSIONS) == IMAGE_TYPES
     assert {"image/png", "image/jpeg", "image/gif", "image/webp"} == IMAGE_TYPES
+
+
+async def _raises(exc: Exception) -> str:
+    raise exc
+
+
+async def _me() -> str:
+    return "acme"
+
+
+async def test_a_credential_check_that_answers_says_who_we_are() -> None:
+    got = await check_credentials(_me(), lambda name: f"authenticated as @{name}")
+    assert got == CheckResult(ok=True, detail="authenticated as @acme")
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (
+            RateLimitedError("slow down", retry_after=5),
+            CheckResult(ok=True, detail="credentials accepted (rate limited)"),
+        ),
+        (
+            PermanentError("token revoked", status=401, credentials=True),
+            CheckResult(ok=False, detail="token revoked", credentials=True),
+        ),
+        (
+            PermanentError("account suspended", status=403),
+            CheckResult(ok=False, detail="account suspended"),
+        ),
+        (TransientError("no answer in time"), CheckResult(ok=False, detail="no answer in time")),
+    ],
+)
+async def test_a_credential_check_that_fails_says_why(
+    error: Exception, expected: CheckResult
+) -> None:
+    assert await check_credentials(_raises(error), str) == expected
+
+
+async def test_an_adapter_may_count_more_refusals_as_credentials() -> None:
+    def refused(exc: PermanentError) -> bool:
+        return exc.status in (401, 403)
+
+    forbidden = PermanentError("forbidden", status=403)
+    got = await check_credentials(_raises(forbidden), str, refused=refused)
+    assert got == CheckResult(ok=False, detail="forbidden", credentials=True)
+    gone = PermanentError("not found", status=404)
+    assert not (await check_credentials(_raises(gone), str, refused=refused)).credentials
+
+
+async def test_other_errors_escape_a_credential_check() -> None:
+    with pytest.raises(ValueError, match="a bug"):
+        await check_credentials(_raises(ValueError("a bug")), str)
