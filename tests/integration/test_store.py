@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -244,8 +245,9 @@ async def test_sqlite_refuses_a_second_daemon_and_a_newer_schema(tmp_path: Path)
     await first.open()
     with pytest.raises(StoreError, match="another failover daemon"):
         await SqliteStore(path, exclusive=True).open()
-    await first._conn.execute("INSERT INTO schema_version (version) VALUES (999)")
     await first.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO schema_version (version) VALUES (999)")
     with pytest.raises(StoreError, match="schema version 999, newer than this failover knows"):
         await SqliteStore(path).open()
 
