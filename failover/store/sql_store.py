@@ -102,6 +102,10 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
     async def _all(self, query: str, **params: Any) -> list[Row]:
         """A read outside any transaction."""
 
+    async def _all_large(self, query: str, **params: Any) -> list[Row]:
+        """A read that may return thousands of rows; a dialect may keep it off the loop."""
+        return await self._all(query, **params)
+
     # messages ------------------------------------------------------------------------------
 
     async def create_message(

@@ -8,10 +8,12 @@ acknowledged message must survive a power cut, not just a crash.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -67,6 +69,8 @@ class SqliteStore(SqlStore):
         self.exclusive = exclusive and not self.in_memory
         self._writer: SqliteWriter | None = None
         self._reader: sqlite3.Connection | None = None
+        self._large: ThreadPoolExecutor | None = None  # reads of thousands of rows
+        self._large_reader: sqlite3.Connection | None = None
         self._lockfile: int | None = None
 
     # lifecycle -----------------------------------------------------------------------------
@@ -88,6 +92,8 @@ class SqliteStore(SqlStore):
             await self._writer.blocking(lambda: self._prepare(conn))
             if not self.in_memory:
                 self._reader = self._open_reader()
+                self._large_reader = self._open_reader(check_same_thread=False)
+                self._large = ThreadPoolExecutor(1, thread_name_prefix="failover-sqlite-read")
         except BaseException:
             await self.close()
             raise
@@ -103,10 +109,13 @@ class SqliteStore(SqlStore):
         self._migrate(conn)
         conn.execute("PRAGMA busy_timeout=0")  # from now on the writer waits on its thread
 
-    def _open_reader(self) -> sqlite3.Connection:
+    def _open_reader(self, check_same_thread: bool = True) -> sqlite3.Connection:
         """Reads run on the event loop too: a query on this small local file takes
-        microseconds, a hop to a thread and back took longer than the query."""
-        reader = sqlite3.connect(self.path, isolation_level=None)
+        microseconds, a hop to a thread and back took longer than the query. Only the few
+        reads of thousands of rows (``_all_large``) have a thread and connection of their own."""
+        reader = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=check_same_thread
+        )
         reader.row_factory = sqlite3.Row
         for pragma in (f"PRAGMA busy_timeout={BUSY_MS}", "PRAGMA query_only=ON"):
             reader.execute(pragma)
@@ -157,9 +166,13 @@ class SqliteStore(SqlStore):
                 )
 
     async def close(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
-            self._reader = None
+        if self._large is not None:
+            self._large.shutdown(wait=True)  # a large read under way ends first
+            self._large = None
+        for reader in (self._reader, self._large_reader):
+            if reader is not None:
+                reader.close()
+        self._reader = self._large_reader = None
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
@@ -186,6 +199,18 @@ class SqliteStore(SqlStore):
         self.statements += 1
         db = self._reader or self.writer.conn
         return [dict(r) for r in db.execute(Q[query], params).fetchall()]
+
+    async def _all_large(self, query: str, **params: Any) -> list[Row]:
+        """Off the loop (the 90 days of component history take tens of milliseconds)."""
+        if self._large is None or self._large_reader is None:
+            return await self._all(query, **params)
+        self.statements += 1
+        reader = self._large_reader
+
+        def read() -> list[Row]:
+            return [dict(r) for r in reader.execute(Q[query], params).fetchall()]
+
+        return await asyncio.get_running_loop().run_in_executor(self._large, read)
 
     async def ping(self) -> None:
         try:

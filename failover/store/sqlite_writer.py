@@ -122,15 +122,22 @@ class SqliteWriter:
             if batch.done():  # failed while open (see _undo)
                 return
             self._batch = None
+            commit = asyncio.ensure_future(self.blocking(self._execute("COMMIT")))
             try:
-                await settle(self.blocking(self._execute("COMMIT")))
-            except sqlite3.Error as exc:
-                await settle(self.blocking(self._rollback_quietly))
-                self._fail(batch, exc)
-                return
-            except BaseException:
-                self._fail(batch, sqlite3.OperationalError("the store was stopped mid-commit"))
+                await settle(commit)  # once sent, a COMMIT is seen through to its answer
+            except asyncio.CancelledError:
+                self._answer(batch, commit)
                 raise
+            except Exception:  # every call of the batch is told, below
+                await settle(self.blocking(self._rollback_quietly))
+            self._answer(batch, commit)
+
+    def _answer(self, batch: asyncio.Future[None], commit: asyncio.Future[None]) -> None:
+        """Tell every call of the batch how its COMMIT ended."""
+        error = commit.exception()
+        if error is not None:
+            self._fail(batch, error)
+        elif not batch.done():
             self.on_commit()
             batch.set_result(None)
 
