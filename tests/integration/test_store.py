@@ -441,17 +441,32 @@ async def test_queue_stats_follow_every_state_change(store: Store) -> None:
     assert await agrees(later) == (1, 1, 0)
 
 
+async def test_queue_front_counts_each_channel_up_to_the_cap(store: Store) -> None:
+    """A backlog of hundreds on one channel: each channel's count stops at the cap, and a
+    channel with one due delivery behind that backlog is still seen (no global limit)."""
+    for i in range(30):
+        await store.create_message(msg(f"m{i}"), [pending("a")], [], T0)
+    await store.create_message(msg("late"), [pending("b", T0 + timedelta(seconds=1))], [], T0)
+    await store.create_message(msg("done"), [pending("c")], [], T0)
+    await store.claim_due("c", T0, "me", T0 + timedelta(seconds=60), 1)
+    await store.claim_due("a", T0, "them", T0 + timedelta(seconds=5), 3)  # lapse at +5 s
+    at = T0 + timedelta(seconds=10)
+    assert (await store.queue_front(at, "me", 5)).due == {"a": 5, "b": 1}  # c: my own claim
+    assert (await store.queue_front(at, "me", 100)).due == {"a": 30, "b": 1}
+    assert (await store.queue_front(T0, "me", 100)).due == {"a": 27}
+
+
 async def test_queue_front_says_what_is_due_and_when_to_look_again(store: Store) -> None:
     soon, later = T0 + timedelta(minutes=5), T0 + timedelta(hours=1)
-    assert await store.queue_front(T0, "me") == QueueFront({}, None, None)
+    assert await store.queue_front(T0, "me", 10) == QueueFront({}, None, None)
     await store.create_message(msg("now"), [pending("a"), pending("b")], [], T0)
     await store.create_message(msg("soon", expires_at=later), [pending("a", soon)], [], T0)
-    front = await store.queue_front(T0, "me")
+    front = await store.queue_front(T0, "me", 10)
     assert front == QueueFront({"a": 1, "b": 1}, soon, later)
     [mine] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
     [theirs] = await store.claim_due("b", T0, "them", T0 + timedelta(seconds=30), 1)
     # Our own claim is not a reason to wake; theirs lapsing is (we would take it over).
-    assert await store.queue_front(T0, "me") == QueueFront({}, theirs.claim_expires_at, later)
+    assert await store.queue_front(T0, "me", 10) == QueueFront({}, theirs.claim_expires_at, later)
     lapsed = T0 + timedelta(seconds=31)
-    assert (await store.queue_front(lapsed, "me")).due == {"b": 1}
+    assert (await store.queue_front(lapsed, "me", 10)).due == {"b": 1}
     assert mine.claim_expires_at is not None
