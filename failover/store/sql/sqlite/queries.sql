@@ -17,10 +17,19 @@ SET state = 'sending',
     claim_epoch = claim_epoch + 1,
     updated_at = :now
 WHERE id IN (
-    SELECT id FROM deliveries
-    WHERE channel = :channel
-      AND ((state = 'pending' AND due_at <= :now)
-        OR (state = 'sending' AND claim_expires_at <= :now))
+    -- Two index ranges, each cut at :limit, so a claim costs the same with a backlog of
+    -- thousands (one OR over both made SQLite read and sort the channel's whole backlog).
+    SELECT id FROM (
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM deliveries
+            WHERE channel = :channel AND state IN ('pending', 'sending')
+              AND state = 'pending' AND due_at <= :now
+            ORDER BY due_at, id LIMIT :limit)
+        UNION ALL
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM deliveries
+            WHERE channel = :channel AND state = 'sending' AND claim_expires_at <= :now
+            ORDER BY due_at, id LIMIT :limit))
     ORDER BY due_at, id
     LIMIT :limit)
 RETURNING *;
