@@ -382,6 +382,25 @@ async def test_edit_before_sending_and_not_after(store: Store) -> None:
         await store.edit_message(10**9, {"text": "x"}, None, "alice", T0)
 
 
+async def test_the_soonest_expiry_follows_edits_and_forgets_what_was_sent(store: Store) -> None:
+    """The scheduler's "when does a pending message expire next" comes from a copy of the
+    expiry on each delivery (kept by triggers): an edit moves it, a sent or expired delivery
+    drops out, and delivered history with expiries is never walked."""
+    soon, later = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
+    sent, _ = await store.create_message(msg("sent", expires_at=soon), [pending("a")], [], T0)
+    [claimed] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    done = Outcome(DeliveryState.DELIVERED, T0, T0, T0, "delivered", remote_id="1")
+    await store.finish(claimed.id, "me", done, [], T0)
+    assert (await store.queue_front(T0, "me", 10)).expires_at is None
+    m, _ = await store.create_message(msg("kept", expires_at=later), [pending("b", later)], [], T0)
+    assert (await store.queue_front(T0, "me", 10)).expires_at == later
+    assert await store.next_due_at("me") == later
+    await store.edit_message(m.id, {"expires_at": soon}, None, "alice", T0)
+    assert (await store.queue_front(T0, "me", 10)).expires_at == soon
+    assert [d.message_id for d in await store.expire_due(soon)] == [m.id]
+    assert (await store.queue_front(soon, "me", 10)).expires_at is None
+
+
 async def test_sessions_live_until_their_expiry_an_end_or_their_token_is_revoked(
     store: Store,
 ) -> None:

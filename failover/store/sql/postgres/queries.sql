@@ -41,8 +41,9 @@ SELECT min(t) AS t FROM (
     SELECT min(claim_expires_at) FROM deliveries
     WHERE state = 'sending' AND claimed_by IS DISTINCT FROM %(owner)s
     UNION ALL
-    SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
-    WHERE d.state = 'pending' AND m.expires_at IS NOT NULL) AS due;
+    -- The soonest expiry of a message still pending (009_delivery_expiry).
+    SELECT min(expires_at) FROM deliveries
+    WHERE state = 'pending' AND expires_at IS NOT NULL) AS due;
 
 -- name: renew_claims
 -- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds

@@ -49,8 +49,8 @@ SELECT NULL, 0,
             SELECT min(claim_expires_at) FROM deliveries
             WHERE state = 'sending' AND claim_expires_at > %(now)s
               AND claimed_by IS DISTINCT FROM %(owner)s) AS due),
-       (SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
-        WHERE d.state = 'pending' AND m.expires_at IS NOT NULL);
+       (SELECT min(expires_at) FROM deliveries
+        WHERE state = 'pending' AND expires_at IS NOT NULL);
 
 -- name: queue_stats
 -- Each figure from a partial index (007_due_indexes): pending is an index-only count, due,

@@ -41,13 +41,8 @@ SELECT min(t) AS t FROM (
     SELECT min(claim_expires_at) FROM deliveries
     WHERE state = 'sending' AND claimed_by IS NOT :owner
     UNION ALL
-    -- The soonest expiry of a message still pending: walk messages_expires in order and stop
-    -- at the first (a min() over the join would read every pending delivery).
-    SELECT * FROM (
-        SELECT m.expires_at FROM messages m
-        WHERE m.expires_at IS NOT NULL AND EXISTS (
-            SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
-        ORDER BY m.expires_at LIMIT 1));
+    -- The soonest expiry of a message still pending (010_delivery_expiry).
+    SELECT min(expires_at) FROM deliveries WHERE state = 'pending' AND expires_at IS NOT NULL);
 
 -- name: renew_claims
 -- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds
