@@ -42,6 +42,9 @@ CORE_CHANNEL_KEYS = frozenset(
 ALERTS_ROUTE = "_alerts"
 
 
+MAX_CONCURRENCY = 256  # sends in flight per channel and daemon, at most
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -624,7 +627,7 @@ class _ChannelCore(_Strict):
     profile: str | None = None
     display_name: str | None = Field(None, min_length=1, max_length=80)
     enabled: bool = True
-    concurrency: int = Field(4, ge=1, le=256)
+    concurrency: int = Field(4, ge=1, le=MAX_CONCURRENCY)
     retry: RetryConfig = RetryConfig()
     health: HealthConfig = HealthConfig()
 

@@ -22,7 +22,7 @@ from aiohttp import web
 
 from failover import __version__, startup, vitals
 from failover.activitypub.service import FediverseService
-from failover.api import ApiContext
+from failover.api.context import ApiContext
 from failover.api.server import serve
 from failover.clock import Clock, SystemClock
 from failover.cluster import Cluster

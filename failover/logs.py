@@ -36,7 +36,7 @@ class _MaskSecrets(logging.Filter):
 
 # Library loggers whose debug lines print SQL parameters (token and session hashes): their
 # records below INFO are dropped, whatever level the root logger or a config asks for.
-CHATTY_LIBRARIES = ("aiosqlite", "psycopg", "psycopg.pool")
+CHATTY_LIBRARIES = ("psycopg", "psycopg.pool")
 
 
 class _DropDebug(logging.Filter):

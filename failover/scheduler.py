@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from failover.claims import Claims
 from failover.clock import Clock
+from failover.config import MAX_CONCURRENCY
 from failover.dispatcher import Dispatcher
 from failover.errors import StoreError
 from failover.model import Delivery, Message
@@ -112,7 +113,9 @@ class Scheduler:
             await self.store.expire_due(now)
         blocked = False  # due work we could not start now: no free slot, or channel held back
         resume: list[float] = []  # when rate-limited channels may send again
-        front = await self.store.queue_front(now, self.owner)
+        # Counted up to one more than any channel may have in flight: enough to know
+        # whether due work is left over after this pass, whatever the backlog.
+        front = await self.store.queue_front(now, self.owner, MAX_CONCURRENCY + 1)
         self._expires_at = front.expires_at
         for channel, waiting in front.due.items():
             if self._stopping:

@@ -38,10 +38,6 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a, b)
-
-
 def valid_name(name: object) -> str:
     """The stripped name, or InvalidInput: one rule for the CLI, the API and the web UI."""
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100 or not name.isprintable():
@@ -56,3 +52,8 @@ async def issue(
     secret = new_token()
     token = await store.create_token(valid_name(name), role, token_hash(secret), created_by, now)
     return token, secret
+
+
+def same(a: str, b: str) -> bool:
+    """Constant-time equality of any two strings, whatever characters a client sent."""
+    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from failover.activitypub.routes import add_fediverse_routes
 from failover.activitypub.service import FediverseService
-from failover.api import create_app
+from failover.api.app import create_app
 from failover.api.context import ApiContext
 from failover.config import ApiConfig
 

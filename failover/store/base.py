@@ -99,7 +99,7 @@ class WebSession:
 class QueueFront:
     """The head of the queue, as a scheduler pass sees it."""
 
-    due: dict[str, int]  # channel -> deliveries due now or holding a lapsed claim
+    due: dict[str, int]  # channel -> deliveries due now or holding a lapsed claim (up to cap)
     next_due_at: datetime | None  # the next after ``now``: due time or another's claim end
     expires_at: datetime | None  # the soonest expiry of a message still pending
 
@@ -246,9 +246,11 @@ class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
         """When something next becomes claimable or expires (None: nothing waits)."""
 
     @abc.abstractmethod
-    async def queue_front(self, now: datetime, owner: str) -> QueueFront:
+    async def queue_front(self, now: datetime, owner: str, cap: int) -> QueueFront:
         """``due_channels`` and what ``next_due_at`` would say after claiming them, in one
-        read: a scheduler pass costs this read and one claim per channel."""
+        read: a scheduler pass costs this read and one claim per channel. Each channel's
+        count stops at ``cap``: a pass needs to know "more than I can start", not how many
+        thousands wait, and counting them all made every pass as slow as the backlog."""
 
     @abc.abstractmethod
     async def expire_due(self, now: datetime) -> list[Delivery]:

@@ -203,6 +203,9 @@ class SqlFediverseStore(FediverseStore):
     @abc.abstractmethod
     async def _all(self, query: str, **params: Any) -> list[Row]: ...
 
+    @abc.abstractmethod
+    async def _all_large(self, query: str, **params: Any) -> list[Row]: ...
+
     async def ap_actor(self) -> ActorRecord | None:
         rows = await self._all("ap_actor_get")
         return _actor(rows[0]) if rows else None
@@ -259,7 +262,7 @@ class SqlFediverseStore(FediverseStore):
         return {str(r["state"]): int(r["n"]) for r in await self._all("ap_follower_counts")}
 
     async def ap_inbox_count(self) -> int:
-        return len(await self._all("ap_inboxes"))
+        return len(await self._all_large("ap_inboxes"))
 
     async def ap_publish(
         self,

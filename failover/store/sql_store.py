@@ -102,6 +102,10 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
     async def _all(self, query: str, **params: Any) -> list[Row]:
         """A read outside any transaction."""
 
+    async def _all_large(self, query: str, **params: Any) -> list[Row]:
+        """A read that may return thousands of rows; a dialect may keep it off the loop."""
+        return await self._all(query, **params)
+
     # messages ------------------------------------------------------------------------------
 
     async def create_message(
@@ -321,11 +325,11 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         rows = await self._all("next_due_at", owner=owner)
         return _dt(rows[0]["t"]) if rows else None
 
-    async def queue_front(self, now: datetime, owner: str) -> QueueFront:
-        rows = await self._all("queue_front", now=now.timestamp(), owner=owner)
+    async def queue_front(self, now: datetime, owner: str, cap: int) -> QueueFront:
+        rows = await self._all("queue_front", now=now.timestamp(), owner=owner, cap=cap)
         [times] = [r for r in rows if r["channel"] is None]
         return QueueFront(
-            due={r["channel"]: r["n"] for r in rows if r["channel"] is not None},
+            due={r["channel"]: r["n"] for r in rows if r["channel"] is not None and r["n"]},
             next_due_at=_dt(times["t"]),
             expires_at=_dt(times["e"]),
         )

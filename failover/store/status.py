@@ -205,6 +205,9 @@ class SqlStatusStore(StatusStore):
     @abc.abstractmethod
     async def _all(self, query: str, **params: Any) -> list[Row]: ...
 
+    @abc.abstractmethod
+    async def _all_large(self, query: str, **params: Any) -> list[Row]: ...
+
     async def list_components(self) -> list[Component]:
         return [_component(r) for r in await self._all("status_components")]
 
@@ -213,7 +216,7 @@ class SqlStatusStore(StatusStore):
         return _component(rows[0]) if rows else None
 
     async def component_history(self, since: datetime) -> list[ComponentChange]:
-        rows = await self._all("status_component_history", since=since.timestamp())
+        rows = await self._all_large("status_component_history", since=since.timestamp())
         return [
             ComponentChange(r["component_id"], r["status"], r["source"], utc(r["at"])) for r in rows
         ]

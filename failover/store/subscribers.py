@@ -155,6 +155,9 @@ class SqlSubscriberStore(SubscriberStore):
     @abc.abstractmethod
     async def _all(self, query: str, **params: Any) -> list[Row]: ...
 
+    @abc.abstractmethod
+    async def _all_large(self, query: str, **params: Any) -> list[Row]: ...
+
     async def _one(self, query: str, params: dict[str, Any]) -> Subscriber | None:
         async with self._tx() as db:
             rows = await db.fetch(query, **params)
@@ -244,7 +247,7 @@ class SqlSubscriberStore(SubscriberStore):
             return await db.run("sub_delete", {"id": subscriber_id}) > 0
 
     async def sub_confirmed(self, kind: str) -> list[Subscriber]:
-        return [_subscriber(r) for r in await self._all("sub_confirmed", kind=kind)]
+        return [_subscriber(r) for r in await self._all_large("sub_confirmed", kind=kind)]
 
     async def sub_message_components(self, message_id: int) -> list[str] | None:
         if not await self._all("sub_message_is_incident", message_id=message_id):

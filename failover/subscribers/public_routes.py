@@ -13,7 +13,7 @@ from failover.api.context import CONTEXT
 from failover.errors import InvalidInput
 from failover.subscribers import links
 from failover.subscribers.signup import LinkProblem, Subscriptions, valid_address, valid_components
-from failover.web.pages import _env
+from failover.web.templates_env import env
 
 MAX_FORM = 16 * 1024  # a form of an address and some component ids
 
@@ -24,7 +24,7 @@ def subscriptions(request: web.Request) -> Subscriptions:
 
 
 def page(name: str, status: int = 200, headers: dict[str, str] | None = None, **values: Any) -> web.Response:  # fmt: skip
-    html = _env.get_template(f"status/{name}").render(**values)
+    html = env.get_template(f"status/{name}").render(**values)
     return web.Response(
         text=html, status=status, content_type="text/html",
         headers={

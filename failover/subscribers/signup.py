@@ -21,7 +21,7 @@ from failover.runtime import RuntimeGetter
 from failover.store.base import Store
 from failover.store.subscribers import Subscriber
 from failover.subscribers import links, mail, ratelimit
-from failover.web.session import same
+from failover.tokens import same
 
 log = logging.getLogger("failover.subscribers")
 _ADDRESS = re.compile(r"^[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")  # fmt: skip

@@ -10,13 +10,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, tzinfo
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, available_timezones
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from failover import startup, timefmt
@@ -31,16 +29,11 @@ from failover.model import DeliveryState, Forced, Role, message_state
 from failover.retract import Retractor, published
 from failover.timeline import details, sentence, who
 from failover.tokens import issue as issue_token
+from failover.tokens import same
 from failover.web import session as sessions
+from failover.web.templates_env import HERE, env
 
-HERE = Path(__file__).parent
-_env = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.globals["static"] = lambda name: f"/ui/static/{name}"
+_env = env
 routes = web.RouteTableDef()
 Handler = Callable[[web.Request, sessions.Session], Awaitable[web.StreamResponse]]
 ZONES = sorted(available_timezones())
@@ -153,7 +146,7 @@ async def login_form(request: web.Request) -> web.Response:
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     nonce = request.cookies.get(sessions.LOGIN_COOKIE, "")
-    if not nonce or not sessions.same(nonce, str(form.get("nonce", ""))):
+    if not nonce or not same(nonce, str(form.get("nonce", ""))):
         raise web.HTTPForbidden(text="the login form expired; reload the page")
     token = await token_for(request, str(form.get("token", "")).strip())
     if token is None:

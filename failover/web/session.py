@@ -23,6 +23,7 @@ from aiohttp import web
 from failover.api.context import CONTEXT
 from failover.model import Token
 from failover.store.base import WebSession
+from failover.tokens import same
 
 COOKIE = "failover_session"
 LOGIN_COOKIE = "failover_login"  # double-submit token for the login form itself
@@ -85,11 +86,6 @@ def _csrf(secret: str) -> str:
 
 def csrf_ok(session: Session, sent: str | None) -> bool:
     return sent is not None and same(sent, session.csrf)
-
-
-def same(a: str, b: str) -> bool:
-    """Constant-time equality of any two strings, whatever characters a client sent."""
-    return hmac.compare_digest(a.encode("utf-8", "replace"), b.encode("utf-8", "replace"))
 
 
 def new_login_nonce() -> str:

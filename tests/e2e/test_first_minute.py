@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness import free_port
+from tests.peers.output_lines import OutputLines
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,22 +37,18 @@ def first_lines(config: Path, until: str, timeout: float = 30.0) -> list[str]:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )  # fmt: skip
     assert proc.stdout is not None
+    output = OutputLines(proc.stdout)
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if ready:
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                lines.append(line.rstrip("\n"))
-                if until in line:
-                    # The token hint follows the ready line: give it a moment.
-                    more, _, _ = select.select([proc.stdout], [], [], 2.0)
-                    if more:
-                        lines.append(proc.stdout.readline().rstrip("\n"))
-                    return lines
+        while (line := output.next(deadline - time.monotonic())) is not None and line:
+            lines.append(line.rstrip("\n"))
+            if until in line:
+                # The token hint follows the ready line: give it a moment.
+                more = output.next(2.0)
+                if more:
+                    lines.append(more.rstrip("\n"))
+                return lines
         raise AssertionError("the daemon never said ready:\n" + "\n".join(lines))
     finally:
         proc.terminate()

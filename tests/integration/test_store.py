@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -244,8 +245,9 @@ async def test_sqlite_refuses_a_second_daemon_and_a_newer_schema(tmp_path: Path)
     await first.open()
     with pytest.raises(StoreError, match="another failover daemon"):
         await SqliteStore(path, exclusive=True).open()
-    await first._conn.execute("INSERT INTO schema_version (version) VALUES (999)")
     await first.close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO schema_version (version) VALUES (999)")
     with pytest.raises(StoreError, match="schema version 999, newer than this failover knows"):
         await SqliteStore(path).open()
 
@@ -380,6 +382,25 @@ async def test_edit_before_sending_and_not_after(store: Store) -> None:
         await store.edit_message(10**9, {"text": "x"}, None, "alice", T0)
 
 
+async def test_the_soonest_expiry_follows_edits_and_forgets_what_was_sent(store: Store) -> None:
+    """The scheduler's "when does a pending message expire next" comes from a copy of the
+    expiry on each delivery (kept by triggers): an edit moves it, a sent or expired delivery
+    drops out, and delivered history with expiries is never walked."""
+    soon, later = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
+    sent, _ = await store.create_message(msg("sent", expires_at=soon), [pending("a")], [], T0)
+    [claimed] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    done = Outcome(DeliveryState.DELIVERED, T0, T0, T0, "delivered", remote_id="1")
+    await store.finish(claimed.id, "me", done, [], T0)
+    assert (await store.queue_front(T0, "me", 10)).expires_at is None
+    m, _ = await store.create_message(msg("kept", expires_at=later), [pending("b", later)], [], T0)
+    assert (await store.queue_front(T0, "me", 10)).expires_at == later
+    assert await store.next_due_at("me") == later
+    await store.edit_message(m.id, {"expires_at": soon}, None, "alice", T0)
+    assert (await store.queue_front(T0, "me", 10)).expires_at == soon
+    assert [d.message_id for d in await store.expire_due(soon)] == [m.id]
+    assert (await store.queue_front(soon, "me", 10)).expires_at is None
+
+
 async def test_sessions_live_until_their_expiry_an_end_or_their_token_is_revoked(
     store: Store,
 ) -> None:
@@ -439,17 +460,32 @@ async def test_queue_stats_follow_every_state_change(store: Store) -> None:
     assert await agrees(later) == (1, 1, 0)
 
 
+async def test_queue_front_counts_each_channel_up_to_the_cap(store: Store) -> None:
+    """A backlog of hundreds on one channel: each channel's count stops at the cap, and a
+    channel with one due delivery behind that backlog is still seen (no global limit)."""
+    for i in range(30):
+        await store.create_message(msg(f"m{i}"), [pending("a")], [], T0)
+    await store.create_message(msg("late"), [pending("b", T0 + timedelta(seconds=1))], [], T0)
+    await store.create_message(msg("done"), [pending("c")], [], T0)
+    await store.claim_due("c", T0, "me", T0 + timedelta(seconds=60), 1)
+    await store.claim_due("a", T0, "them", T0 + timedelta(seconds=5), 3)  # lapse at +5 s
+    at = T0 + timedelta(seconds=10)
+    assert (await store.queue_front(at, "me", 5)).due == {"a": 5, "b": 1}  # c: my own claim
+    assert (await store.queue_front(at, "me", 100)).due == {"a": 30, "b": 1}
+    assert (await store.queue_front(T0, "me", 100)).due == {"a": 27}
+
+
 async def test_queue_front_says_what_is_due_and_when_to_look_again(store: Store) -> None:
     soon, later = T0 + timedelta(minutes=5), T0 + timedelta(hours=1)
-    assert await store.queue_front(T0, "me") == QueueFront({}, None, None)
+    assert await store.queue_front(T0, "me", 10) == QueueFront({}, None, None)
     await store.create_message(msg("now"), [pending("a"), pending("b")], [], T0)
     await store.create_message(msg("soon", expires_at=later), [pending("a", soon)], [], T0)
-    front = await store.queue_front(T0, "me")
+    front = await store.queue_front(T0, "me", 10)
     assert front == QueueFront({"a": 1, "b": 1}, soon, later)
     [mine] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
     [theirs] = await store.claim_due("b", T0, "them", T0 + timedelta(seconds=30), 1)
     # Our own claim is not a reason to wake; theirs lapsing is (we would take it over).
-    assert await store.queue_front(T0, "me") == QueueFront({}, theirs.claim_expires_at, later)
+    assert await store.queue_front(T0, "me", 10) == QueueFront({}, theirs.claim_expires_at, later)
     lapsed = T0 + timedelta(seconds=31)
-    assert (await store.queue_front(lapsed, "me")).due == {"b": 1}
+    assert (await store.queue_front(lapsed, "me", 10)).due == {"b": 1}
     assert mine.claim_expires_at is not None

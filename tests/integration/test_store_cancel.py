@@ -19,6 +19,7 @@ import pytest
 
 from failover.store.base import NewEvent, Store
 from failover.store.sqlite import SqliteStore, _SqliteTx
+from failover.store.sqlite_writer import SqliteWriter
 from tests.peers.postgres_db import throwaway_database
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -135,20 +136,18 @@ async def test_cancelled_during_commit_finishes_the_commit(
     """COMMIT was sent: the write is kept (what happened is recorded), and nothing hangs."""
     started = asyncio.Event()
     if isinstance(store, SqliteStore):
-        import aiosqlite
+        real_blocking = SqliteWriter.blocking
 
-        real_execute = aiosqlite.Connection.execute
-
-        async def slow_commit(self: Any, sql: str, *args: Any) -> Any:
-            if sql == "COMMIT" and not started.is_set():
+        async def slow_commit(self: SqliteWriter, call: Any) -> None:
+            if not started.is_set() and self.conn.in_transaction:  # COMMIT, not BEGIN
                 # COMMIT is with the database; its answer is late (a slow fsync).
-                pending = asyncio.ensure_future(real_execute(self, sql, *args))
+                pending = asyncio.ensure_future(real_blocking(self, call))
                 started.set()
                 await asyncio.sleep(0.3)
                 return await pending
-            return await real_execute(self, sql, *args)
+            return await real_blocking(self, call)
 
-        monkeypatch.setattr(aiosqlite.Connection, "execute", slow_commit)
+        monkeypatch.setattr(SqliteWriter, "blocking", slow_commit)
     else:
         import psycopg
 
@@ -175,35 +174,25 @@ async def test_cancelled_during_commit_finishes_the_commit(
     assert "committed" in await kinds(store)
 
 
+@pytest.mark.parametrize("store", ["postgres"], indirect=True)
 async def test_cancelled_while_reading_leaves_writes_working(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A read cut off between its query and its rows (a client gone, a timeout)."""
+    """A read cut off between its query and its rows (a client gone, a timeout). PostgreSQL
+    only: a SQLite read runs on the event loop without an await, so nothing can cut it off."""
     await store.add_events([NewEvent(f"before.{i}") for i in range(50)], T0)
     started = asyncio.Event()
-    if isinstance(store, SqliteStore):
-        import aiosqlite
+    from failover.store.postgres import _PgTx
 
-        real_fetch = aiosqlite.Cursor.fetchall
+    real_pg_fetch = _PgTx.fetch
 
-        async def slow_fetch(self: Any) -> Any:
-            started.set()
-            await asyncio.sleep(30)  # the query ran; its rows are not read yet
-            return await real_fetch(self)
+    async def slow_pg_fetch(self: Any, query: str, **params: Any) -> Any:
+        rows = await real_pg_fetch(self, query, **params)
+        started.set()
+        await asyncio.sleep(30)
+        return rows
 
-        monkeypatch.setattr(aiosqlite.Cursor, "fetchall", slow_fetch)
-    else:
-        from failover.store.postgres import _PgTx
-
-        real_pg_fetch = _PgTx.fetch
-
-        async def slow_pg_fetch(self: Any, query: str, **params: Any) -> Any:
-            rows = await real_pg_fetch(self, query, **params)
-            started.set()
-            await asyncio.sleep(30)
-            return rows
-
-        monkeypatch.setattr(_PgTx, "fetch", slow_pg_fetch)
+    monkeypatch.setattr(_PgTx, "fetch", slow_pg_fetch)
     await cancel_when(started, _read(store))
     monkeypatch.undo()
     await still_works(store)

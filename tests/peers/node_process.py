@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import subprocess
 import time
@@ -17,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from tests.peers.output_lines import OutputLines
 
 NODE_CACHE = Path(os.environ.get("FAILOVER_PDS_DIR", "/var/cache/failover-pds"))
 
@@ -46,16 +47,13 @@ def node_script(
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
+    output = OutputLines(proc.stdout)
     deadline, seen = time.monotonic() + timeout, []
     try:
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or proc.poll() is not None:
+            line = output.next(deadline - time.monotonic())
+            if not line:  # None: too slow; "": it exited
                 raise AssertionError(f"{what} did not start:\n" + "".join(seen[-30:]))
-            ready, _, _ = select.select([proc.stdout], [], [], left)
-            if not ready:
-                continue
-            line = proc.stdout.readline()
             seen.append(line)
             if line.startswith("{"):
                 info: dict[str, Any] = json.loads(line)

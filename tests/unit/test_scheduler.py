@@ -92,9 +92,9 @@ def passes(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> asyncio.Queue
     ended: asyncio.Queue[None] = asyncio.Queue()
     asked = store.queue_front
 
-    async def queue_front(now: datetime, owner: str) -> QueueFront:
+    async def queue_front(now: datetime, owner: str, cap: int) -> QueueFront:
         try:
-            return await asked(now, owner)
+            return await asked(now, owner, cap)
         finally:
             ended.put_nowait(None)
 

@@ -29,7 +29,7 @@ def test_the_suite_logged_at_debug_level_store_libraries_included() -> None:
     """The check above covers DEBUG: the suite's handler and the store libraries are at DEBUG
     (nothing is hidden by a level), and debug records were really written."""
     assert logging.getLogger().level == logging.DEBUG
-    for name in ("aiosqlite", "psycopg", "failover"):
+    for name in ("psycopg", "failover"):
         assert logging.getLogger(name).getEffectiveLevel() == logging.DEBUG, name
     assert secrets_registry.LOG_DIR is not None
     in_process = secrets_registry.LOG_DIR / "in-process.log"

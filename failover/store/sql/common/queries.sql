@@ -37,8 +37,7 @@ RETURNING *;
 -- name: expire_due
 UPDATE deliveries SET state = 'expired', updated_at = :now,
     last_error = 'expired before it could be sent'
-WHERE state = 'pending'
-  AND message_id IN (SELECT id FROM messages WHERE expires_at IS NOT NULL AND expires_at <= :now)
+WHERE state = 'pending' AND expires_at IS NOT NULL AND expires_at <= :now
 RETURNING *;
 
 -- name: finish_delivery

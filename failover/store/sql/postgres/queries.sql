@@ -16,13 +16,22 @@ SET state = 'sending',
     claim_epoch = claim_epoch + 1,
     updated_at = %(now)s
 WHERE id IN (
-    SELECT id FROM deliveries
-    WHERE channel = %(channel)s
-      AND ((state = 'pending' AND due_at <= %(now)s)
-        OR (state = 'sending' AND claim_expires_at <= %(now)s))
+    -- Two index ranges, each cut at the limit, so a claim costs the same with a backlog of
+    -- thousands (one OR over both read and sorted the channel's whole backlog).
+    SELECT id FROM (
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM deliveries
+            WHERE channel = %(channel)s AND state = 'pending' AND due_at <= %(now)s
+            ORDER BY due_at, id LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED) AS due
+        UNION ALL
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM deliveries
+            WHERE channel = %(channel)s AND state = 'sending' AND claim_expires_at <= %(now)s
+            ORDER BY due_at, id LIMIT %(limit)s
+            FOR UPDATE SKIP LOCKED) AS lapsed) AS claimable
     ORDER BY due_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED)
+    LIMIT %(limit)s)
 RETURNING *;
 
 -- name: next_due_at
@@ -32,8 +41,9 @@ SELECT min(t) AS t FROM (
     SELECT min(claim_expires_at) FROM deliveries
     WHERE state = 'sending' AND claimed_by IS DISTINCT FROM %(owner)s
     UNION ALL
-    SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
-    WHERE d.state = 'pending' AND m.expires_at IS NOT NULL) AS due;
+    -- The soonest expiry of a message still pending (009_delivery_expiry).
+    SELECT min(expires_at) FROM deliveries
+    WHERE state = 'pending' AND expires_at IS NOT NULL) AS due;
 
 -- name: renew_claims
 -- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds

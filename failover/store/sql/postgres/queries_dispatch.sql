@@ -18,14 +18,29 @@ RETURNING *;
 SELECT * FROM messages WHERE id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb)::bigint);
 
 -- name: queue_front
--- What a scheduler pass needs, in one read: per channel, how many deliveries are due now
--- (or hold a lapsed claim); and, on one row without a channel, when the next one comes due
--- or another daemon's claim lapses (t) and when the soonest pending message expires (e).
-SELECT channel, count(*) AS n, NULL::double precision AS t, NULL::double precision AS e
-FROM deliveries
-WHERE (state = 'pending' AND due_at <= %(now)s)
-   OR (state = 'sending' AND claim_expires_at <= %(now)s)
-GROUP BY channel
+-- What a scheduler pass needs, in one read: per channel with work, how many deliveries are due
+-- now (or hold a lapsed claim), counted up to %(cap)s (more than any channel's free slots, so
+-- a backlog of thousands costs a pass no more than a short one); and, on one row without a
+-- channel, when the next one comes due or another daemon's claim lapses (t) and when the
+-- soonest pending message expires (e). The channels with work are found by a skip scan of
+-- deliveries_active (one index search per channel).
+WITH RECURSIVE active(channel) AS (
+    SELECT min(channel) FROM deliveries WHERE state IN ('pending', 'sending')
+    UNION ALL
+    SELECT (SELECT min(d.channel) FROM deliveries d
+            WHERE d.state IN ('pending', 'sending') AND d.channel > active.channel)
+    FROM active WHERE active.channel IS NOT NULL)
+SELECT channel, LEAST(
+       (SELECT count(*) FROM (
+            SELECT 1 FROM deliveries d
+            WHERE d.channel = active.channel AND d.state = 'pending'
+              AND d.due_at <= %(now)s LIMIT %(cap)s) AS due)
+     + (SELECT count(*) FROM (
+            SELECT 1 FROM deliveries d
+            WHERE d.channel = active.channel AND d.state = 'sending'
+              AND d.claim_expires_at <= %(now)s LIMIT %(cap)s) AS lapsed), %(cap)s) AS n,
+       NULL::double precision AS t, NULL::double precision AS e
+FROM active WHERE channel IS NOT NULL
 UNION ALL
 SELECT NULL, 0,
        (SELECT min(x) FROM (
@@ -34,8 +49,8 @@ SELECT NULL, 0,
             SELECT min(claim_expires_at) FROM deliveries
             WHERE state = 'sending' AND claim_expires_at > %(now)s
               AND claimed_by IS DISTINCT FROM %(owner)s) AS due),
-       (SELECT min(m.expires_at) FROM messages m JOIN deliveries d ON d.message_id = m.id
-        WHERE d.state = 'pending' AND m.expires_at IS NOT NULL);
+       (SELECT min(expires_at) FROM deliveries
+        WHERE state = 'pending' AND expires_at IS NOT NULL);
 
 -- name: queue_stats
 -- Each figure from a partial index (007_due_indexes): pending is an index-only count, due,

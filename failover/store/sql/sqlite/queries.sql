@@ -17,10 +17,19 @@ SET state = 'sending',
     claim_epoch = claim_epoch + 1,
     updated_at = :now
 WHERE id IN (
-    SELECT id FROM deliveries
-    WHERE channel = :channel
-      AND ((state = 'pending' AND due_at <= :now)
-        OR (state = 'sending' AND claim_expires_at <= :now))
+    -- Two index ranges, each cut at :limit, so a claim costs the same with a backlog of
+    -- thousands (one OR over both made SQLite read and sort the channel's whole backlog).
+    SELECT id FROM (
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM deliveries
+            WHERE channel = :channel AND state IN ('pending', 'sending')
+              AND state = 'pending' AND due_at <= :now
+            ORDER BY due_at, id LIMIT :limit)
+        UNION ALL
+        SELECT id, due_at FROM (
+            SELECT id, due_at FROM deliveries
+            WHERE channel = :channel AND state = 'sending' AND claim_expires_at <= :now
+            ORDER BY due_at, id LIMIT :limit))
     ORDER BY due_at, id
     LIMIT :limit)
 RETURNING *;
@@ -32,13 +41,8 @@ SELECT min(t) AS t FROM (
     SELECT min(claim_expires_at) FROM deliveries
     WHERE state = 'sending' AND claimed_by IS NOT :owner
     UNION ALL
-    -- The soonest expiry of a message still pending: walk messages_expires in order and stop
-    -- at the first (a min() over the join would read every pending delivery).
-    SELECT * FROM (
-        SELECT m.expires_at FROM messages m
-        WHERE m.expires_at IS NOT NULL AND EXISTS (
-            SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
-        ORDER BY m.expires_at LIMIT 1));
+    -- The soonest expiry of a message still pending (010_delivery_expiry).
+    SELECT min(expires_at) FROM deliveries WHERE state = 'pending' AND expires_at IS NOT NULL);
 
 -- name: renew_claims
 -- Extend the claims a daemon still holds (each named "id:epoch"); what it no longer holds

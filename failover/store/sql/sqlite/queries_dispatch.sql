@@ -17,15 +17,30 @@ RETURNING *;
 SELECT * FROM messages WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: queue_front
--- What a scheduler pass needs, in one read: per channel, how many deliveries are due now
--- (or hold a lapsed claim); and, on one row without a channel, when the next one comes due
--- or another daemon's claim lapses (t) and when the soonest pending message expires (e).
--- Each part is an index search (007_due_indexes, messages_expires), not a scan of the queue.
-SELECT channel, count(*) AS n, NULL AS t, NULL AS e FROM (
-    SELECT channel FROM deliveries WHERE state = 'pending' AND due_at <= :now
+-- What a scheduler pass needs, in one read: per channel with work, how many deliveries are due
+-- now (or hold a lapsed claim), counted up to :cap (more than any channel's free slots, so
+-- a backlog of thousands costs a pass no more than a short one); and, on one row without a
+-- channel, when the next one comes due or another daemon's claim lapses (t) and when the
+-- soonest pending message expires (e, from the copy 010_delivery_expiry keeps on deliveries).
+-- The channels with work are found by a skip scan of deliveries_active (one index search per
+-- channel); every part is an index search.
+WITH RECURSIVE active(channel) AS (
+    SELECT min(channel) FROM deliveries WHERE state IN ('pending', 'sending')
     UNION ALL
-    SELECT channel FROM deliveries WHERE state = 'sending' AND claim_expires_at <= :now)
-GROUP BY channel
+    SELECT (SELECT min(channel) FROM deliveries
+            WHERE state IN ('pending', 'sending') AND channel > active.channel)
+    FROM active WHERE active.channel IS NOT NULL)
+SELECT channel, min(
+       (SELECT count(*) FROM (
+            SELECT 1 FROM deliveries
+            WHERE channel = active.channel AND state IN ('pending', 'sending')
+              AND state = 'pending' AND due_at <= :now LIMIT :cap))
+     + (SELECT count(*) FROM (
+            SELECT 1 FROM deliveries
+            WHERE channel = active.channel AND state = 'sending'
+              AND claim_expires_at <= :now LIMIT :cap)), :cap) AS n,
+       NULL AS t, NULL AS e
+FROM active WHERE channel IS NOT NULL
 UNION ALL
 SELECT NULL, 0,
        (SELECT min(x) FROM (
@@ -33,10 +48,8 @@ SELECT NULL, 0,
             UNION ALL
             SELECT min(claim_expires_at) FROM deliveries
             WHERE state = 'sending' AND claim_expires_at > :now AND claimed_by IS NOT :owner)),
-       (SELECT m.expires_at FROM messages m
-        WHERE m.expires_at IS NOT NULL AND EXISTS (
-            SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state = 'pending')
-        ORDER BY m.expires_at LIMIT 1);
+       (SELECT min(expires_at) FROM deliveries
+        WHERE state = 'pending' AND expires_at IS NOT NULL);
 
 -- name: queue_stats
 -- Pending from the trigger-kept counter (009_queue_counts); due, sending and the oldest due
