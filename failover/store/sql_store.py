@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -45,6 +47,7 @@ from failover.store.base import (
 from failover.store.fediverse import SqlFediverseStore
 from failover.store.status import SqlStatusStore
 from failover.store.subscribers import SqlSubscriberStore
+from failover.store.token_cache import TokenCache
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -569,14 +572,24 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
     async def tokens(self) -> list[Token]:
         return [_token(r) for r in await self._all("list_tokens")]
 
+    @functools.cached_property
+    def _tokens_seen(self) -> TokenCache:
+        """Tokens looked up lately: an API request reads no row (failover/store/token_cache.py)."""
+        return TokenCache()
+
     async def token_by_hash(self, token_hash: str, now: datetime) -> Token | None:
-        rows = await self._all("token_by_hash", hash=token_hash)
-        if not rows or rows[0]["revoked_at"] is not None:
-            return None
-        token = _token(rows[0])
+        token = self._tokens_seen.get(token_hash, now)
+        if token is None:
+            generation = self._tokens_seen.generation
+            rows = await self._all("token_by_hash", hash=token_hash)
+            if not rows or rows[0]["revoked_at"] is not None:
+                return None
+            token = _token(rows[0])
+            self._tokens_seen.put(token_hash, token, now, generation)
         if _stale(token.last_used_at, now):
             async with self._tx() as db:
                 await db.run("touch_token", {"id": token.id, "now": now.timestamp()})
+            self._tokens_seen.used(token_hash, replace(token, last_used_at=now))
         return token
 
     async def revoke_token(self, token_id: int, now: datetime) -> bool:
@@ -585,7 +598,9 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
             if n:
                 await db.run("delete_token_sessions", {"token_id": token_id})
                 await _insert_events(db, [NewEvent("token.revoked", detail={"id": token_id})], now)
-            return n == 1
+        # After the commit: a read that began before it is refused by the cache's generation.
+        self._tokens_seen.forget(token_id)
+        return n == 1
 
     # web sessions --------------------------------------------------------------------------
 

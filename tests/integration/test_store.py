@@ -13,6 +13,7 @@ from failover.errors import Conflict, NotFound, StoreError
 from failover.model import ChannelState, DeliveryState, Forced, Health, NewMessage, Role
 from failover.store.base import NewDelivery, NewEvent, Outcome, QueueFront, Store
 from failover.store.sqlite import SqliteStore
+from failover.store.token_cache import TTL as TOKEN_TTL
 from tests.peers.postgres_db import throwaway_database
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -236,6 +237,47 @@ async def test_tokens(store: Store) -> None:
     assert await store.revoke_token(t.id, T0)
     assert await store.token_by_hash("h" * 64, T0) is None
     assert not await store.revoke_token(t.id, T0)
+
+
+async def second_store(store: Store) -> Store:
+    """Another store object on the same database, open beside the first (another daemon)."""
+    if isinstance(store, SqliteStore):
+        other: Store = SqliteStore(store.path)
+    else:
+        from failover.store.postgres import PostgresStore
+
+        assert isinstance(store, PostgresStore)
+        other = PostgresStore(store.dsn)
+    await other.open()
+    return other
+
+
+async def test_a_revoked_token_is_refused_at_once_here_and_within_the_ttl_elsewhere(
+    store: Store,
+) -> None:
+    other = await second_store(store)
+    try:
+        t = await store.create_token("ci", Role.PUBLISHER, "h" * 64, "admin", T0)
+        assert await store.token_by_hash("h" * 64, T0) is not None
+        assert await other.token_by_hash("h" * 64, T0) is not None  # kept by both now
+        assert await store.revoke_token(t.id, T0)
+        assert await store.token_by_hash("h" * 64, T0) is None  # revoked here: at once
+        # Revoked on another daemon: served from this one's cache until the TTL is over.
+        assert await other.token_by_hash("h" * 64, T0 + TOKEN_TTL / 2) is not None
+        assert await other.token_by_hash("h" * 64, T0 + TOKEN_TTL) is None
+    finally:
+        await other.close()
+
+
+async def test_a_token_created_elsewhere_works_at_its_first_use(store: Store) -> None:
+    other = await second_store(store)
+    try:
+        assert await other.token_by_hash("n" * 64, T0) is None  # a miss is not kept
+        await store.create_token("new", Role.VIEWER, "n" * 64, "admin", T0)
+        found = await other.token_by_hash("n" * 64, T0)
+        assert found is not None and found.name == "new"
+    finally:
+        await other.close()
 
 
 async def test_sqlite_refuses_a_second_daemon_and_a_newer_schema(tmp_path: Path) -> None:
