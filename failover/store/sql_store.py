@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from failover.clock import utc
@@ -35,6 +35,7 @@ from failover.model import (
     Token,
 )
 from failover.store.base import (
+    Accepted,
     NewDelivery,
     NewEvent,
     NodeInfo,
@@ -51,6 +52,7 @@ from failover.store.token_cache import TokenCache
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -113,12 +115,8 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         deliveries: Sequence[NewDelivery],
         events: Sequence[NewEvent],
         now: datetime,
-    ) -> tuple[Message, bool]:
+    ) -> Accepted:
         async with self._tx() as db:
-            if new.idempotency_key is not None:
-                rows = await db.fetch("message_by_idempotency_key", key=new.idempotency_key)
-                if rows:
-                    return _message(rows[0]), False
             rows = await db.fetch(
                 "insert_message",
                 text=new.text,
@@ -138,11 +136,14 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 request_hash=new.request_hash,
                 traceparent=new.traceparent,
             )
+            if not rows:  # the idempotency key was used before: that message, unchanged
+                rows = await db.fetch("message_by_idempotency_key", key=new.idempotency_key)
+                return Accepted(_message(rows[0]), False, [])
             message = _message(rows[0])  # a new thread's root points at itself already
-            await _insert_deliveries(db, message.id, deliveries, now)
+            added = await _insert_deliveries(db, message.id, deliveries, now)
             await db.notify()
             await _insert_events(db, [_with_message(e, message.id) for e in events], now)
-            return message, True
+            return Accepted(message, True, added)
 
     async def message(self, message_id: int) -> Message | None:
         rows = await self._all("message_by_id", id=message_id)
@@ -312,13 +313,8 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 lease_until=lease_until.timestamp(),
                 limit=limit,
             )
-            if not rows:
-                return []
-            ids = sorted({r["message_id"] for r in rows})
-            found = await db.fetch("messages_by_ids", ids=json.dumps(ids))
-        messages = {r["id"]: _message(r) for r in found}
-        claimed = sorted((_delivery(r) for r in rows), key=lambda d: (d.due_at, d.id))
-        return [(d, messages[d.message_id]) for d in claimed]
+        claimed = sorted(((_delivery(r), _claimed_message(r)) for r in rows), key=_due_order)
+        return claimed
 
     async def next_due_at(self, owner: str) -> datetime | None:
         rows = await self._all("next_due_at", owner=owner)
@@ -361,6 +357,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         *,
         epoch: int | None = None,
     ) -> Delivery | None:
+        attempt = outcome.started_at if outcome.attempted else None
         async with self._tx() as db:
             rows = await db.fetch(
                 "finish_delivery",
@@ -370,7 +367,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 state=outcome.state.value,
                 due_at=outcome.due_at.timestamp(),
                 attempted=1 if outcome.attempted else 0,
-                started_at=_ts(outcome.started_at) if outcome.attempted else None,
+                started_at=_ts(attempt),
                 last_error=outcome.error,
                 remote_id=outcome.remote_id,
                 url=outcome.url,
@@ -378,17 +375,25 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 progress=json.dumps(outcome.progress),
                 uncertain=1 if outcome.uncertain else 0,
                 now=now.timestamp(),
+                # the attempt and the events, for a dialect that writes them in the same statement
+                finished_at=outcome.finished_at.timestamp(),
+                outcome=outcome.attempt_outcome,
+                error=outcome.error,
+                status=outcome.status,
+                events=_events_json(events),
             )
             if not rows:
                 return None
             delivery = _delivery(rows[0])
-            if outcome.attempted and outcome.started_at is not None:
+            if rows[0]["recorded"]:  # PostgreSQL: written by the same statement
+                return delivery
+            if attempt is not None:
                 await db.run(
                     "insert_attempt",
                     {
                         "delivery_id": delivery_id,
                         "number": delivery.attempts,
-                        "started_at": outcome.started_at.timestamp(),
+                        "started_at": attempt.timestamp(),
                         "finished_at": outcome.finished_at.timestamp(),
                         "outcome": outcome.attempt_outcome,
                         "error": outcome.error,
@@ -757,39 +762,54 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
 async def _insert_deliveries(
     db: Tx, message_id: int, deliveries: Sequence[NewDelivery], now: datetime
 ) -> list[Delivery]:
-    added = []
-    for d in deliveries:
-        rows = await db.fetch(
-            "insert_delivery",
-            message_id=message_id,
-            channel=d.channel,
-            tier=d.tier,
-            state=d.state.value,
-            due_at=d.due_at.timestamp(),
-            last_error=d.note,
-            now=now.timestamp(),
-        )
-        added += [_delivery(r) for r in rows]
-    return added
+    """One statement for all of them; those already there (same channel) are left alone."""
+    if not deliveries:
+        return []
+    rows = await db.fetch(
+        "insert_deliveries",
+        message_id=message_id,
+        now=now.timestamp(),
+        deliveries=json.dumps(
+            [
+                {
+                    "channel": d.channel,
+                    "tier": d.tier,
+                    "state": d.state.value,
+                    "due_us": _micros(d.due_at),
+                    "note": d.note,
+                }
+                for d in deliveries
+            ]
+        ),
+    )
+    return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
 
 
 async def _insert_events(db: Tx, events: Sequence[NewEvent], now: datetime) -> None:
+    """One statement for all of them, in order."""
     if events:
-        await db.run_many(
-            "insert_event",
-            [
-                {
-                    "at": now.timestamp(),
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "channel": e.channel,
-                    "message_id": e.message_id,
-                    "delivery_id": e.delivery_id,
-                    "detail": json.dumps(e.detail),
-                }
-                for e in events
-            ],
-        )
+        await db.run("insert_events", {"at": now.timestamp(), "events": _events_json(events)})
+
+
+def _events_json(events: Sequence[NewEvent]) -> str:
+    return json.dumps(
+        [
+            {
+                "kind": e.kind,
+                "actor": e.actor,
+                "channel": e.channel,
+                "message_id": e.message_id,
+                "delivery_id": e.delivery_id,
+                "detail": json.dumps(e.detail),
+            }
+            for e in events
+        ]
+    )
+
+
+def _micros(dt: datetime) -> int:
+    """Whole microseconds since the epoch: divided by 1e6 in SQL, ``dt.timestamp()`` exactly."""
+    return (dt - EPOCH) // timedelta(microseconds=1)
 
 
 def _with_message(event: NewEvent, message_id: int) -> NewEvent:
@@ -821,6 +841,22 @@ def _message(r: Row) -> Message:
         request_hash=r["request_hash"],
         traceparent=r["traceparent"],
     )
+
+
+# A message's columns as a claim returns them beside its delivery's, prefixed m_.
+_MESSAGE_COLUMNS = (
+    "text", "title", "link", "images", "content_warning", "language", "overrides", "route",
+    "created_by", "created_at", "scheduled_at", "expires_at", "thread_id", "idempotency_key",
+    "request_hash", "cancelled_at", "traceparent",
+)  # fmt: skip
+
+
+def _claimed_message(r: Row) -> Message:
+    return _message({"id": r["message_id"], **{c: r[f"m_{c}"] for c in _MESSAGE_COLUMNS}})
+
+
+def _due_order(claimed: tuple[Delivery, Message]) -> tuple[datetime, int]:
+    return claimed[0].due_at, claimed[0].id
 
 
 def _delivery(r: Row) -> Delivery:
