@@ -388,20 +388,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
             if rows[0]["recorded"]:  # PostgreSQL: written by the same statement
                 return delivery
             if attempt is not None:
-                await db.run(
-                    "insert_attempt",
-                    {
-                        "delivery_id": delivery_id,
-                        "number": delivery.attempts,
-                        "started_at": attempt.timestamp(),
-                        "finished_at": outcome.finished_at.timestamp(),
-                        "outcome": outcome.attempt_outcome,
-                        "error": outcome.error,
-                        "status": outcome.status,
-                        "owner": owner,
-                        "epoch": delivery.claim_epoch if epoch is None else epoch,
-                    },
-                )
+                await _insert_attempt(db, delivery, attempt, outcome, owner, epoch)
             await _insert_events(db, events, now)
             return delivery
 
@@ -655,26 +642,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         now: datetime,
     ) -> Message:
         async with self._tx() as db:
-            rows = await db.fetch("message_by_id", id=message_id)
-            if not rows:
-                raise NotFound(f"no message {message_id}")
-            current = _message(rows[0])
-            if current.cancelled_at is not None:
-                raise Conflict(f"message {message_id} is cancelled")
-            # Locks the deliveries (PostgreSQL), so no daemon claims one while we edit.
-            deliveries = [
-                _delivery(r) for r in await db.fetch("lock_deliveries", message_id=message_id)
-            ]
-            started = [
-                d.channel
-                for d in deliveries
-                if d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED) or d.attempts
-            ]
-            if started:
-                raise Conflict(
-                    f"message {message_id} can no longer be edited: sending has started on "
-                    f"{', '.join(sorted(set(started)))}"
-                )
+            current = await _editable(db, message_id)
             merged = {
                 "text": current.text,
                 "title": current.title,
@@ -686,20 +654,13 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 "expires_at": current.expires_at,
                 **fields,
             }
-            row = (
-                await db.fetch(
-                    "update_message",
-                    id=message_id,
-                    text=merged["text"],
-                    title=merged["title"],
-                    link=merged["link"],
-                    content_warning=merged["content_warning"],
-                    language=merged["language"],
-                    overrides=json.dumps(merged["overrides"]),
-                    scheduled_at=_ts(merged["scheduled_at"]),
-                    expires_at=_ts(merged["expires_at"]),
-                )
-            )[0]
+            stored = {
+                **merged,
+                "overrides": json.dumps(merged["overrides"]),
+                "scheduled_at": _ts(merged["scheduled_at"]),
+                "expires_at": _ts(merged["expires_at"]),
+            }
+            rows = await db.fetch("update_message", id=message_id, **stored)
             if due_at is not None:
                 await db.run(
                     "reschedule_deliveries",
@@ -710,19 +671,14 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                     },
                 )
                 await db.notify()
-            await _insert_events(
-                db,
-                [
-                    NewEvent(
-                        "message.edited",
-                        actor=actor,
-                        message_id=message_id,
-                        detail={"fields": sorted(fields)},
-                    )
-                ],
-                now,
+            event = NewEvent(
+                "message.edited",
+                actor=actor,
+                message_id=message_id,
+                detail={"fields": sorted(fields)},
             )
-            return _message(row)
+            await _insert_events(db, [event], now)
+            return _message(rows[0])
 
     # cluster -------------------------------------------------------------------------------
 
@@ -759,6 +715,28 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
 # --- rows <-> models ---------------------------------------------------------------------------
 
 
+async def _editable(db: Tx, message_id: int) -> Message:
+    """The message to edit, once known to exist, not cancelled and not started on any
+    channel; its deliveries are locked (PostgreSQL), so no daemon claims one meanwhile."""
+    rows = await db.fetch("message_by_id", id=message_id)
+    if not rows:
+        raise NotFound(f"no message {message_id}")
+    current = _message(rows[0])
+    if current.cancelled_at is not None:
+        raise Conflict(f"message {message_id} is cancelled")
+    started = {
+        d.channel
+        for d in map(_delivery, await db.fetch("lock_deliveries", message_id=message_id))
+        if d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED) or d.attempts
+    }
+    if started:
+        raise Conflict(
+            f"message {message_id} can no longer be edited: sending has started on "
+            f"{', '.join(sorted(started))}"
+        )
+    return current
+
+
 async def _insert_deliveries(
     db: Tx, message_id: int, deliveries: Sequence[NewDelivery], now: datetime
 ) -> list[Delivery]:
@@ -783,6 +761,25 @@ async def _insert_deliveries(
         ),
     )
     return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+
+
+async def _insert_attempt(
+    db: Tx, delivery: Delivery, started: datetime, outcome: Outcome, owner: str, epoch: int | None
+) -> None:
+    await db.run(
+        "insert_attempt",
+        {
+            "delivery_id": delivery.id,
+            "number": delivery.attempts,
+            "started_at": started.timestamp(),
+            "finished_at": outcome.finished_at.timestamp(),
+            "outcome": outcome.attempt_outcome,
+            "error": outcome.error,
+            "status": outcome.status,
+            "owner": owner,
+            "epoch": delivery.claim_epoch if epoch is None else epoch,
+        },
+    )
 
 
 async def _insert_events(db: Tx, events: Sequence[NewEvent], now: datetime) -> None:
