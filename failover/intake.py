@@ -194,7 +194,7 @@ class Intake:
         now = self.clock.now()
         route_name = data.route or self.config.default_route
         route = self._route(route_name, internal)
-        new = await self._new_message(data, route, actor, now)
+        new = await self._new_message(data, route_name, route, actor, now)
         new = dataclasses.replace(new, idempotency_key=idempotency_key, request_hash=request_hash)
         planned = router.plan(route, max(now, data.scheduled_at or now), self.unusable)
         channels = [d.channel for d in planned if d.state is DeliveryState.PENDING]
@@ -216,8 +216,10 @@ class Intake:
         ) as span:
             new = dataclasses.replace(new, traceparent=tracing.traceparent())
             accepted = await self.store.create_message(new, planned, [event], now)
-            record(span, **{"failover.message_id": accepted.message.id,
-                            "failover.created": accepted.created})  # fmt: skip
+            message = accepted.message
+            record(
+                span, **{"failover.message_id": message.id, "failover.created": accepted.created}
+            )
         if not accepted.created:
             return self._replay(accepted.message, request_hash)
         if self.metrics is not None:
@@ -226,7 +228,7 @@ class Intake:
         return accepted
 
     async def _new_message(
-        self, data: MessageIn, route: RouteConfig, actor: str, now: datetime
+        self, data: MessageIn, route_name: str, route: RouteConfig, actor: str, now: datetime
     ) -> NewMessage:
         """The message as it will be stored, once every field is checked (and images saved)."""
         _not_in_the_past(data.scheduled_at, now, data.allow_past)
@@ -249,7 +251,7 @@ class Intake:
         )
         return NewMessage(
             text=data.text,
-            route=data.route or self.config.default_route,
+            route=route_name,
             created_by=actor,
             title=data.title,
             link=data.link,

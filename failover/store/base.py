@@ -247,7 +247,7 @@ class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
     async def claim(
         self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
     ) -> list[tuple[Delivery, Message]]:
-        """``claim_due``, each delivery with its message, read in the same transaction: the
+        """``claim_due``, each delivery with its message, in the claim's own statement: the
         dispatcher needs both, and one round trip per batch beats one per delivery."""
 
     @abc.abstractmethod

@@ -313,8 +313,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 lease_until=lease_until.timestamp(),
                 limit=limit,
             )
-        claimed = sorted(((_delivery(r), _claimed_message(r)) for r in rows), key=_due_order)
-        return claimed
+        return sorted(((_delivery(r), _claimed_message(r)) for r in rows), key=_due_order)
 
     async def next_due_at(self, owner: str) -> datetime | None:
         rows = await self._all("next_due_at", owner=owner)
