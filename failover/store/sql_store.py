@@ -135,14 +135,20 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 idempotency_key=new.idempotency_key,
                 request_hash=new.request_hash,
                 traceparent=new.traceparent,
+                # the deliveries and events, for a dialect that writes them in the same statement
+                deliveries=_deliveries_json(deliveries),
+                events=_events_json(events),
             )
             if not rows:  # the idempotency key was used before: that message, unchanged
                 rows = await db.fetch("message_by_idempotency_key", key=new.idempotency_key)
                 return Accepted(_message(rows[0]), False, [])
             message = _message(rows[0])  # a new thread's root points at itself already
-            added = await _insert_deliveries(db, message.id, deliveries, now)
+            if rows[0]["recorded"]:  # PostgreSQL: written by the same statement
+                added = sorted(map(_delivery, json.loads(rows[0]["deliveries"])), key=_id)
+            else:
+                added = await _insert_deliveries(db, message.id, deliveries, now)
+                await _insert_events(db, [_with_message(e, message.id) for e in events], now)
             await db.notify()
-            await _insert_events(db, [_with_message(e, message.id) for e in events], now)
             return Accepted(message, True, added)
 
     async def message(self, message_id: int) -> Message | None:
@@ -746,20 +752,28 @@ async def _insert_deliveries(
         "insert_deliveries",
         message_id=message_id,
         now=now.timestamp(),
-        deliveries=json.dumps(
-            [
-                {
-                    "channel": d.channel,
-                    "tier": d.tier,
-                    "state": d.state.value,
-                    "due_us": _micros(d.due_at),
-                    "note": d.note,
-                }
-                for d in deliveries
-            ]
-        ),
+        deliveries=_deliveries_json(deliveries),
     )
-    return sorted((_delivery(r) for r in rows), key=lambda d: d.id)
+    return sorted(map(_delivery, rows), key=_id)
+
+
+def _deliveries_json(deliveries: Sequence[NewDelivery]) -> str:
+    return json.dumps(
+        [
+            {
+                "channel": d.channel,
+                "tier": d.tier,
+                "state": d.state.value,
+                "due_us": _micros(d.due_at),
+                "note": d.note,
+            }
+            for d in deliveries
+        ]
+    )
+
+
+def _id(delivery: Delivery) -> int:
+    return delivery.id
 
 
 async def _insert_attempt(

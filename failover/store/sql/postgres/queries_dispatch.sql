@@ -1,19 +1,42 @@
 -- The hot path of a delivery, in as few statements as it takes (issue 15).
 
 -- name: insert_message
--- The new row's id is drawn first, so a message that starts its own thread points at itself
--- in the same statement. An idempotency key already used inserts nothing and returns no row
--- (a request with the same key at the same time waits for this one's commit, then does so).
-INSERT INTO messages (id, text, title, link, images, content_warning, language, overrides, route,
-                      created_by, created_at, scheduled_at, expires_at, thread_id,
-                      idempotency_key, request_hash, traceparent)
-SELECT n.id, %(text)s, %(title)s, %(link)s, %(images)s, %(content_warning)s, %(language)s,
-       %(overrides)s, %(route)s, %(created_by)s, %(created_at)s, %(scheduled_at)s,
-       %(expires_at)s, coalesce(CAST(%(thread_id)s AS BIGINT), n.id), %(idempotency_key)s,
-       %(request_hash)s, %(traceparent)s
-FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id) AS n
-ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING *;
+-- The message, its deliveries and its events in one statement (writable CTEs); recorded =
+-- true says so, and the deliveries come back as JSON (SQLite's version writes the message
+-- alone). The new row's id is drawn first, so a message that starts its own thread points at
+-- itself. An idempotency key already used inserts nothing and returns no row (a request with
+-- the same key at the same time waits for this one's commit, then does so).
+WITH message AS (
+    INSERT INTO messages (id, text, title, link, images, content_warning, language, overrides,
+                          route, created_by, created_at, scheduled_at, expires_at, thread_id,
+                          idempotency_key, request_hash, traceparent)
+    SELECT n.id, %(text)s, %(title)s, %(link)s, %(images)s, %(content_warning)s, %(language)s,
+           %(overrides)s, %(route)s, %(created_by)s, %(created_at)s, %(scheduled_at)s,
+           %(expires_at)s, coalesce(CAST(%(thread_id)s AS BIGINT), n.id), %(idempotency_key)s,
+           %(request_hash)s, %(traceparent)s
+    FROM (SELECT nextval(pg_get_serial_sequence('messages', 'id')) AS id) AS n
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING *
+), added AS (
+    INSERT INTO deliveries (message_id, channel, tier, state, due_at, last_error, updated_at)
+    SELECT message.id, d.value ->> 'channel', (d.value ->> 'tier')::integer,
+           d.value ->> 'state', (d.value ->> 'due_us')::double precision / 1000000,
+           d.value ->> 'note', %(created_at)s
+    FROM message, jsonb_array_elements(%(deliveries)s::jsonb) WITH ORDINALITY AS d (value, n)
+    ORDER BY d.n
+    ON CONFLICT (message_id, channel) DO NOTHING
+    RETURNING *
+), event AS (
+    INSERT INTO events (at, kind, actor, channel, message_id, delivery_id, detail)
+    SELECT %(created_at)s, e.value ->> 'kind', e.value ->> 'actor', e.value ->> 'channel',
+           coalesce((e.value ->> 'message_id')::bigint, message.id),
+           (e.value ->> 'delivery_id')::bigint, e.value ->> 'detail'
+    FROM message, jsonb_array_elements(%(events)s::jsonb) WITH ORDINALITY AS e (value, n)
+    ORDER BY e.n
+)
+SELECT message.*, true AS recorded,
+       (SELECT coalesce(json_agg(added ORDER BY added.id), '[]') FROM added)::text AS deliveries
+FROM message;
 
 -- name: insert_deliveries
 -- A message's deliveries, in one statement from a JSON array (channel, tier, state, due_us,

@@ -1,10 +1,12 @@
 -- The hot path of a delivery, in as few statements as it takes (issue 15).
 
 -- name: insert_message
--- The new row's id is known before the insert (one writer at a time: BEGIN IMMEDIATE), so a
--- message that starts its own thread points at itself in the same statement. An idempotency
--- key already used inserts nothing and returns no row. (WHERE true: SQLite reads an ON after
--- a bare FROM as a join's.)
+-- The message alone: SQLite has no writes inside a statement, so its deliveries and events
+-- follow as statements of their own (recorded = 0; see PostgreSQL's version). The new row's
+-- id is known before the insert (one writer at a time: BEGIN IMMEDIATE), so a message that
+-- starts its own thread points at itself in the same statement. An idempotency key already
+-- used inserts nothing and returns no row. (WHERE true: SQLite reads an ON after a bare FROM
+-- as a join's.)
 INSERT INTO messages (id, text, title, link, images, content_warning, language, overrides, route,
                       created_by, created_at, scheduled_at, expires_at, thread_id,
                       idempotency_key, request_hash, traceparent)
@@ -14,7 +16,7 @@ SELECT n.id, :text, :title, :link, :images, :content_warning, :language, :overri
 FROM (SELECT coalesce(max(id), 0) + 1 AS id FROM messages) AS n
 WHERE true
 ON CONFLICT (idempotency_key) DO NOTHING
-RETURNING *;
+RETURNING *, 0 AS recorded;
 
 -- name: insert_deliveries
 -- A message's deliveries, in one statement from a JSON array (channel, tier, state, due_us,
