@@ -30,7 +30,7 @@ from failover.fitting import TooLong, compose, fit
 from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
 from failover.model import DeliveryState, ImageRef, Message, NewMessage
-from failover.store.base import Accepted, NewEvent, Store
+from failover.store.base import Accepted, NewDelivery, NewEvent, Store
 from failover.tracing import Tracing, record
 
 MAX_TEXT = 100_000  # characters, for the text and for each per-channel override
@@ -197,19 +197,9 @@ class Intake:
         new = await self._new_message(data, route_name, route, actor, now)
         new = dataclasses.replace(new, idempotency_key=idempotency_key, request_hash=request_hash)
         planned = router.plan(route, max(now, data.scheduled_at or now), self.unusable)
-        channels = [d.channel for d in planned if d.state is DeliveryState.PENDING]
         if route.fit == "reject":
-            self._check_fits(new, channels)
-        event = NewEvent(
-            "message.accepted",
-            actor=actor,
-            detail={
-                "route": route_name,
-                "channels": channels,
-                "skipped": {d.channel: d.note for d in planned if d.state is DeliveryState.SKIPPED},
-                "scheduled_at": data.scheduled_at.isoformat() if data.scheduled_at else None,
-            },
-        )
+            self._check_fits(new, [d.channel for d in planned if d.state is DeliveryState.PENDING])
+        event = _accepted_event(actor, route_name, planned, data.scheduled_at)
         tracing = self.tracing or Tracing(TracingConfig())
         with tracing.span(
             "message.accept", {"failover.route": route_name, "failover.actor": actor}
@@ -416,6 +406,21 @@ class Intake:
         if message is None:
             raise NotFound(f"no message {message_id}")
         return message
+
+
+def _accepted_event(
+    actor: str, route: str, planned: list[NewDelivery], scheduled_at: datetime | None
+) -> NewEvent:
+    return NewEvent(
+        "message.accepted",
+        actor=actor,
+        detail={
+            "route": route,
+            "channels": [d.channel for d in planned if d.state is DeliveryState.PENDING],
+            "skipped": {d.channel: d.note for d in planned if d.state is DeliveryState.SKIPPED},
+            "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+        },
+    )
 
 
 def scoped_key(scope: str | None, key: str) -> str:
