@@ -52,7 +52,7 @@ RETURNING *;
 
 -- name: insert_events
 -- Events in one statement from a JSON array (kind, actor, channel, message_id, delivery_id,
--- detail as JSON text), in the array's order, all at %(at)s.
+-- detail as JSON text), in the array's order, all at one time (at).
 INSERT INTO events (at, kind, actor, channel, message_id, delivery_id, detail)
 SELECT %(at)s, e.value ->> 'kind', e.value ->> 'actor', e.value ->> 'channel',
        (e.value ->> 'message_id')::bigint, (e.value ->> 'delivery_id')::bigint,

@@ -35,7 +35,7 @@ RETURNING *;
 
 -- name: insert_events
 -- Events in one statement from a JSON array (kind, actor, channel, message_id, delivery_id,
--- detail as JSON text), in the array's order, all at :at.
+-- detail as JSON text), in the array's order, all at one time (at).
 INSERT INTO events (at, kind, actor, channel, message_id, delivery_id, detail)
 SELECT :at, json_extract(e.value, '$.kind'), json_extract(e.value, '$.actor'),
        json_extract(e.value, '$.channel'), json_extract(e.value, '$.message_id'),
