@@ -30,7 +30,7 @@ from failover.fitting import TooLong, compose, fit
 from failover.live_channels import ChannelSet
 from failover.metrics import Metrics
 from failover.model import DeliveryState, ImageRef, Message, NewMessage
-from failover.store.base import NewEvent, Store
+from failover.store.base import Accepted, NewDelivery, NewEvent, Store
 from failover.tracing import Tracing, record
 
 MAX_TEXT = 100_000  # characters, for the text and for each per-channel override
@@ -175,8 +175,8 @@ class Intake:
         *,
         scope: str | None = None,
         internal: bool = False,
-    ) -> tuple[Message, bool]:
-        """Validate, route and store; return (message, created). Raises InvalidInput.
+    ) -> Accepted:
+        """Validate, route and store; raises InvalidInput.
 
         ``scope`` (the caller's token) scopes the idempotency key: one client's key never
         replays another's message. Only the daemon itself (``internal``) posts to internal
@@ -188,13 +188,40 @@ class Intake:
         if idempotency_key is not None:
             idempotency_key = scoped_key(scope, idempotency_key)
             earlier = await self.store.message_by_key(idempotency_key)
-            if earlier is not None:
-                return await self._replay(earlier, request_hash)
+            if earlier is not None:  # a replay: answered as it was, not validated again
+                return self._replay(earlier, request_hash)
         data = _validated(MessageIn, payload)
         now = self.clock.now()
-        _not_in_the_past(data.scheduled_at, now, data.allow_past)
         route_name = data.route or self.config.default_route
         route = self._route(route_name, internal)
+        new = await self._new_message(data, route_name, route, actor, now)
+        new = dataclasses.replace(new, idempotency_key=idempotency_key, request_hash=request_hash)
+        planned = router.plan(route, max(now, data.scheduled_at or now), self.unusable)
+        if route.fit == "reject":
+            self._check_fits(new, [d.channel for d in planned if d.state is DeliveryState.PENDING])
+        event = _accepted_event(actor, route_name, planned, data.scheduled_at)
+        tracing = self.tracing or Tracing(TracingConfig())
+        with tracing.span(
+            "message.accept", {"failover.route": route_name, "failover.actor": actor}
+        ) as span:
+            new = dataclasses.replace(new, traceparent=tracing.traceparent())
+            accepted = await self.store.create_message(new, planned, [event], now)
+            message = accepted.message
+            record(
+                span, **{"failover.message_id": message.id, "failover.created": accepted.created}
+            )
+        if not accepted.created:
+            return self._replay(accepted.message, request_hash)
+        if self.metrics is not None:
+            self.metrics.accepted.labels(route_name).inc()
+        self.on_accepted()
+        return accepted
+
+    async def _new_message(
+        self, data: MessageIn, route_name: str, route: RouteConfig, actor: str, now: datetime
+    ) -> NewMessage:
+        """The message as it will be stored, once every field is checked (and images saved)."""
+        _not_in_the_past(data.scheduled_at, now, data.allow_past)
         for name in data.overrides:
             if name not in self.config.channels:
                 raise InvalidInput(f"overrides.{name}", "no channel with this name")
@@ -212,7 +239,7 @@ class Intake:
         images = tuple(
             self._save_image(img, raw) for img, raw in zip(data.images, decoded, strict=True)
         )
-        new = NewMessage(
+        return NewMessage(
             text=data.text,
             route=route_name,
             created_by=actor,
@@ -225,45 +252,12 @@ class Intake:
             scheduled_at=data.scheduled_at,
             expires_at=expires_at,
             thread=thread_id,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
         )
-        due = max(now, data.scheduled_at) if data.scheduled_at else now
-        planned = router.plan(route, due, self.unusable)
-        if route.fit == "reject":
-            self._check_fits(new, [d.channel for d in planned if d.state is DeliveryState.PENDING])
-        events = [
-            NewEvent(
-                "message.accepted",
-                actor=actor,
-                detail={
-                    "route": route_name,
-                    "channels": [d.channel for d in planned if d.state is DeliveryState.PENDING],
-                    "skipped": {
-                        d.channel: d.note for d in planned if d.state is DeliveryState.SKIPPED
-                    },
-                    "scheduled_at": data.scheduled_at.isoformat() if data.scheduled_at else None,
-                },
-            )
-        ]
-        tracing = self.tracing or Tracing(TracingConfig())
-        with tracing.span(
-            "message.accept", {"failover.route": route_name, "failover.actor": actor}
-        ) as span:
-            new = dataclasses.replace(new, traceparent=tracing.traceparent())
-            message, created = await self.store.create_message(new, planned, events, now)
-            record(span, **{"failover.message_id": message.id, "failover.created": created})
-        if not created:
-            return await self._replay(message, request_hash)
-        if self.metrics is not None:
-            self.metrics.accepted.labels(route_name).inc()
-        self.on_accepted()
-        return message, True
 
-    async def _replay(self, earlier: Message, request_hash: str) -> tuple[Message, bool]:
+    def _replay(self, earlier: Message, request_hash: str) -> Accepted:
         if earlier.request_hash is not None and earlier.request_hash != request_hash:
             raise Conflict("this Idempotency-Key was used for a different request")
-        return earlier, False
+        return Accepted(earlier, False, [])
 
     async def _thread(self, thread: int | None) -> int | None:
         if thread is None:
@@ -412,6 +406,21 @@ class Intake:
         if message is None:
             raise NotFound(f"no message {message_id}")
         return message
+
+
+def _accepted_event(
+    actor: str, route: str, planned: list[NewDelivery], scheduled_at: datetime | None
+) -> NewEvent:
+    return NewEvent(
+        "message.accepted",
+        actor=actor,
+        detail={
+            "route": route,
+            "channels": [d.channel for d in planned if d.state is DeliveryState.PENDING],
+            "skipped": {d.channel: d.note for d in planned if d.state is DeliveryState.SKIPPED},
+            "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+        },
+    )
 
 
 def scoped_key(scope: str | None, key: str) -> str:

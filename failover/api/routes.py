@@ -134,7 +134,7 @@ async def create_message(request: web.Request) -> web.Response:
     token = await require(request, Role.PUBLISHER)
     body = await json_object(request)
     ctx = _ctx(request)
-    message, created = await ctx.intake().submit(
+    message, created, deliveries = await ctx.intake().submit(
         body,
         actor=f"token:{token.name}",
         idempotency_key=request.headers.get("Idempotency-Key"),
@@ -142,7 +142,8 @@ async def create_message(request: web.Request) -> web.Response:
         # Operators may write to their own alerts route: a drill's test message goes there.
         internal=token.role >= Role.OPERATOR,
     )
-    deliveries = await ctx.store.deliveries(message.id)
+    if not created:  # a replay answers with the deliveries as they are now
+        deliveries = await ctx.store.deliveries(message.id)
     return web.json_response(
         message_json(message, deliveries),
         status=201 if created else 200,

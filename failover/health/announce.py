@@ -54,7 +54,7 @@ class Announcer:
             if route not in self.runtime().config.routes:
                 log.warning("drill announcement not posted: no [alerts] channel to send it to")
                 return None
-        message, _ = await self.runtime().intake.submit(
+        message, _, _ = await self.runtime().intake.submit(
             {"text": text, "route": route}, actor="failover:announce", internal=True
         )
         return message.id

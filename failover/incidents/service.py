@@ -237,5 +237,5 @@ class Incidents:
         payload: dict[str, Any] = {"text": text, "route": route}
         if thread is not None:
             payload["thread"] = thread
-        message, _ = await self.intake.submit(payload, actor)
+        message, _, _ = await self.intake.submit(payload, actor)
         return message.id

@@ -14,7 +14,7 @@ import abc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from failover.model import (
     Attempt,
@@ -32,6 +32,15 @@ from failover.model import (
 from failover.store.fediverse import FediverseStore
 from failover.store.status import StatusStore
 from failover.store.subscribers import SubscriberStore
+
+
+class Accepted(NamedTuple):
+    """What ``create_message`` did. ``created`` False: the idempotency key was used before,
+    ``message`` is that earlier one and ``deliveries`` is empty (read them if needed)."""
+
+    message: Message
+    created: bool
+    deliveries: list[Delivery]  # as created, in the same transaction
 
 
 @dataclass(frozen=True)
@@ -143,10 +152,10 @@ class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
         deliveries: Sequence[NewDelivery],
         events: Sequence[NewEvent],
         now: datetime,
-    ) -> tuple[Message, bool]:
-        """Store a message and its first deliveries atomically; return (message, created).
+    ) -> Accepted:
+        """Store a message and its first deliveries atomically.
 
-        With an idempotency key already used, return the earlier message and False.
+        With an idempotency key already used, store nothing and return the earlier message.
         """
 
     @abc.abstractmethod
@@ -238,7 +247,7 @@ class Store(FediverseStore, StatusStore, SubscriberStore, abc.ABC):
     async def claim(
         self, channel: str, now: datetime, owner: str, lease_until: datetime, limit: int
     ) -> list[tuple[Delivery, Message]]:
-        """``claim_due``, each delivery with its message, read in the same transaction: the
+        """``claim_due``, each delivery with its message, in the claim's own statement: the
         dispatcher needs both, and one round trip per batch beats one per delivery."""
 
     @abc.abstractmethod

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import functools
 import json
 from collections.abc import Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from failover.clock import utc
@@ -33,6 +35,7 @@ from failover.model import (
     Token,
 )
 from failover.store.base import (
+    Accepted,
     NewDelivery,
     NewEvent,
     NodeInfo,
@@ -45,9 +48,11 @@ from failover.store.base import (
 from failover.store.fediverse import SqlFediverseStore
 from failover.store.status import SqlStatusStore
 from failover.store.subscribers import SqlSubscriberStore
+from failover.store.token_cache import TokenCache
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _ts(dt: datetime | None) -> float | None:
@@ -114,12 +119,8 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         deliveries: Sequence[NewDelivery],
         events: Sequence[NewEvent],
         now: datetime,
-    ) -> tuple[Message, bool]:
+    ) -> Accepted:
         async with self._tx() as db:
-            if new.idempotency_key is not None:
-                rows = await db.fetch("message_by_idempotency_key", key=new.idempotency_key)
-                if rows:
-                    return _message(rows[0]), False
             rows = await db.fetch(
                 "insert_message",
                 text=new.text,
@@ -138,12 +139,21 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 idempotency_key=new.idempotency_key,
                 request_hash=new.request_hash,
                 traceparent=new.traceparent,
+                # the deliveries and events, for a dialect that writes them in the same statement
+                deliveries=_deliveries_json(deliveries),
+                events=_events_json(events),
             )
+            if not rows:  # the idempotency key was used before: that message, unchanged
+                rows = await db.fetch("message_by_idempotency_key", key=new.idempotency_key)
+                return Accepted(_message(rows[0]), False, [])
             message = _message(rows[0])  # a new thread's root points at itself already
-            await _insert_deliveries(db, message.id, deliveries, now)
+            if rows[0]["recorded"]:  # PostgreSQL: written by the same statement
+                added = sorted(map(_delivery, json.loads(rows[0]["deliveries"])), key=_id)
+            else:
+                added = await _insert_deliveries(db, message.id, deliveries, now)
+                await _insert_events(db, [_with_message(e, message.id) for e in events], now)
             await db.notify()
-            await _insert_events(db, [_with_message(e, message.id) for e in events], now)
-            return message, True
+            return Accepted(message, True, added)
 
     async def message(self, message_id: int) -> Message | None:
         rows = await self._all("message_by_id", id=message_id)
@@ -313,13 +323,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 lease_until=lease_until.timestamp(),
                 limit=limit,
             )
-            if not rows:
-                return []
-            ids = sorted({r["message_id"] for r in rows})
-            found = await db.fetch("messages_by_ids", ids=json.dumps(ids))
-        messages = {r["id"]: _message(r) for r in found}
-        claimed = sorted((_delivery(r) for r in rows), key=lambda d: (d.due_at, d.id))
-        return [(d, messages[d.message_id]) for d in claimed]
+        return sorted(((_delivery(r), _claimed_message(r)) for r in rows), key=_due_order)
 
     async def next_due_at(self, owner: str) -> datetime | None:
         rows = await self._all("next_due_at", owner=owner)
@@ -362,6 +366,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         *,
         epoch: int | None = None,
     ) -> Delivery | None:
+        attempt = outcome.started_at if outcome.attempted else None
         async with self._tx() as db:
             rows = await db.fetch(
                 "finish_delivery",
@@ -371,7 +376,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 state=outcome.state.value,
                 due_at=outcome.due_at.timestamp(),
                 attempted=1 if outcome.attempted else 0,
-                started_at=_ts(outcome.started_at) if outcome.attempted else None,
+                started_at=_ts(attempt),
                 last_error=outcome.error,
                 remote_id=outcome.remote_id,
                 url=outcome.url,
@@ -379,25 +384,20 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 progress=json.dumps(outcome.progress),
                 uncertain=1 if outcome.uncertain else 0,
                 now=now.timestamp(),
+                # the attempt and the events, for a dialect that writes them in the same statement
+                finished_at=outcome.finished_at.timestamp(),
+                outcome=outcome.attempt_outcome,
+                error=outcome.error,
+                status=outcome.status,
+                events=_events_json(events),
             )
             if not rows:
                 return None
             delivery = _delivery(rows[0])
-            if outcome.attempted and outcome.started_at is not None:
-                await db.run(
-                    "insert_attempt",
-                    {
-                        "delivery_id": delivery_id,
-                        "number": delivery.attempts,
-                        "started_at": outcome.started_at.timestamp(),
-                        "finished_at": outcome.finished_at.timestamp(),
-                        "outcome": outcome.attempt_outcome,
-                        "error": outcome.error,
-                        "status": outcome.status,
-                        "owner": owner,
-                        "epoch": delivery.claim_epoch if epoch is None else epoch,
-                    },
-                )
+            if rows[0]["recorded"]:  # PostgreSQL: written by the same statement
+                return delivery
+            if attempt is not None:
+                await _insert_attempt(db, delivery, attempt, outcome, owner, epoch)
             await _insert_events(db, events, now)
             return delivery
 
@@ -573,14 +573,24 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
     async def tokens(self) -> list[Token]:
         return [_token(r) for r in await self._all("list_tokens")]
 
+    @functools.cached_property
+    def _tokens_seen(self) -> TokenCache:
+        """Tokens looked up lately: an API request reads no row (failover/store/token_cache.py)."""
+        return TokenCache()
+
     async def token_by_hash(self, token_hash: str, now: datetime) -> Token | None:
-        rows = await self._all("token_by_hash", hash=token_hash)
-        if not rows or rows[0]["revoked_at"] is not None:
-            return None
-        token = _token(rows[0])
+        token = self._tokens_seen.get(token_hash, now)
+        if token is None:
+            generation = self._tokens_seen.generation
+            rows = await self._all("token_by_hash", hash=token_hash)
+            if not rows or rows[0]["revoked_at"] is not None:
+                return None
+            token = _token(rows[0])
+            self._tokens_seen.put(token_hash, token, now, generation)
         if _stale(token.last_used_at, now):
             async with self._tx() as db:
                 await db.run("touch_token", {"id": token.id, "now": now.timestamp()})
+            self._tokens_seen.used(token_hash, replace(token, last_used_at=now))
         return token
 
     async def revoke_token(self, token_id: int, now: datetime) -> bool:
@@ -589,7 +599,9 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
             if n:
                 await db.run("delete_token_sessions", {"token_id": token_id})
                 await _insert_events(db, [NewEvent("token.revoked", detail={"id": token_id})], now)
-            return n == 1
+        # After the commit: a read that began before it is refused by the cache's generation.
+        self._tokens_seen.forget(token_id)
+        return n == 1
 
     # web sessions --------------------------------------------------------------------------
 
@@ -639,26 +651,7 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
         now: datetime,
     ) -> Message:
         async with self._tx() as db:
-            rows = await db.fetch("message_by_id", id=message_id)
-            if not rows:
-                raise NotFound(f"no message {message_id}")
-            current = _message(rows[0])
-            if current.cancelled_at is not None:
-                raise Conflict(f"message {message_id} is cancelled")
-            # Locks the deliveries (PostgreSQL), so no daemon claims one while we edit.
-            deliveries = [
-                _delivery(r) for r in await db.fetch("lock_deliveries", message_id=message_id)
-            ]
-            started = [
-                d.channel
-                for d in deliveries
-                if d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED) or d.attempts
-            ]
-            if started:
-                raise Conflict(
-                    f"message {message_id} can no longer be edited: sending has started on "
-                    f"{', '.join(sorted(set(started)))}"
-                )
+            current = await _editable(db, message_id)
             merged = {
                 "text": current.text,
                 "title": current.title,
@@ -670,20 +663,13 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                 "expires_at": current.expires_at,
                 **fields,
             }
-            row = (
-                await db.fetch(
-                    "update_message",
-                    id=message_id,
-                    text=merged["text"],
-                    title=merged["title"],
-                    link=merged["link"],
-                    content_warning=merged["content_warning"],
-                    language=merged["language"],
-                    overrides=json.dumps(merged["overrides"]),
-                    scheduled_at=_ts(merged["scheduled_at"]),
-                    expires_at=_ts(merged["expires_at"]),
-                )
-            )[0]
+            stored = {
+                **merged,
+                "overrides": json.dumps(merged["overrides"]),
+                "scheduled_at": _ts(merged["scheduled_at"]),
+                "expires_at": _ts(merged["expires_at"]),
+            }
+            rows = await db.fetch("update_message", id=message_id, **stored)
             if due_at is not None:
                 await db.run(
                     "reschedule_deliveries",
@@ -694,19 +680,14 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
                     },
                 )
                 await db.notify()
-            await _insert_events(
-                db,
-                [
-                    NewEvent(
-                        "message.edited",
-                        actor=actor,
-                        message_id=message_id,
-                        detail={"fields": sorted(fields)},
-                    )
-                ],
-                now,
+            event = NewEvent(
+                "message.edited",
+                actor=actor,
+                message_id=message_id,
+                detail={"fields": sorted(fields)},
             )
-            return _message(row)
+            await _insert_events(db, [event], now)
+            return _message(rows[0])
 
     # cluster -------------------------------------------------------------------------------
 
@@ -743,42 +724,106 @@ class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
 # --- rows <-> models ---------------------------------------------------------------------------
 
 
+async def _editable(db: Tx, message_id: int) -> Message:
+    """The message to edit, once known to exist, not cancelled and not started on any
+    channel; its deliveries are locked (PostgreSQL), so no daemon claims one meanwhile."""
+    rows = await db.fetch("message_by_id", id=message_id)
+    if not rows:
+        raise NotFound(f"no message {message_id}")
+    current = _message(rows[0])
+    if current.cancelled_at is not None:
+        raise Conflict(f"message {message_id} is cancelled")
+    started = {
+        d.channel
+        for d in map(_delivery, await db.fetch("lock_deliveries", message_id=message_id))
+        if d.state not in (DeliveryState.PENDING, DeliveryState.SKIPPED) or d.attempts
+    }
+    if started:
+        raise Conflict(
+            f"message {message_id} can no longer be edited: sending has started on "
+            f"{', '.join(sorted(started))}"
+        )
+    return current
+
+
 async def _insert_deliveries(
     db: Tx, message_id: int, deliveries: Sequence[NewDelivery], now: datetime
 ) -> list[Delivery]:
-    added = []
-    for d in deliveries:
-        rows = await db.fetch(
-            "insert_delivery",
-            message_id=message_id,
-            channel=d.channel,
-            tier=d.tier,
-            state=d.state.value,
-            due_at=d.due_at.timestamp(),
-            last_error=d.note,
-            now=now.timestamp(),
-        )
-        added += [_delivery(r) for r in rows]
-    return added
+    """One statement for all of them; those already there (same channel) are left alone."""
+    if not deliveries:
+        return []
+    rows = await db.fetch(
+        "insert_deliveries",
+        message_id=message_id,
+        now=now.timestamp(),
+        deliveries=_deliveries_json(deliveries),
+    )
+    return sorted(map(_delivery, rows), key=_id)
+
+
+def _deliveries_json(deliveries: Sequence[NewDelivery]) -> str:
+    return json.dumps(
+        [
+            {
+                "channel": d.channel,
+                "tier": d.tier,
+                "state": d.state.value,
+                "due_us": _micros(d.due_at),
+                "note": d.note,
+            }
+            for d in deliveries
+        ]
+    )
+
+
+def _id(delivery: Delivery) -> int:
+    return delivery.id
+
+
+async def _insert_attempt(
+    db: Tx, delivery: Delivery, started: datetime, outcome: Outcome, owner: str, epoch: int | None
+) -> None:
+    await db.run(
+        "insert_attempt",
+        {
+            "delivery_id": delivery.id,
+            "number": delivery.attempts,
+            "started_at": started.timestamp(),
+            "finished_at": outcome.finished_at.timestamp(),
+            "outcome": outcome.attempt_outcome,
+            "error": outcome.error,
+            "status": outcome.status,
+            "owner": owner,
+            "epoch": delivery.claim_epoch if epoch is None else epoch,
+        },
+    )
 
 
 async def _insert_events(db: Tx, events: Sequence[NewEvent], now: datetime) -> None:
+    """One statement for all of them, in order."""
     if events:
-        await db.run_many(
-            "insert_event",
-            [
-                {
-                    "at": now.timestamp(),
-                    "kind": e.kind,
-                    "actor": e.actor,
-                    "channel": e.channel,
-                    "message_id": e.message_id,
-                    "delivery_id": e.delivery_id,
-                    "detail": json.dumps(e.detail),
-                }
-                for e in events
-            ],
-        )
+        await db.run("insert_events", {"at": now.timestamp(), "events": _events_json(events)})
+
+
+def _events_json(events: Sequence[NewEvent]) -> str:
+    return json.dumps(
+        [
+            {
+                "kind": e.kind,
+                "actor": e.actor,
+                "channel": e.channel,
+                "message_id": e.message_id,
+                "delivery_id": e.delivery_id,
+                "detail": json.dumps(e.detail),
+            }
+            for e in events
+        ]
+    )
+
+
+def _micros(dt: datetime) -> int:
+    """Whole microseconds since the epoch: divided by 1e6 in SQL, ``dt.timestamp()`` exactly."""
+    return (dt - EPOCH) // timedelta(microseconds=1)
 
 
 def _with_message(event: NewEvent, message_id: int) -> NewEvent:
@@ -810,6 +855,22 @@ def _message(r: Row) -> Message:
         request_hash=r["request_hash"],
         traceparent=r["traceparent"],
     )
+
+
+# A message's columns as a claim returns them beside its delivery's, prefixed m_.
+_MESSAGE_COLUMNS = (
+    "text", "title", "link", "images", "content_warning", "language", "overrides", "route",
+    "created_by", "created_at", "scheduled_at", "expires_at", "thread_id", "idempotency_key",
+    "request_hash", "cancelled_at", "traceparent",
+)  # fmt: skip
+
+
+def _claimed_message(r: Row) -> Message:
+    return _message({"id": r["message_id"], **{c: r[f"m_{c}"] for c in _MESSAGE_COLUMNS}})
+
+
+def _due_order(claimed: tuple[Delivery, Message]) -> tuple[datetime, int]:
+    return claimed[0].due_at, claimed[0].id
 
 
 def _delivery(r: Row) -> Delivery:

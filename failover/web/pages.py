@@ -365,7 +365,9 @@ async def compose(request: web.Request, session: sessions.Session) -> web.Stream
     form = {k: str(v) for k, v in post.items() if isinstance(v, str) and k != "csrf"}
     try:
         payload = _payload(form, post.get("image"))
-        message, _ = await _ctx(request).intake().submit(payload, actor=f"web:{session.token.name}")
+        message, _, _ = (
+            await _ctx(request).intake().submit(payload, actor=f"web:{session.token.name}")
+        )
     except InvalidInput as exc:
         # Bad input loses nothing: the form comes back filled in, the field named.
         return _compose(request, session, form, f"{exc.field}: {exc.detail}", exc.field)

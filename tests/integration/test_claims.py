@@ -159,7 +159,7 @@ async def test_a_clean_stop_waits_for_the_sends_a_pass_under_way_claims(tmp_path
     store = SqliteStore(tmp_path / "db", exclusive=True)
     await store.open()
     try:
-        m, _ = await store.create_message(msg(), [pending("a")], [], T0)
+        m, _, _ = await store.create_message(msg(), [pending("a")], [], T0)
         gate = asyncio.Event()
         claim = store.claim
 

@@ -14,6 +14,7 @@ from failover.errors import Conflict, NotFound, StoreError
 from failover.model import ChannelState, DeliveryState, Forced, Health, NewMessage, Role
 from failover.store.base import NewDelivery, NewEvent, Outcome, QueueFront, Store
 from failover.store.sqlite import SqliteStore
+from failover.store.token_cache import TTL as TOKEN_TTL
 from tests.peers.postgres_db import throwaway_database
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -59,7 +60,7 @@ def pending(channel: str, at: datetime = T0, tier: int = 0) -> NewDelivery:
 
 
 async def test_create_and_read_back(store: Store) -> None:
-    m, created = await store.create_message(
+    m, created, _ = await store.create_message(
         msg(), [pending("a"), pending("b")], [NewEvent("message.accepted")], T0
     )
     assert created and m.id > 0 and m.thread_id == m.id
@@ -75,21 +76,99 @@ async def test_create_and_read_back(store: Store) -> None:
 
 
 async def test_idempotency_key_returns_the_first_message(store: Store) -> None:
-    first, created = await store.create_message(msg(key="k1"), [pending("a")], [], T0)
-    again, created2 = await store.create_message(msg("other", key="k1"), [pending("a")], [], T0)
+    first, created, _ = await store.create_message(msg(key="k1"), [pending("a")], [], T0)
+    again, created2, _ = await store.create_message(msg("other", key="k1"), [pending("a")], [], T0)
     assert created and not created2 and again.id == first.id and again.text == "hello"
     assert len(await store.messages()) == 1
 
 
 async def test_a_message_never_gets_a_channel_twice(store: Store) -> None:
-    m, _ = await store.create_message(msg(), [pending("a")], [], T0)
+    m, _, _ = await store.create_message(msg(), [pending("a")], [], T0)
     added = await store.add_deliveries(m.id, [pending("a", tier=1), pending("b", tier=1)], [], T0)
     assert [d.channel for d in added] == ["b"]
     assert sorted(d.channel for d in await store.deliveries(m.id)) == ["a", "b"]
 
 
+async def test_acceptance_writes_each_table_once_whatever_the_rows(store: Store) -> None:
+    """A message, its deliveries and its events: one statement each, not one per row
+    (PostgreSQL: one statement for all three)."""
+    before = store.statements
+    m, created, added = await store.create_message(
+        msg(),
+        [pending("a"), pending("b"), pending("c", tier=1)],
+        [NewEvent("message.accepted"), NewEvent("note", detail={"n": 1})],
+        T0,
+    )
+    assert store.statements - before == (3 if isinstance(store, SqliteStore) else 1)
+    assert created and [(d.channel, d.tier) for d in added] == [("a", 0), ("b", 0), ("c", 1)]
+    assert added == await store.deliveries(m.id)
+    events = await store.events(message_id=m.id)
+    assert [(e.kind, e.detail) for e in reversed(events)] == [
+        ("message.accepted", {}),
+        ("note", {"n": 1}),
+    ]
+
+
+async def test_times_keep_every_microsecond(store: Store) -> None:
+    """Due times travel inside one statement's JSON: none may come back a hair off."""
+    odd = [T0 + timedelta(seconds=s, microseconds=us) for s, us in
+           [(0, 1), (1, 123457), (86399, 999999), (12345, 500001), (7, 700001)]]  # fmt: skip
+    m, _, added = await store.create_message(
+        msg(), [pending(f"c{i}", at) for i, at in enumerate(odd)], [], T0
+    )
+    assert [d.due_at for d in added] == odd
+    assert [d.due_at for d in await store.deliveries(m.id)] == odd
+
+
+async def test_a_claim_brings_each_delivery_with_its_message_as_stored(store: Store) -> None:
+    at = T0 + timedelta(microseconds=123457)
+    root, _, _ = await store.create_message(msg("root"), [], [], T0)
+    full = NewMessage(
+        text="full", route="default", created_by="test", title="t", link="https://x.test/",
+        content_warning="cw", language="en", overrides={"a": "short"}, scheduled_at=at,
+        expires_at=at + timedelta(hours=1), thread=root.id, idempotency_key="k",
+        request_hash="h", traceparent="00-" + "1" * 32 + "-" + "2" * 16 + "-01",
+    )  # fmt: skip
+    m, _, _ = await store.create_message(full, [pending("a", at), pending("b", at)], [], at)
+    other, _, _ = await store.create_message(msg("other"), [pending("a", at)], [], at)
+    claimed = await store.claim("a", at, "me", at + timedelta(seconds=60), 10)
+    assert [(d.message_id, got) for d, got in claimed] == [
+        (m.id, await store.message(m.id)),
+        (other.id, await store.message(other.id)),
+    ]
+    assert claimed[0][1] == m and claimed[0][1].thread_id == root.id
+
+
+async def test_an_outcome_keeps_its_attempt_and_its_events_or_nothing(store: Store) -> None:
+    m, _, _ = await store.create_message(msg(), [pending("a")], [], T0)
+    [d] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
+    later = T0 + timedelta(seconds=2)
+    out = Outcome(DeliveryState.DELIVERED, T0, T0, later, "delivered", status=200)
+    events = [NewEvent("delivery.delivered", channel="a", message_id=m.id, delivery_id=d.id),
+              NewEvent("extra", detail={"x": [1, 2]})]  # fmt: skip
+    assert await store.finish(d.id, "other", out, events, later) is None  # not its claim
+    assert await store.attempts(d.id) == [] and await store.events() == []
+    before = store.statements
+    done = await store.finish(d.id, "me", out, events, later, epoch=d.claim_epoch)
+    assert done is not None and done.state is DeliveryState.DELIVERED
+    # Outcome, attempt, events: one statement each (PostgreSQL: one for all three).
+    assert store.statements - before == (3 if isinstance(store, SqliteStore) else 1)
+    [a] = await store.attempts(d.id)
+    assert (a.number, a.outcome, a.status, a.started_at, a.finished_at) == (
+        1, "delivered", 200, T0, later)  # fmt: skip
+    assert (a.claimed_by, a.claim_epoch) == ("me", d.claim_epoch)
+    got = [(e.kind, e.delivery_id, e.detail, e.at) for e in reversed(await store.events())]
+    assert got == [("delivery.delivered", d.id, {}, later), ("extra", None, {"x": [1, 2]}, later)]
+    # Closed without calling the platform: no attempt is written.
+    m2, _, _ = await store.create_message(msg("two"), [pending("b")], [], T0)
+    [d2] = await store.claim_due("b", T0, "me", T0 + timedelta(seconds=60), 1)
+    closed = Outcome(DeliveryState.EXPIRED, T0, None, later, "expired", attempted=False)
+    assert (await store.finish(d2.id, "me", closed, [], later)) is not None
+    assert await store.attempts(d2.id) == []
+
+
 async def test_claims_respect_due_time_limit_and_owner(store: Store) -> None:
-    m, _ = await store.create_message(
+    m, _, _ = await store.create_message(
         msg(), [pending("a"), pending("b", T0 + timedelta(minutes=5))], [], T0
     )
     assert await store.due_channels(T0) == {"a": 1}
@@ -111,7 +190,7 @@ async def test_claims_respect_due_time_limit_and_owner(store: Store) -> None:
 
 
 async def test_retry_is_persisted_with_attempt_history(store: Store) -> None:
-    m, _ = await store.create_message(msg(), [pending("a")], [], T0)
+    m, _, _ = await store.create_message(msg(), [pending("a")], [], T0)
     [d] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
     retry_at = T0 + timedelta(seconds=30)
     out = Outcome(
@@ -135,7 +214,7 @@ async def test_retry_is_persisted_with_attempt_history(store: Store) -> None:
 
 
 async def test_expiry(store: Store) -> None:
-    m, _ = await store.create_message(
+    m, _, _ = await store.create_message(
         msg(expires_at=T0 + timedelta(minutes=1)), [pending("a", T0 + timedelta(hours=1))], [], T0
     )
     assert await store.next_due_at("me") == T0 + timedelta(minutes=1)
@@ -146,7 +225,7 @@ async def test_expiry(store: Store) -> None:
 
 
 async def test_cancel(store: Store) -> None:
-    m, _ = await store.create_message(msg(), [pending("a"), pending("b")], [], T0)
+    m, _, _ = await store.create_message(msg(), [pending("a"), pending("b")], [], T0)
     [claimed] = await store.claim_due("b", T0, "me", T0 + timedelta(seconds=60), 1)
     cancelled = await store.cancel_message(m.id, "alice", T0)
     assert [d.channel for d in cancelled] == ["a"]
@@ -168,8 +247,8 @@ async def test_release_claims_makes_them_pending_and_uncertain(store: Store) -> 
 
 
 async def test_threads(store: Store) -> None:
-    root, _ = await store.create_message(msg("incident"), [pending("a")], [], T0)
-    reply, _ = await store.create_message(msg("update", thread=root.id), [pending("a")], [], T0)
+    root, _, _ = await store.create_message(msg("incident"), [pending("a")], [], T0)
+    reply, _, _ = await store.create_message(msg("update", thread=root.id), [pending("a")], [], T0)
     assert reply.thread_id == root.id
     [d] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
     out = Outcome(
@@ -237,6 +316,47 @@ async def test_tokens(store: Store) -> None:
     assert await store.revoke_token(t.id, T0)
     assert await store.token_by_hash("h" * 64, T0) is None
     assert not await store.revoke_token(t.id, T0)
+
+
+async def second_store(store: Store) -> Store:
+    """Another store object on the same database, open beside the first (another daemon)."""
+    if isinstance(store, SqliteStore):
+        other: Store = SqliteStore(store.path)
+    else:
+        from failover.store.postgres import PostgresStore
+
+        assert isinstance(store, PostgresStore)
+        other = PostgresStore(store.dsn)
+    await other.open()
+    return other
+
+
+async def test_a_revoked_token_is_refused_at_once_here_and_within_the_ttl_elsewhere(
+    store: Store,
+) -> None:
+    other = await second_store(store)
+    try:
+        t = await store.create_token("ci", Role.PUBLISHER, "h" * 64, "admin", T0)
+        assert await store.token_by_hash("h" * 64, T0) is not None
+        assert await other.token_by_hash("h" * 64, T0) is not None  # kept by both now
+        assert await store.revoke_token(t.id, T0)
+        assert await store.token_by_hash("h" * 64, T0) is None  # revoked here: at once
+        # Revoked on another daemon: served from this one's cache until the TTL is over.
+        assert await other.token_by_hash("h" * 64, T0 + TOKEN_TTL / 2) is not None
+        assert await other.token_by_hash("h" * 64, T0 + TOKEN_TTL) is None
+    finally:
+        await other.close()
+
+
+async def test_a_token_created_elsewhere_works_at_its_first_use(store: Store) -> None:
+    other = await second_store(store)
+    try:
+        assert await other.token_by_hash("n" * 64, T0) is None  # a miss is not kept
+        await store.create_token("new", Role.VIEWER, "n" * 64, "admin", T0)
+        found = await other.token_by_hash("n" * 64, T0)
+        assert found is not None and found.name == "new"
+    finally:
+        await other.close()
 
 
 async def test_sqlite_refuses_a_second_daemon_and_a_newer_schema(tmp_path: Path) -> None:
@@ -364,7 +484,7 @@ async def test_notify_wakes_a_listener_on_another_store(pg_dsn: str, via: str) -
 
 async def test_edit_before_sending_and_not_after(store: Store) -> None:
     later = T0 + timedelta(hours=2)
-    m, _ = await store.create_message(
+    m, _, _ = await store.create_message(
         msg(scheduled_at=later), [pending("a", later), pending("b", later)], [], T0
     )
     sooner = T0 + timedelta(hours=1)
@@ -387,12 +507,14 @@ async def test_the_soonest_expiry_follows_edits_and_forgets_what_was_sent(store:
     expiry on each delivery (kept by triggers): an edit moves it, a sent or expired delivery
     drops out, and delivered history with expiries is never walked."""
     soon, later = T0 + timedelta(hours=1), T0 + timedelta(hours=3)
-    sent, _ = await store.create_message(msg("sent", expires_at=soon), [pending("a")], [], T0)
+    await store.create_message(msg("sent", expires_at=soon), [pending("a")], [], T0)
     [claimed] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
     done = Outcome(DeliveryState.DELIVERED, T0, T0, T0, "delivered", remote_id="1")
     await store.finish(claimed.id, "me", done, [], T0)
     assert (await store.queue_front(T0, "me", 10)).expires_at is None
-    m, _ = await store.create_message(msg("kept", expires_at=later), [pending("b", later)], [], T0)
+    m, _, _ = await store.create_message(
+        msg("kept", expires_at=later), [pending("b", later)], [], T0
+    )
     assert (await store.queue_front(T0, "me", 10)).expires_at == later
     assert await store.next_due_at("me") == later
     await store.edit_message(m.id, {"expires_at": soon}, None, "alice", T0)
@@ -440,8 +562,8 @@ async def test_queue_stats_follow_every_state_change(store: Store) -> None:
 
     later = T0 + timedelta(hours=1)
     assert await agrees(T0) == (0, 0, 0)
-    a, _ = await store.create_message(msg("a"), [pending("a"), pending("b")], [], T0)
-    b, _ = await store.create_message(msg("b"), [pending("a", later)], [], T0)
+    a, _, _ = await store.create_message(msg("a"), [pending("a"), pending("b")], [], T0)
+    b, _, _ = await store.create_message(msg("b"), [pending("a", later)], [], T0)
     assert await agrees(T0) == (3, 2, 0)
     [claimed] = await store.claim_due("a", T0, "me", T0 + timedelta(seconds=60), 1)
     assert await agrees(T0) == (2, 1, 1)

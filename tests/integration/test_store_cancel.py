@@ -99,7 +99,7 @@ async def test_cancelled_while_waiting_for_the_write_lock(store: Store, tmp_path
 def park_after(
     monkeypatch: pytest.MonkeyPatch, store: Store, started: asyncio.Event
 ) -> Callable[[], None]:
-    """Park the next ``run_many`` (add_events' INSERT) after it ran, inside the transaction."""
+    """Park the next ``run`` of add_events' INSERT after it ran, inside the transaction."""
     gate = asyncio.Event()
     tx_class: type[Any]
     if isinstance(store, SqliteStore):
@@ -108,15 +108,16 @@ def park_after(
         from failover.store.postgres import _PgTx
 
         tx_class = _PgTx
-    real = tx_class.run_many
+    real = tx_class.run
 
-    async def parked(self: Any, query: str, params: Any) -> None:
-        await real(self, query, params)
-        if query == "insert_event" and not started.is_set():
+    async def parked(self: Any, query: str, params: Any) -> int:
+        n: int = await real(self, query, params)
+        if query == "insert_events" and not started.is_set():
             started.set()
             await gate.wait()
+        return n
 
-    monkeypatch.setattr(tx_class, "run_many", parked)
+    monkeypatch.setattr(tx_class, "run", parked)
     return gate.set
 
 

@@ -19,7 +19,7 @@ def at(minutes: float) -> datetime:
 
 async def a_message(store: Store, text: str) -> int:
     new = NewMessage(text=text, route="default", created_by="test")
-    message, _ = await store.create_message(new, [], [], T0)
+    message, _, _ = await store.create_message(new, [], [], T0)
     return message.id
 
 

@@ -87,7 +87,7 @@ class World:
     async def claimed(self, route: str = "default", **new: object) -> tuple[Delivery, Message]:
         """A new message on ``route``, its first delivery (on ``a``) claimed by us."""
         now = self.clock.now()
-        message, _ = await self.store.create_message(
+        message, _, _ = await self.store.create_message(
             NewMessage(text="hello", route=route, created_by="test", **new),  # type: ignore[arg-type]
             [NewDelivery("a", 0, DeliveryState.PENDING, now)],
             [],
@@ -251,7 +251,7 @@ async def test_cancelled_expired_and_missed_messages_are_not_sent(world: World) 
     now = world.clock.now()
     both = [NewDelivery(c, 0, DeliveryState.PENDING, now) for c in ("a", "b")]
     new = NewMessage(text="hello", route="default", created_by="test")
-    m, _ = await world.store.create_message(new, both, [], now)
+    m, _, _ = await world.store.create_message(new, both, [], now)
     d, _m = await world.claim_again(m.id)
     await world.store.cancel_message(m.id, "test", now)  # b was pending: cancelled with it
     done = await world.dispatcher.dispatch(d)  # read afresh: cancelled since the claim

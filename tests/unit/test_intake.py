@@ -126,7 +126,7 @@ def refused(intake: Intake, store: SqliteStore, accepted: Accepted) -> Refused:
 async def test_a_valid_message_is_stored_with_its_first_deliveries(
     intake: Intake, store: SqliteStore, accepted: Accepted
 ) -> None:
-    message, created = await intake.submit({"text": "  Service restored  "}, "alice")
+    message, created, _ = await intake.submit({"text": "  Service restored  "}, "alice")
     assert created and message.text == "Service restored"  # whitespace stripped
     assert message.route == "default" and message.created_by == "alice"
     [d] = await store.deliveries(message.id)
@@ -138,7 +138,7 @@ async def test_a_valid_message_is_stored_with_its_first_deliveries(
 
 async def test_a_scheduled_message_is_due_at_its_time(intake: Intake, store: SqliteStore) -> None:
     at = T0 + timedelta(hours=2)
-    message, _ = await intake.submit({"text": "later", "scheduled_at": at.isoformat()}, "alice")
+    message, _, _ = await intake.submit({"text": "later", "scheduled_at": at.isoformat()}, "alice")
     [d] = await store.deliveries(message.id)
     assert message.scheduled_at == at and d.due_at == at
 
@@ -146,7 +146,7 @@ async def test_a_scheduled_message_is_due_at_its_time(intake: Intake, store: Sql
 async def test_a_route_default_expiry_applies_from_the_scheduled_time(intake: Intake) -> None:
     at = T0 + timedelta(minutes=10)
     payload = {"text": "x", "route": "expiring", "scheduled_at": at.isoformat()}
-    message, _ = await intake.submit(payload, "alice")
+    message, _, _ = await intake.submit(payload, "alice")
     assert message.expires_at == at + timedelta(hours=1)
 
 
@@ -154,14 +154,14 @@ async def test_a_channel_that_cannot_be_used_is_skipped_for_the_next_tier(
     intake: Intake, store: SqliteStore, down: dict[str, Unusable]
 ) -> None:
     down["hook"] = Unusable(UnusableKind.DISABLED, "disabled in the config")
-    message, _ = await intake.submit({"text": "x"}, "alice")
+    message, _, _ = await intake.submit({"text": "x"}, "alice")
     states = {d.channel: d.state for d in await store.deliveries(message.id)}
     assert states == {"hook": DeliveryState.SKIPPED, "spare": DeliveryState.PENDING}
 
 
 async def test_an_image_is_checked_and_kept_by_its_digest(intake: Intake, tmp_path: Path) -> None:
     image = {"data": base64.b64encode(PNG).decode(), "content_type": "image/png", "alt": "a"}
-    message, _ = await intake.submit({"text": "x", "images": [image]}, "alice")
+    message, _, _ = await intake.submit({"text": "x", "images": [image]}, "alice")
     [ref] = message.images
     assert ref.sha256 == hashlib.sha256(PNG).hexdigest() and ref.size == len(PNG)
     assert (tmp_path / "media" / ref.sha256).read_bytes() == PNG
@@ -170,7 +170,7 @@ async def test_an_image_is_checked_and_kept_by_its_digest(intake: Intake, tmp_pa
 async def test_only_the_daemon_posts_to_an_internal_route(intake: Intake, refused: Refused) -> None:
     error = await refused({"text": "x", "route": ALERTS_ROUTE})
     assert error.field == "route" and "known: default, strict, expiring" in error.detail
-    message, created = await intake.submit(
+    message, created, _ = await intake.submit(
         {"text": "x", "route": ALERTS_ROUTE}, "daemon", internal=True
     )
     assert created and message.route == ALERTS_ROUTE
@@ -182,8 +182,8 @@ async def test_only_the_daemon_posts_to_an_internal_route(intake: Intake, refuse
 async def test_a_repeated_key_replays_the_first_message(
     intake: Intake, store: SqliteStore, accepted: Accepted
 ) -> None:
-    first, created = await intake.submit({"text": "x"}, "alice", "k-1", scope="token:1")
-    again, created_again = await intake.submit({"text": "x"}, "alice", "k-1", scope="token:1")
+    first, created, _ = await intake.submit({"text": "x"}, "alice", "k-1", scope="token:1")
+    again, created_again, _ = await intake.submit({"text": "x"}, "alice", "k-1", scope="token:1")
     assert created and not created_again and again.id == first.id
     assert len(await store.messages(limit=5)) == 1 and accepted.calls == 1
 
@@ -195,8 +195,8 @@ async def test_a_key_reused_for_another_request_is_a_conflict(intake: Intake) ->
 
 
 async def test_keys_are_scoped_per_client(intake: Intake, store: SqliteStore) -> None:
-    a, _ = await intake.submit({"text": "x"}, "alice", "k-1", scope="token:1")
-    b, created = await intake.submit({"text": "x"}, "bob", "k-1", scope="token:2")
+    a, _, _ = await intake.submit({"text": "x"}, "alice", "k-1", scope="token:1")
+    b, created, _ = await intake.submit({"text": "x"}, "bob", "k-1", scope="token:2")
     assert created and a.id != b.id
 
 
@@ -249,7 +249,9 @@ async def test_a_time_in_the_past_needs_allow_past(
     assert error.field == "scheduled_at" and "in the past" in error.detail
     almost_now = (T0 - timedelta(seconds=30)).isoformat()  # typed "now-ish": not a mistake
     assert (await intake.submit({"text": "x", "scheduled_at": almost_now}, "alice"))[1]
-    message, _ = await intake.submit({"text": "y", "scheduled_at": past, "allow_past": True}, "a")
+    message, _, _ = await intake.submit(
+        {"text": "y", "scheduled_at": past, "allow_past": True}, "a"
+    )
     assert message.scheduled_at == T0 - timedelta(days=365)
 
 
@@ -282,7 +284,7 @@ async def test_a_reject_route_names_the_override_that_is_too_long(
 async def test_an_edit_changes_text_and_time_before_sending(
     intake: Intake, store: SqliteStore, clock: FakeClock
 ) -> None:
-    message, _ = await intake.submit({"text": "draft"}, "alice")
+    message, _, _ = await intake.submit({"text": "draft"}, "alice")
     later = T0 + timedelta(hours=1)
     clock.advance(5)
     edited = await intake.edit(
@@ -305,7 +307,7 @@ async def test_an_edit_changes_text_and_time_before_sending(
 async def test_a_bad_edit_names_the_field(
     intake: Intake, payload: dict[str, Any], field: str, words: str
 ) -> None:
-    message, _ = await intake.submit({"text": "draft"}, "alice")
+    message, _, _ = await intake.submit({"text": "draft"}, "alice")
     with pytest.raises(InvalidInput) as info:
         await intake.edit(message.id, payload, "alice")
     assert info.value.field == field and words in info.value.detail
@@ -319,7 +321,7 @@ async def test_editing_or_cancelling_an_unknown_message_is_not_found(intake: Int
 
 
 async def test_cancel_stops_the_pending_deliveries(intake: Intake, store: SqliteStore) -> None:
-    message, _ = await intake.submit({"text": "oops"}, "alice")
+    message, _, _ = await intake.submit({"text": "oops"}, "alice")
     cancelled = await intake.cancel(message.id, "alice")
     assert cancelled.cancelled_at == T0
     assert [d.state for d in await store.deliveries(message.id)] == [DeliveryState.CANCELLED]

@@ -27,7 +27,7 @@ async def test_a_memory_store_works_and_leaves_no_file(
     await s.open()
     try:
         due = [NewDelivery("hook", 0, DeliveryState.PENDING, T0)]
-        message, created = await s.create_message(msg(), due, [], T0)
+        message, created, _ = await s.create_message(msg(), due, [], T0)
         assert created and (await s.message(message.id)) == message
         assert await s.due_channels(T0 + timedelta(seconds=1)) == {"hook": 1}
         await s.ping()  # it can write

@@ -75,7 +75,7 @@ class Core:
     wakes: list[int]
 
     async def post(self, text: str, route: str = "default") -> Message:
-        message, _ = await self.runtime.intake.submit({"text": text, "route": route}, actor="t")
+        message, _, _ = await self.runtime.intake.submit({"text": text, "route": route}, actor="t")
         return message
 
     async def states(self, message: Message) -> dict[str, DeliveryState]:

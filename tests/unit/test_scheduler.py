@@ -106,7 +106,7 @@ async def post(
     store: SqliteStore, due: datetime, *, expires: datetime | None = None, text: str = "hi"
 ) -> Delivery:
     new = NewMessage(text=text, route="default", created_by="test", expires_at=expires)
-    message, _ = await store.create_message(
+    message, _, _ = await store.create_message(
         new, [NewDelivery("hook", 0, DeliveryState.PENDING, due)], [], T0
     )
     [delivery] = await store.deliveries(message.id)

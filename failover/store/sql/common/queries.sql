@@ -14,12 +14,6 @@ WHERE (CAST(:before AS BIGINT) IS NULL OR id < :before)
 ORDER BY id DESC
 LIMIT :limit;
 
--- name: insert_delivery
-INSERT INTO deliveries (message_id, channel, tier, state, due_at, last_error, updated_at)
-VALUES (:message_id, :channel, :tier, :state, :due_at, :last_error, :now)
-ON CONFLICT (message_id, channel) DO NOTHING
-RETURNING *;
-
 -- name: deliveries_of_message
 SELECT * FROM deliveries WHERE message_id = :message_id ORDER BY tier, id;
 
@@ -38,25 +32,6 @@ RETURNING *;
 UPDATE deliveries SET state = 'expired', updated_at = :now,
     last_error = 'expired before it could be sent'
 WHERE state = 'pending' AND expires_at IS NOT NULL AND expires_at <= :now
-RETURNING *;
-
--- name: finish_delivery
-UPDATE deliveries
-SET state = :state,
-    due_at = :due_at,
-    attempts = attempts + :attempted,
-    first_attempt_at = coalesce(first_attempt_at, :started_at),
-    last_attempt_at = coalesce(:started_at, last_attempt_at),
-    last_error = :last_error,
-    remote_id = coalesce(:remote_id, remote_id),
-    url = coalesce(:url, url),
-    receipt = :receipt,
-    progress = :progress,
-    uncertain = :uncertain,
-    claimed_by = NULL,
-    claim_expires_at = NULL,
-    updated_at = :now
-WHERE id = :id AND state = 'sending' AND claimed_by = :owner AND (CAST(:epoch AS BIGINT) IS NULL OR claim_epoch = :epoch)
 RETURNING *;
 
 -- name: save_progress
@@ -83,10 +58,6 @@ SELECT d.* FROM deliveries d JOIN messages m ON m.id = d.message_id
 WHERE m.thread_id = :thread_id AND d.channel = :channel AND d.state = 'delivered'
   AND d.message_id <> :exclude
 ORDER BY d.message_id;
-
--- name: insert_event
-INSERT INTO events (at, kind, actor, channel, message_id, delivery_id, detail)
-VALUES (:at, :kind, :actor, :channel, :message_id, :delivery_id, :detail);
 
 -- name: list_events
 SELECT * FROM events

@@ -9,6 +9,8 @@ SELECT channel, count(*) AS n FROM (
 GROUP BY channel;
 
 -- name: claim_due
+-- Each claimed delivery with its message's columns (m_*), so the dispatcher reads nothing
+-- more: SQLite's RETURNING cannot join, but a subquery by primary key per column can.
 UPDATE deliveries
 SET state = 'sending',
     uncertain = CASE WHEN state = 'sending' THEN 1 ELSE uncertain END,
@@ -32,7 +34,24 @@ WHERE id IN (
             ORDER BY due_at, id LIMIT :limit))
     ORDER BY due_at, id
     LIMIT :limit)
-RETURNING *;
+RETURNING *,
+    (SELECT text FROM messages WHERE id = deliveries.message_id) AS m_text,
+    (SELECT title FROM messages WHERE id = deliveries.message_id) AS m_title,
+    (SELECT link FROM messages WHERE id = deliveries.message_id) AS m_link,
+    (SELECT images FROM messages WHERE id = deliveries.message_id) AS m_images,
+    (SELECT content_warning FROM messages WHERE id = deliveries.message_id) AS m_content_warning,
+    (SELECT language FROM messages WHERE id = deliveries.message_id) AS m_language,
+    (SELECT overrides FROM messages WHERE id = deliveries.message_id) AS m_overrides,
+    (SELECT route FROM messages WHERE id = deliveries.message_id) AS m_route,
+    (SELECT created_by FROM messages WHERE id = deliveries.message_id) AS m_created_by,
+    (SELECT created_at FROM messages WHERE id = deliveries.message_id) AS m_created_at,
+    (SELECT scheduled_at FROM messages WHERE id = deliveries.message_id) AS m_scheduled_at,
+    (SELECT expires_at FROM messages WHERE id = deliveries.message_id) AS m_expires_at,
+    (SELECT thread_id FROM messages WHERE id = deliveries.message_id) AS m_thread_id,
+    (SELECT idempotency_key FROM messages WHERE id = deliveries.message_id) AS m_idempotency_key,
+    (SELECT request_hash FROM messages WHERE id = deliveries.message_id) AS m_request_hash,
+    (SELECT cancelled_at FROM messages WHERE id = deliveries.message_id) AS m_cancelled_at,
+    (SELECT traceparent FROM messages WHERE id = deliveries.message_id) AS m_traceparent;
 
 -- name: next_due_at
 SELECT min(t) AS t FROM (
