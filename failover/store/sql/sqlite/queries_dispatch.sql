@@ -13,7 +13,7 @@ INSERT INTO messages (id, text, title, link, images, content_warning, language, 
 SELECT n.id, :text, :title, :link, :images, :content_warning, :language, :overrides, :route,
        :created_by, :created_at, :scheduled_at, :expires_at, coalesce(:thread_id, n.id),
        :idempotency_key, :request_hash, :traceparent
-FROM (SELECT coalesce(max(id), 0) + 1 AS id FROM messages) AS n
+FROM (SELECT coalesce((SELECT max(id) FROM messages), 0) + 1 AS id) AS n  -- max(): one index step
 WHERE true
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING *, 0 AS recorded;
