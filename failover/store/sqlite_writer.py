@@ -62,10 +62,10 @@ class SqliteWriter:
             self.conn.execute("SAVEPOINT call")
             try:
                 yield self.conn
+                self.conn.execute("RELEASE call")
             except BaseException:
                 self._undo(batch)
                 raise
-            self.conn.execute("RELEASE call")
         # Shielded: a caller cancelled here does not cancel the batch the others wait for;
         # what it wrote is committed (or fails) with them.
         await asyncio.shield(batch)

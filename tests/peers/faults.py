@@ -66,6 +66,7 @@ class FaultState:
     period: float = 2.0
     retry_after: float = 30.0
     times: int | None = None  # apply to the next N matching requests only, then back to NONE
+    writes_only: bool = False  # reads pass (X's limits are per endpoint: a 429 on posting)
     since: float = field(default_factory=time.monotonic)
 
 
@@ -166,7 +167,8 @@ class PeerServer:
         self.requests.append((request.method, request.path))
         fault = self._active()
         write = self.style.is_write(request)
-        if fault is Fault.NONE or (fault in (Fault.WRITES_FAIL, Fault.AMBIGUOUS) and not write):
+        only_writes = fault in (Fault.WRITES_FAIL, Fault.AMBIGUOUS) or self.state.writes_only
+        if fault is Fault.NONE or (only_writes and not write):
             return await handler(request)
         st = self.state  # read before consuming: the last of ``times`` heals the switch
         self._consume()
