@@ -51,12 +51,23 @@ class HookRetries:
             pause = POLL
             try:
                 if self.leading():
-                    sent = await self.run_due()
-                    pause = 0.0 if sent == BATCH else await self._pause()
+                    pause = await self._round()
             except Exception:  # the store unreachable a moment: the next round tries again
                 log.exception("webhook retries failed", extra={"event": "subscribers.error"})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _round(self) -> float:
+        """Send what is due, if anything (an idle round only reads); the pause after it."""
+        now = self.subs.clock.now()
+        due = await self.subs.store.hook_retry_next_due(now)
+        if due is not None and due <= now and await self.run_due() == BATCH:
+            return 0.0  # more may be due: go on at once
+        if due is not None and due <= now:  # sent: what comes next?
+            due = await self.subs.store.hook_retry_next_due(self.subs.clock.now())
+        if due is None:
+            return POLL
+        return min(POLL, max(MIN_PAUSE, (due - self.subs.clock.now()).total_seconds()))
 
     async def run_due(self) -> int:
         """Claim the copies due now and send each once; returns how many were claimed."""
@@ -74,13 +85,6 @@ class HookRetries:
             if isinstance(live.adapter, WebhookChannel)
         ]
         return max([60.0, *(2 * t for t in timeouts)])
-
-    async def _pause(self) -> float:
-        now = self.subs.clock.now()
-        due = await self.subs.store.hook_retry_next_due(now)
-        if due is None:
-            return POLL
-        return min(POLL, max(MIN_PAUSE, (due - now).total_seconds()))
 
     async def _send(self, r: HookRetry) -> None:
         live = self.subs.channels().get(r.channel)
