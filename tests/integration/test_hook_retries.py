@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from failover.clock import FakeClock
 from tests.harness import Harness, eventually, start_daemon, write_config
 from tests.peers.postgres_db import throwaway_database
@@ -138,7 +140,11 @@ async def _gave_up_count(h: Harness, n: int) -> bool:
     return len(await gave_up(h)) == n
 
 
-async def test_a_hook_erased_meanwhile_is_not_retried(tmp_path: Path) -> None:
+async def test_a_hook_erased_meanwhile_is_not_retried(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from failover.cli import main
+
     clock = FakeClock(T0)
     async with WebhookReceiver(secret=SECRET) as receiver:
         h = await start_daemon(write_config(tmp_path, BODY), clock=clock)
@@ -147,6 +153,9 @@ async def test_a_hook_erased_meanwhile_is_not_retried(tmp_path: Path) -> None:
             receiver.fail_next(1)
             await publish(h, "Monitoring")
             assert await pending(h, hook) == 1
+            argv = ["subscribers", "--url", h.url, "--token", h.tokens["admin"], "list"]
+            assert await asyncio.to_thread(main, argv) == 0
+            assert "[all]  (1 to send again)" in capsys.readouterr().out
             assert (await h.request("DELETE", f"/api/v1/subscribers/{hook}"))[0] == 204
             await step(clock, 3600, h)
             await asyncio.sleep(0.3)
