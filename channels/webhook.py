@@ -8,7 +8,8 @@ replays). ``Failover-Claim`` names the daemon and claim that sent the copy, for 
 log. Answers map to the error hierarchy: 429 and 5xx are transient, other 4xx permanent.
 
 With ``recipients_from`` the same body goes to every webhook subscriber the core attaches,
-each signed with its own secret by ``sign`` below (channels/webhook_fanout.py).
+each signed with its own secret by ``sign`` below (channels/webhook_fanout.py); a copy a hook
+missed is sent again later by ``resend``, with the same body and Idempotency-Key.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic_core import PydanticCustomError
 from channels.base import (
     IMAGE_TYPES,
     ChannelContext,
+    ChannelError,
     ChannelOptions,
     CheckResult,
     Limits,
@@ -39,7 +41,7 @@ from channels.base import (
     TransientError,
 )
 from channels.http import excerpt, network_errors, retry_after
-from channels.webhook_fanout import HookSource, fan_out
+from channels.webhook_fanout import HookCopy, HookSource, HookTarget, fan_out, post_hook
 
 
 class WebhookOptions(ChannelOptions):
@@ -98,17 +100,26 @@ class WebhookChannel:
     def _body(self, post: Post) -> bytes:
         return body_of(post)
 
-    def _headers(self, post: Post, body: bytes) -> dict[str, str]:
+    def _headers(self, key: str, claim: str | None, body: bytes) -> dict[str, str]:
         headers = {
             **self.options.headers,
             "Content-Type": "application/json",
-            "Idempotency-Key": post.key,
+            "Idempotency-Key": key,
         }
-        if post.claim is not None:
-            headers["Failover-Claim"] = post.claim
+        if claim is not None:
+            headers["Failover-Claim"] = claim
         if self.options.secret is not None:
             headers.update(sign(self.options.secret.get_secret_value(), body))
         return headers
+
+    async def resend(
+        self, target: HookTarget, copy: HookCopy, claim: str | None = None
+    ) -> ChannelError | None:
+        """Send one subscriber hook a copy it missed again: the same body and Idempotency-Key,
+        the channel's headers and a signature made now. None when the hook took it."""
+        assert self._session is not None, "open() first"
+        headers = self._headers(copy.key, claim, copy.body)
+        return await post_hook(self._session, target, copy.body, headers, sign)
 
     async def send(self, post: Post) -> Receipt:
         assert self._session is not None, "open() first"
@@ -116,13 +127,12 @@ class WebhookChannel:
         if self.options.recipients_from is not None:
             if self.source is None:
                 raise TransientError(f"no {self.options.recipients_from} list is attached yet")
-            return await fan_out(
-                self._session, post, body, self._headers(post, body), self.source, sign
-            )
+            fanned = self._headers(post.key, post.claim, body)
+            return await fan_out(self._session, post, body, fanned, self.source, sign)
         assert self.options.url is not None  # the validator insists on one of the two
         with network_errors("the webhook", write=True):
             async with self._session.post(
-                self.options.url, data=body, headers=self._headers(post, body)
+                self.options.url, data=body, headers=self._headers(post.key, post.claim, body)
             ) as resp:
                 text = await resp.text(errors="replace")
                 status = resp.status

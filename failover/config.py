@@ -221,6 +221,9 @@ class SubscribersConfig(_Strict):
     per_source: int = Field(20, ge=1)  # form requests per source address per ``window``
     window: Duration = 3600.0
     hook_notice_after: int = Field(5, ge=1)  # consecutive webhook failures: mail the contact
+    # Waits before each retry of a copy a webhook subscriber missed, then it is given up
+    # ([] = no retries). The default is failover.retry.HOOK_RETRIES, which says why.
+    hook_retries: list[Duration] = Field(default=[30.0, 120.0, 600.0, 1800.0], max_length=20)
 
 
 class StatusPageConfig(_Strict):

@@ -44,6 +44,7 @@ from failover.side_tasks import side_tasks
 from failover.store import Store, open_store
 from failover.store.base import NewEvent
 from failover.store.sqlite import sqlite_files
+from failover.subscribers.hook_retries import HookRetries
 from failover.subscribers.signup import Subscriptions
 from failover.subscribers.wiring import attach as attach_subscribers
 from failover.supervise import Supervisor
@@ -107,6 +108,7 @@ class Daemon:
         )
         self.runtime = Runtime(config, intake.channels, intake)
         self.subscriptions = Subscriptions(self.store, self.clock, self.current)
+        self.hook_retries = HookRetries(self.subscriptions, self.owner, self._leading)
         self.cluster = Cluster(
             self.store, self.clock, self.owner, self.current, self.health,
             dispatcher=self.dispatcher, announcer=announcer, wake=self.scheduler.wake,
@@ -142,7 +144,7 @@ class Daemon:
         """Put a new runtime in force: one assignment that everyone reads."""
         intake = replace(self.runtime.intake, config=config, channels=channels)
         self.runtime = Runtime(config, channels, intake)
-        attach_subscribers(channels, self.subscriptions)  # email/webhook fed by subscribers
+        attach_subscribers(channels, self.subscriptions, self.hook_retries.wake)
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -175,6 +177,7 @@ class Daemon:
         self.supervisor.start("cluster", self.cluster.run)
         for name, task in side_tasks(self.store, self.clock, self.current, self._leading):
             self.supervisor.start(name, task)
+        self.supervisor.start("hook-retries", self.hook_retries.run)  # leader only, inside
         if self.store.shared:  # only a shared store hears of work other daemons add
             self.supervisor.start("listener", partial(self.store.listen, self.scheduler.wake))
         await self._event("daemon.started", {"version": __version__}, actor=self.owner)

@@ -158,3 +158,37 @@ def inbox_decision(
     if isinstance(error, RateLimitedError):
         delay = max(delay, error.retry_after)
     return Decision(Action.RETRY, now + timedelta(seconds=delay), f"retry in {delay:.1f}s")
+
+
+# --- one webhook subscriber's copy of an update ---------------------------------------------
+
+# After the first attempt: 30 s, 2 min, 10 min, 30 min, then give up (5 attempts, ~42 min). A
+# receiver that restarts or redeploys is back within the first two; one down as long as the
+# outages this daemon exists for (about half an hour) still gets the update from the last one.
+# Past that the update is stale: the next one, and the status page, say more than a copy of
+# this one would, so it is not chased for days as the fediverse's inboxes are.
+HOOK_RETRIES = (30.0, 120.0, 600.0, 1800.0)
+HOOK_RETRY_AFTER_CAP = 1800.0  # a Retry-After longer than this waits this long, no longer
+HOOK_JITTER = 0.1  # each wait stretched by up to 10%: hooks that failed together spread out
+
+
+def hook_decision(
+    error: BaseException,
+    *,
+    attempts: int,
+    now: datetime,
+    schedule: tuple[float, ...] = HOOK_RETRIES,
+    jitter: float = 0.0,
+) -> Decision:
+    """Decide after the ``attempts``-th failed POST (the first one included) of one update to
+    one webhook subscriber. A permanent answer (4xx other than 408/425/429) is not retried;
+    ``Retry-After`` (a RateLimitedError: 429, or 503 with the header) lengthens the wait, up
+    to ``HOOK_RETRY_AFTER_CAP``. ``jitter`` in [0, 1) draws the stretch."""
+    if isinstance(error, PermanentError):
+        return Decision(Action.GIVE_UP, None, "permanent error: not retried", permanent=True)
+    if attempts > len(schedule):
+        return Decision(Action.GIVE_UP, None, f"retry budget spent: {attempts} attempts")
+    delay = schedule[attempts - 1] * (1 + HOOK_JITTER * jitter)
+    if isinstance(error, RateLimitedError):
+        delay = max(delay, min(error.retry_after, HOOK_RETRY_AFTER_CAP))
+    return Decision(Action.RETRY, now + timedelta(seconds=delay), f"retry in {delay:.0f}s")

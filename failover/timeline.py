@@ -90,6 +90,9 @@ def sentence(event: dict[str, Any], label: Label) -> str:
         if d.get("state") == "auto":
             return f"{who(event.get('actor'))} handed {ch} back to automatic health checks"
         return f"{who(event.get('actor'))} marked {ch} as {d.get('state')} by hand"
+    if kind == "subscriber.hook_gave_up":
+        tries = d.get("attempts", "several")
+        return f"Gave up on webhook subscriber {d.get('subscriber')} after {tries} tries: {d.get('error')}"
     simple = {
         "message.cancelled": f"Cancelled: stopped what was pending on {_names(label, d.get('channels'))}",
         "message.edited": f"Edited by {who(event.get('actor'))}",

@@ -157,6 +157,9 @@ SCHEMAS: dict[str, Any] = {
             "components": {"type": "array", "items": STR}, "contact_email": N_STR,
             "failures": INT, "last_error": N_STR, "created_at": TIME, "confirmed_at": N_TIME,
             "updated_at": TIME,
+            "retries_pending": {"type": "integer", "description": "a webhook's missed "
+                                "updates still to be sent again (given up: an event "
+                                "subscriber.hook_gave_up)"},
         }
     ),
     "SubscriberList": _obj({

@@ -48,6 +48,23 @@ class Subscriber:
 
 
 @dataclass(frozen=True)
+class HookRetry:
+    """A copy a webhook subscriber missed, claimed to be sent again (with the hook's URL and
+    secret as they are now)."""
+
+    id: int
+    subscriber_id: int
+    channel: str
+    attempts: int  # POSTs so far, the first one included
+    copy_key: str  # the Idempotency-Key it was first sent with
+    message_id: int
+    body: bytes  # exactly as first sent
+    address: str
+    secret: str | None
+    claim: float  # the claim's lease end exactly as stored: with the owner, it is the claim
+
+
+@dataclass(frozen=True)
 class NewSubscriber:
     """A row as an import or an operator creates it (no form, no rate limit)."""
 
@@ -130,10 +147,42 @@ class SubscriberStore(abc.ABC):
 
     @abc.abstractmethod
     async def sub_hook_result(
-        self, subscriber_id: int, error: str | None, now: datetime
+        self, subscriber_id: int, error: str | None, now: datetime, copy_key: str | None = None
     ) -> Subscriber | None:
         """Record a delivery to a webhook subscriber: success resets ``failures``, a
-        failure adds one. Returns the updated row."""
+        failure adds one. Returns the updated row. On success, a retry of ``copy_key`` is
+        no longer needed and the hook's other missed copies are due now."""
+
+    @abc.abstractmethod
+    async def hook_retry_add(
+        self, subscriber_id: int, channel: str, copy: tuple[str, int, bytes], due_at: datetime,
+        error: str, now: datetime,
+    ) -> bool:  # fmt: skip
+        """Keep ``copy`` (Idempotency-Key, message id, body) to send to a confirmed hook again
+        at ``due_at``; False when the hook is gone or already waits for this copy."""
+
+    @abc.abstractmethod
+    async def hook_retry_claim(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[HookRetry]:
+        """Claim copies due now (a claim another daemon holds is skipped until it expires);
+        due copies of hooks no longer confirmed are dropped first."""
+
+    @abc.abstractmethod
+    async def hook_retry_finish(
+        self, retry: HookRetry, owner: str, now: datetime, *, due_at: datetime | None,
+        error: str | None, gave_up: dict[str, object] | None = None,
+    ) -> bool:  # fmt: skip
+        """Send it again at ``due_at``, or forget it (None: taken or given up; ``gave_up``
+        is then the ``subscriber.hook_gave_up`` event's detail). False if the claim was lost."""
+
+    @abc.abstractmethod
+    async def hook_retry_next_due(self, now: datetime) -> datetime | None:
+        """When the soonest unclaimed copy is due."""
+
+    @abc.abstractmethod
+    async def hook_retry_counts(self) -> dict[int, int]:
+        """Subscriber id -> copies waiting to be sent again."""
 
     @abc.abstractmethod
     async def sub_attempts(self, key: str, since: datetime) -> tuple[int, datetime | None]:
@@ -244,7 +293,9 @@ class SqlSubscriberStore(SubscriberStore):
 
     async def sub_delete(self, subscriber_id: int) -> bool:
         async with self._tx() as db:
-            return await db.run("sub_delete", {"id": subscriber_id}) > 0
+            gone = await db.run("sub_delete", {"id": subscriber_id}) > 0  # its retries too
+            await db.run("hook_copies_prune", {})
+            return gone
 
     async def sub_confirmed(self, kind: str) -> list[Subscriber]:
         return [_subscriber(r) for r in await self._all_large("sub_confirmed", kind=kind)]
@@ -256,14 +307,77 @@ class SqlSubscriberStore(SubscriberStore):
         return sorted(str(r["component_id"]) for r in rows)
 
     async def sub_hook_result(
-        self, subscriber_id: int, error: str | None, now: datetime
+        self, subscriber_id: int, error: str | None, now: datetime, copy_key: str | None = None
     ) -> Subscriber | None:
-        if error is None:
-            return await self._one(
-                "sub_hook_success", {"id": subscriber_id, "now": now.timestamp()}
-            )
-        params = {"id": subscriber_id, "error": error[:500], "now": now.timestamp()}
-        return await self._one("sub_hook_failure", params)
+        ts = now.timestamp()
+        if error is not None:
+            params = {"id": subscriber_id, "error": error[:500], "now": ts}
+            return await self._one("sub_hook_failure", params)
+        async with self._tx() as db:
+            if copy_key is not None and await db.run(
+                "hook_retry_taken", {"id": subscriber_id, "key": copy_key}
+            ):
+                await db.run("hook_copies_prune", {})
+            await db.run("hook_retry_sooner", {"id": subscriber_id, "now": ts})
+            rows = await db.fetch("sub_hook_success", id=subscriber_id, now=ts)
+        return _subscriber(rows[0]) if rows else None
+
+    async def hook_retry_add(
+        self, subscriber_id: int, channel: str, copy: tuple[str, int, bytes], due_at: datetime,
+        error: str, now: datetime,
+    ) -> bool:  # fmt: skip
+        key, message_id, body = copy
+        ts = now.timestamp()
+        async with self._tx() as db:
+            params = {"key": key, "message_id": message_id, "body": body.decode(), "now": ts}
+            await db.run("hook_copy_put", params)
+            added = await db.run("hook_retry_add", {
+                "subscriber_id": subscriber_id, "key": key, "channel": channel,
+                "due_at": due_at.timestamp(), "error": error[:500], "now": ts,
+            })  # fmt: skip
+            if not added:
+                await db.run("hook_copies_prune", {})
+            return added > 0
+
+    async def hook_retry_claim(
+        self, owner: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[HookRetry]:
+        ts, until = now.timestamp(), lease_until.timestamp()
+        async with self._tx() as db:
+            if await db.run("hook_retry_drop_unsubscribed", {"now": ts}):
+                await db.run("hook_copies_prune", {})
+            params = {"owner": owner, "lease_until": until}
+            if not await db.fetch("hook_retry_claim", now=ts, limit=limit, **params):
+                return []
+            return [_hook_retry(r) for r in await db.fetch("hook_retry_claimed", **params)]
+
+    async def hook_retry_finish(
+        self, retry: HookRetry, owner: str, now: datetime, *, due_at: datetime | None,
+        error: str | None, gave_up: dict[str, object] | None = None,
+    ) -> bool:  # fmt: skip
+        claim = {"id": retry.id, "owner": owner, "lease_until": retry.claim}
+        async with self._tx() as db:
+            if due_at is not None:
+                return await db.run("hook_retry_again", {
+                    **claim, "attempts": retry.attempts + 1, "due_at": due_at.timestamp(),
+                    "error": None if error is None else error[:500],
+                }) > 0  # fmt: skip
+            if not await db.run("hook_retry_done", claim):
+                return False
+            await db.run("hook_copies_prune", {})
+            if gave_up is not None:
+                await db.run("hook_gave_up_event", {
+                    "now": now.timestamp(), "channel": retry.channel,
+                    "message_id": retry.message_id, "detail": json.dumps(gave_up),
+                })  # fmt: skip
+            return True
+
+    async def hook_retry_next_due(self, now: datetime) -> datetime | None:
+        rows = await self._all("hook_retry_next_due", now=now.timestamp())
+        return utc(rows[0]["t"]) if rows and rows[0]["t"] is not None else None
+
+    async def hook_retry_counts(self) -> dict[int, int]:
+        return {int(r["subscriber_id"]): int(r["n"]) for r in await self._all("hook_retry_counts")}
 
     async def sub_attempts(self, key: str, since: datetime) -> tuple[int, datetime | None]:
         rows = await self._all("sub_attempts_count", key=key, since=since.timestamp())
@@ -278,6 +392,15 @@ class SqlSubscriberStore(SubscriberStore):
             await db.run_many(
                 "sub_attempt_insert", [{"key": k, "now": now.timestamp()} for k in keys]
             )
+
+
+def _hook_retry(r: Row) -> HookRetry:
+    return HookRetry(
+        id=int(r["id"]), subscriber_id=int(r["subscriber_id"]), channel=r["channel"],
+        attempts=int(r["attempts"]), copy_key=r["copy_key"], message_id=int(r["message_id"]),
+        body=str(r["body"]).encode(), address=r["address"], secret=r["secret"],
+        claim=float(r["claim_until"]),
+    )  # fmt: skip
 
 
 def _subscriber(r: Row) -> Subscriber:

@@ -31,8 +31,10 @@ async def list_subscribers(request: web.Request) -> web.Response:
     limit = _int(request, "limit", 100) or 100
     offset = _int(request, "offset", 0, lo=0, hi=10_000_000) or 0
     rows = await store.sub_list(kind, state, limit, offset)
+    retries = await store.hook_retry_counts()
     return web.json_response({
-        "items": [csv_io.subscriber_json(s) for s in rows], "counts": await store.sub_counts(),
+        "items": [csv_io.subscriber_json(s, retries.get(s.id, 0)) for s in rows],
+        "counts": await store.sub_counts(),
     })  # fmt: skip
 
 

@@ -74,7 +74,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         return EXIT_OK
     for s in data["items"]:
         scope = ",".join(s["components"]) or "all"
-        print(f"{s['id']:>6}  {s['kind']:<7}  {s['state']:<12}  {s['address']}  [{scope}]")
+        waiting = s.get("retries_pending") or 0
+        later = f"  ({waiting} to send again)" if waiting else ""
+        print(f"{s['id']:>6}  {s['kind']:<7}  {s['state']:<12}  {s['address']}  [{scope}]{later}")
     for kind, states in data["counts"].items():
         total = sum(states.values())
         detail = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "none"

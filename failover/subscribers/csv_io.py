@@ -89,11 +89,13 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat().replace("+00:00", "Z") if value else ""
 
 
-def subscriber_json(s: Subscriber) -> dict[str, object]:
-    """What the API shows of a subscriber: never its secret, token or unsubscribe key."""
+def subscriber_json(s: Subscriber, retries_pending: int = 0) -> dict[str, object]:
+    """What the API shows of a subscriber: never its secret, token or unsubscribe key;
+    ``retries_pending``: a webhook's missed copies still to be sent again."""
     return {
         "id": s.id, "kind": s.kind, "address": s.address, "state": s.state,
         "components": list(s.components), "contact_email": s.contact_email,
         "failures": s.failures, "last_error": s.last_error, "created_at": _iso(s.created_at),
         "confirmed_at": _iso(s.confirmed_at) or None, "updated_at": _iso(s.updated_at),
+        "retries_pending": retries_pending,
     }  # fmt: skip

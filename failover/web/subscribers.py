@@ -24,7 +24,8 @@ async def subscribers(request: web.Request, session: sessions.Session) -> web.Re
         raise web.HTTPBadRequest(text=f"state must be one of {', '.join(STATES)}")
     rows = await store.sub_list(None, state, PAGE, 0)
     return render(request, "subscribers.html", session, rows=rows,
-                  counts=await store.sub_counts(), state=state, page=PAGE)  # fmt: skip
+                  counts=await store.sub_counts(), state=state, page=PAGE,
+                  retries=await store.hook_retry_counts())  # fmt: skip
 
 
 @routes.get("/ui/subscribers.csv")

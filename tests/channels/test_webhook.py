@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -21,6 +22,7 @@ from channels.base import (
     TransientError,
 )
 from channels.webhook import WebhookChannel, WebhookOptions
+from channels.webhook_fanout import HookCopy, HookTarget
 from tests.peers.faults import Fault
 from tests.peers.webhook_receiver import WebhookReceiver
 from tests.secrets_registry import secret
@@ -155,3 +157,88 @@ async def test_check_reaches_the_endpoint(tmp_path: Path, receiver: WebhookRecei
         assert not result.ok and "unreachable" in result.detail
     finally:
         await ch.close()
+
+
+class Hooks:
+    """A HookSource that hands out one hook and keeps what it is told."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.results: list[tuple[str, object, object]] = []
+
+    async def targets(self, post: Post) -> list[HookTarget]:
+        return [HookTarget("7", self.url, SECRET)]
+
+    async def result(self, key: str, error: object, copy: object) -> None:
+        self.results.append((key, error, copy))
+
+
+async def fan_out_channel(tmp_path: Path, source: Hooks) -> WebhookChannel:
+    opts = WebhookOptions(recipients_from="subscribers", timeout=1.0, headers={"X-Team": "ops"})
+    ch = WebhookChannel(ChannelContext(name="hooks", state_dir=tmp_path), opts)
+    ch.source = source
+    await ch.open()
+    return ch
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "kind"),
+    [
+        (503, None, TransientError), (500, None, TransientError), (408, None, TransientError),
+        (429, 120, RateLimitedError), (503, 90, RateLimitedError), (404, None, PermanentError),
+        (410, None, PermanentError), (400, None, PermanentError),
+    ],
+)  # fmt: skip
+async def test_a_failed_hook_is_handed_back_with_its_copy_and_the_kind_of_failure(
+    tmp_path: Path, receiver: WebhookReceiver, status: int, retry_after: int | None, kind: type
+) -> None:
+    hooks = Hooks(f"{receiver.server.url}/hook")
+    ch = await fan_out_channel(tmp_path, hooks)
+    receiver.fail_next(1, status=status, retry_after=retry_after)
+    try:
+        receipt = await ch.send(post(3))  # the delivery succeeds: one hook is not the channel
+    finally:
+        await ch.close()
+    assert receipt.extra == {"sent": 0, "failed": 1}
+    [(key, error, copy)] = hooks.results
+    assert key == "7" and type(error) is kind and error.status == status  # type: ignore[attr-defined]
+    if retry_after is not None:
+        assert error.retry_after == retry_after  # type: ignore[attr-defined]
+    assert copy == HookCopy(3, "m3-hook-1", receiver.received[0].raw)
+
+
+async def test_a_missed_copy_is_sent_again_unchanged_and_signed_anew(
+    tmp_path: Path, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hooks = Hooks(f"{receiver.server.url}/hook")
+    ch = await fan_out_channel(tmp_path, hooks)
+    receiver.fail_next(1)
+    try:
+        await ch.send(post(4))
+        [(_, _, copy)] = hooks.results
+        assert isinstance(copy, HookCopy)
+        later = time.time() + 120  # two minutes on (for the receiver too): a new timestamp
+        monkeypatch.setattr(time, "time", lambda: later)
+        error = await ch.resend(HookTarget("7", hooks.url, SECRET), copy, claim="d1 hook-retry/1/2")
+    finally:
+        await ch.close()
+    first, again = receiver.received
+    assert error is None and (first.status, again.status) == (503, 200)
+    assert again.raw == first.raw  # the same bytes
+    for name in ("Idempotency-Key", "X-Team", "Content-Type"):
+        assert again.headers[name] == first.headers[name]
+    assert int(again.headers["X-Failover-Timestamp"]) >= int(first.headers["X-Failover-Timestamp"]) + 119  # fmt: skip
+    assert again.headers["Failover-Claim"] == "d1 hook-retry/1/2"
+
+
+async def test_an_unreachable_hook_is_transient(tmp_path: Path) -> None:
+    from tests.harness import free_port
+
+    hooks = Hooks(f"http://127.0.0.1:{free_port()}/hook")
+    ch = await fan_out_channel(tmp_path, hooks)
+    try:
+        await ch.send(post(5))
+    finally:
+        await ch.close()
+    [(_, error, _)] = hooks.results
+    assert type(error) is TransientError and error.status is None

@@ -108,3 +108,77 @@ async def test_attempts_are_counted_in_their_window_and_pruned(store: Store) -> 
 
 async def test_a_message_outside_any_incident_has_no_components(store: Store) -> None:
     assert await store.sub_message_components(12345) is None
+
+
+async def hook(store: Store, url: str = "https://h.example/") -> Subscriber:
+    row = await store.sub_insert(NewSubscriber("webhook", url, "confirmed", f"k-{url}", secret="s3cret-0123456789"), T0)  # fmt: skip
+    assert row is not None
+    return row
+
+
+async def test_a_missed_copy_is_kept_claimed_once_and_rescheduled(store: Store) -> None:
+    h1, h2 = await hook(store, "https://a.example/"), await hook(store, "https://b.example/")
+    body = '{"text": "Investigating ✓"}'.encode()
+    due = T0 + timedelta(seconds=30)
+    for h in (h1, h2):
+        assert await store.hook_retry_add(h.id, "hooks", ("m1-hooks-1", 1, body), due, "HTTP 503", T0)  # fmt: skip
+    assert not await store.hook_retry_add(h1.id, "hooks", ("m1-hooks-1", 1, body), LATER, "x", T0)  # fmt: skip
+    assert await store.hook_retry_counts() == {h1.id: 1, h2.id: 1}
+    assert await store.hook_retry_next_due(T0) == due
+    assert await store.hook_retry_claim("d1", T0, T0 + timedelta(minutes=1), 8) == []  # not due
+    at = due + timedelta(seconds=1)
+    lease = at + timedelta(minutes=1)
+    claimed = await store.hook_retry_claim("d1", at, lease, 8)
+    assert [(r.subscriber_id, r.body, r.copy_key, r.message_id, r.attempts) for r in claimed] == [
+        (h1.id, body, "m1-hooks-1", 1, 1), (h2.id, body, "m1-hooks-1", 1, 1),
+    ]  # fmt: skip
+    assert claimed[0].address == "https://a.example/" and claimed[0].secret == "s3cret-0123456789"
+    assert await store.hook_retry_claim("d2", at, lease, 8) == []  # claimed: not again
+    assert await store.hook_retry_next_due(at) is None  # nothing unclaimed
+    again = at + timedelta(minutes=2)
+    assert await store.hook_retry_finish(claimed[0], "d1", at, due_at=again, error="HTTP 502")
+    assert not await store.hook_retry_finish(claimed[0], "d1", at, due_at=None, error=None)  # its claim is spent  # fmt: skip
+    assert await store.hook_retry_finish(claimed[1], "d1", at, due_at=None, error=None)  # taken
+    assert await store.hook_retry_counts() == {h1.id: 1}
+    # A claim whose daemon died expires, and another daemon takes the copy.
+    [second] = await store.hook_retry_claim("d1", again, again + timedelta(minutes=1), 8)
+    assert second.attempts == 2
+    [taken_over] = await store.hook_retry_claim("d2", again + timedelta(minutes=2), again + timedelta(minutes=3), 8)  # fmt: skip
+    assert taken_over.id == second.id
+    assert not await store.hook_retry_finish(second, "d1", again, due_at=None, error=None)
+
+
+async def test_a_give_up_is_an_event_and_the_body_goes_with_the_last_retry(store: Store) -> None:
+    h = await hook(store)
+    body = b'{"text": "big"}'
+    await store.hook_retry_add(h.id, "hooks", ("m2-hooks-1", 2, body), T0, "HTTP 503", T0)
+    [r] = await store.hook_retry_claim("d1", T0, LATER, 8)
+    detail = {"subscriber": h.id, "attempts": 5, "error": "HTTP 503"}
+    assert await store.hook_retry_finish(r, "d1", T0, due_at=None, error="HTTP 503", gave_up=detail)
+    [event] = [e for e in await store.events() if e.kind == "subscriber.hook_gave_up"]
+    assert (event.channel, event.message_id, event.detail) == ("hooks", 2, detail)
+    assert await store.hook_retry_counts() == {}
+    # The body is kept once per copy and goes once no hook waits for it: the key is free again.
+    other = b'{"text": "other body, same key"}'
+    await store.hook_retry_add(h.id, "hooks", ("m2-hooks-1", 2, other), T0, "HTTP 503", T0)
+    [r] = await store.hook_retry_claim("d1", T0, LATER, 8)
+    assert r.body == other
+
+
+async def test_a_hook_that_works_again_or_is_gone_changes_its_retries(store: Store) -> None:
+    h, gone, erased = [await hook(store, f"https://{n}.example/") for n in "xyz"]
+    for n, sub in enumerate((h, h, gone, erased)):
+        key = f"m{n}-hooks-1"
+        await store.hook_retry_add(sub.id, "hooks", (key, n, b"{}"), LATER, "HTTP 503", T0)
+    # The hook took copy 0 after all (a delivery sent again) and works: copy 1 is due now.
+    ok = await store.sub_hook_result(h.id, None, T0, "m0-hooks-1")
+    assert ok is not None and ok.failures == 0
+    assert await store.hook_retry_next_due(T0) == T0
+    assert await store.sub_unsubscribe(gone.unsubscribe_key, T0) is not None
+    assert await store.sub_delete(erased.id)
+    assert await store.hook_retry_counts() == {h.id: 1, gone.id: 1}  # erased: its row went too
+    claimed = await store.hook_retry_claim("d1", T0, LATER + timedelta(hours=1), 8)
+    assert [(r.subscriber_id, r.copy_key) for r in claimed] == [(h.id, "m1-hooks-1")]
+    assert await store.hook_retry_claim("d1", LATER, LATER + timedelta(minutes=1), 8) == []
+    assert await store.hook_retry_counts() == {h.id: 1}  # the unsubscribed one is dropped
+    assert not await store.hook_retry_add(gone.id, "hooks", ("m9-hooks-1", 9, b"{}"), T0, "x", T0)

@@ -157,3 +157,51 @@ def test_what_happens_next_in_every_situation(
             assert d.retry_at >= T0 + timedelta(seconds=error.retry_after)
     assert d.give_up == (d.action in (Action.GIVE_UP, Action.REROUTE))
     assert not d.escalate  # no escalation deadline in these situations
+
+
+# --- a webhook subscriber's missed copy ------------------------------------------------------
+
+
+def test_a_hook_copy_is_retried_on_the_schedule_then_given_up() -> None:
+    from failover.config import SubscribersConfig
+    from failover.retry import HOOK_RETRIES, hook_decision
+
+    assert tuple(SubscribersConfig().hook_retries) == HOOK_RETRIES  # the config's default
+    error = TransientError("HTTP 503", status=503)
+    waits = []
+    attempts = 1
+    while (d := hook_decision(error, attempts=attempts, now=T0)).retry_at is not None:
+        assert d.action is Action.RETRY
+        waits.append((d.retry_at - T0).total_seconds())
+        attempts += 1
+    assert waits == [30, 120, 600, 1800] and attempts == 5  # the first POST and 4 retries
+    assert d.give_up and not d.permanent and "5 attempts" in d.reason
+    stretched = hook_decision(error, attempts=1, now=T0, jitter=0.999).retry_at
+    assert stretched is not None and 32.9 < (stretched - T0).total_seconds() < 33  # +10% at most
+    assert hook_decision(error, attempts=2, now=T0, schedule=()).give_up  # retries turned off
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
+def test_a_hook_that_answers_a_4xx_is_not_retried(status: int) -> None:
+    from failover.retry import hook_decision
+
+    d = hook_decision(PermanentError(f"HTTP {status}", status=status), attempts=1, now=T0)
+    assert d.give_up and d.permanent and d.retry_at is None
+
+
+def test_a_hooks_retry_after_lengthens_the_wait_up_to_a_cap() -> None:
+    from failover.retry import HOOK_RETRY_AFTER_CAP, hook_decision
+
+    def wait(retry_after: float, attempts: int = 1) -> float:
+        error = RateLimitedError("HTTP 429", retry_after=retry_after)
+        at = hook_decision(error, attempts=attempts, now=T0).retry_at
+        assert at is not None
+        return (at - T0).total_seconds()
+
+    assert wait(5) == 30  # shorter than the schedule: the schedule
+    assert wait(300) == 300
+    assert wait(86400) == HOOK_RETRY_AFTER_CAP == 1800  # a day: the cap, not a day
+    assert wait(300, attempts=3) == 600
+    busy = RateLimitedError("HTTP 503", retry_after=90, status=503)
+    at = hook_decision(busy, attempts=1, now=T0).retry_at
+    assert at == T0 + timedelta(seconds=90)

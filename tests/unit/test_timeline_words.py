@@ -39,6 +39,8 @@ def ev(kind: str, channel: str | None = None, **detail: Any) -> dict[str, Any]:
          "alice handed Ops webhook back to automatic health checks"),
         (ev("delivery.dead", "hook", error="HTTP 503: busy", attempts=8),
          "Gave up on Ops webhook after 8 tries: HTTP 503: busy"),
+        (ev("subscriber.hook_gave_up", "hook", subscriber=12, attempts=5, error="HTTP 503"),
+         "Gave up on webhook subscriber 12 after 5 tries: HTTP 503"),
         (ev("message.cancelled", channels=["x", "hook"]),
          "Cancelled: stopped what was pending on X, Ops webhook"),
     ],
