@@ -33,18 +33,36 @@ logs.quiet_libraries()  # their debug lines print query parameters
 
 
 class _PgTx:
-    def __init__(self, conn: psycopg.AsyncConnection[Any], store: SqlStore | None = None) -> None:
+    """One transaction, in pipeline mode when ``pipeline`` is given: a statement whose answer
+    the caller needs costs one round trip (BEGIN rides with the first one), and statements
+    whose answer nobody reads (``run_many``, ``notify``) ride with the next one, or with the
+    COMMIT. Every round trip is a wake-up of the database and of this event loop, which on a
+    busy machine each wait their turn for a CPU: fewer of them is the speed."""
+
+    def __init__(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        store: SqlStore | None = None,
+        pipeline: psycopg.AsyncPipeline | None = None,
+    ) -> None:
         self.conn = conn
         self.store = store
+        self.pipeline = pipeline
 
     def _count(self, n: int = 1) -> None:
         if self.store is not None:
             self.store.statements += n
 
+    async def _answer(self) -> None:
+        """Wait for the statements sent so far (in pipeline mode results come at a sync)."""
+        if self.pipeline is not None:
+            await self.pipeline.sync()
+
     async def fetch(self, query: str, **params: Any) -> list[Row]:
         self._count()
         async with self.conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(Q[query], params)
+            await self._answer()
             rows: list[Row] = list(await cur.fetchall()) if cur.description else []
             return rows
 
@@ -52,12 +70,13 @@ class _PgTx:
         self._count()
         async with self.conn.cursor() as cur:
             await cur.execute(Q[query], params)
+            await self._answer()
             return cur.rowcount
 
     async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
         self._count(len(params))
         async with self.conn.cursor() as cur:
-            await cur.executemany(Q[query], params)
+            await cur.executemany(Q[query], params)  # in a pipeline: sent with the next sync
 
     async def notify(self) -> None:
         await self.conn.execute("NOTIFY " + CHANNEL)  # delivered when the transaction commits
@@ -77,7 +96,9 @@ class PostgresStore(SqlStore):
         self.dsn = dsn
         self.listen_dsn = listen_dsn or dsn  # LISTEN needs a session: bypass a pooler
         self._password_kwargs: dict[str, Any] = {"password": password} if password else {}
-        kwargs: dict[str, Any] = {"autocommit": False, **self._password_kwargs}
+        # Autocommit: a lone read is one round trip, not BEGIN, read, COMMIT; every write
+        # that must be atomic runs in an explicit transaction (``_tx``).
+        kwargs: dict[str, Any] = {"autocommit": True, **self._password_kwargs}
         self._pool = AsyncConnectionPool(
             dsn, min_size=1, max_size=max_size, kwargs=kwargs, open=False,
             name="failover", timeout=10.0,
@@ -133,8 +154,17 @@ class PostgresStore(SqlStore):
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_PgTx]:
-        async with self._tx_conn() as conn:
-            yield _PgTx(conn, self)
+        """A transaction in pipeline mode; the COMMIT's answer is awaited before the block's
+        caller goes on, so nothing is acknowledged before it is durable."""
+        try:
+            async with (
+                self._pool.connection() as conn,
+                conn.pipeline() as pipeline,
+                conn.transaction(),
+            ):
+                yield _PgTx(conn, self, pipeline)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
         self.commits += 1
 
     async def listen(self, wake: Callable[[], None]) -> None:
@@ -159,5 +189,9 @@ class PostgresStore(SqlStore):
                 delay = min(delay * 2, 30.0)
 
     async def _all(self, query: str, **params: Any) -> list[Row]:
-        async with self._tx() as tx:
-            return await tx.fetch(query, **params)
+        """One statement on its own (autocommit): one round trip."""
+        try:
+            async with self._pool.connection() as conn:
+                return await _PgTx(conn, self).fetch(query, **params)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"PostgreSQL: {exc}") from exc
