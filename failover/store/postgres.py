@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -154,15 +155,21 @@ class PostgresStore(SqlStore):
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_PgTx]:
-        """A transaction in pipeline mode; the COMMIT's answer is awaited before the block's
-        caller goes on, so nothing is acknowledged before it is durable."""
+        """A transaction in one pipeline: BEGIN goes with the first statement and COMMIT with
+        the final sync, whose answer is awaited before the caller goes on, so nothing is
+        acknowledged before it is durable. (psycopg's ``transaction()`` in a pipeline syncs on
+        entering and on leaving: two more round trips.) A cancellation while the final sync
+        is out is psycopg's: it cancels the statement on the server and reads the outcome."""
         try:
-            async with (
-                self._pool.connection() as conn,
-                conn.pipeline() as pipeline,
-                conn.transaction(),
-            ):
-                yield _PgTx(conn, self, pipeline)
+            async with self._pool.connection() as conn:
+                try:
+                    async with conn.pipeline() as pipeline:
+                        await conn.execute("BEGIN")
+                        yield _PgTx(conn, self, pipeline)
+                        await conn.execute("COMMIT")
+                finally:
+                    if conn.info.transaction_status != TransactionStatus.IDLE:
+                        await _rollback(conn)  # failed or cut short: not committed
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
         self.commits += 1
@@ -195,3 +202,12 @@ class PostgresStore(SqlStore):
                 return await _PgTx(conn, self).fetch(query, **params)
         except psycopg.OperationalError as exc:
             raise StoreError(f"PostgreSQL: {exc}") from exc
+
+
+async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
+    """End a transaction that failed or was cut short. If even that fails, the pool, seeing
+    the connection not idle when it comes back, rolls it back or discards it."""
+    try:
+        await conn.execute("ROLLBACK")
+    except psycopg.Error as exc:
+        log.debug("rollback failed: %s", exc)
