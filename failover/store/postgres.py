@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import psycopg
@@ -33,22 +33,47 @@ CHANNEL = "failover_work"  # LISTEN/NOTIFY channel: due work was added
 logs.quiet_libraries()  # their debug lines print query parameters
 
 
+# Statements that are a whole transaction on PostgreSQL: the claim brings its messages, the
+# outcome writes its attempt and events, all in the one statement (writable CTEs). First in a
+# transaction, each runs on its own, committed when answered: one round trip, not two.
+WHOLE = frozenset({"claim_due", "finish_delivery"})
+
+
 class _PgTx:
-    """One transaction, in pipeline mode when ``pipeline`` is given: a statement whose answer
-    the caller needs costs one round trip (BEGIN rides with the first one), and statements
-    whose answer nobody reads (``run_many``, ``notify``) ride with the next one, or with the
-    COMMIT. Every round trip is a wake-up of the database and of this event loop, which on a
-    busy machine each wait their turn for a CPU: fewer of them is the speed."""
+    """One transaction, begun lazily. Its first statement, if in ``WHOLE``, runs alone (and
+    only reads may follow it); otherwise BEGIN goes out with that statement in a pipeline, a
+    statement whose answer the caller needs costs one round trip, and those whose answer
+    nobody reads (``run_many``, ``notify``) ride with the next one or with the COMMIT. Every
+    round trip is a wake-up of the database and of this event loop, which on a busy machine
+    each wait their turn for a CPU: fewer of them is the speed."""
 
     def __init__(
         self,
         conn: psycopg.AsyncConnection[Any],
         store: SqlStore | None = None,
-        pipeline: psycopg.AsyncPipeline | None = None,
+        stack: AsyncExitStack | None = None,
     ) -> None:
         self.conn = conn
         self.store = store
-        self.pipeline = pipeline
+        self._stack = stack  # None: run each statement as it comes (autocommit)
+        self.pipeline: psycopg.AsyncPipeline | None = None
+        self.begun = False  # BEGIN sent: COMMIT (or ROLLBACK) at the end
+        self._alone: str | None = None  # the WHOLE statement that ran first, committed
+
+    async def _before(self, query: str | None) -> None:
+        """Begin the transaction unless this statement may run on its own."""
+        if self.begun or self._stack is None:
+            return
+        if self._alone is not None:
+            if query is None or not _reads_only(Q[query]):
+                raise RuntimeError(f"{query} cannot share a transaction with {self._alone}")
+            return  # a read after a committed statement: on its own too
+        if query in WHOLE:
+            self._alone = query
+            return
+        self.pipeline = await self._stack.enter_async_context(self.conn.pipeline())
+        await self.conn.execute("BEGIN")
+        self.begun = True
 
     def _count(self, n: int = 1) -> None:
         if self.store is not None:
@@ -61,6 +86,7 @@ class _PgTx:
 
     async def fetch(self, query: str, **params: Any) -> list[Row]:
         self._count()
+        await self._before(query)
         async with self.conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(Q[query], params)
             await self._answer()
@@ -69,6 +95,7 @@ class _PgTx:
 
     async def run(self, query: str, params: Mapping[str, Any]) -> int:
         self._count()
+        await self._before(query)
         async with self.conn.cursor() as cur:
             await cur.execute(Q[query], params)
             await self._answer()
@@ -76,11 +103,19 @@ class _PgTx:
 
     async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
         self._count(len(params))
+        await self._before(query)
         async with self.conn.cursor() as cur:
             await cur.executemany(Q[query], params)  # in a pipeline: sent with the next sync
 
     async def notify(self) -> None:
+        await self._before(None)
         await self.conn.execute("NOTIFY " + CHANNEL)  # delivered when the transaction commits
+
+
+def _reads_only(sql: str) -> bool:
+    """Whether a named query is a plain SELECT (its leading comment lines skipped)."""
+    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
+    return "\n".join(lines).lstrip().upper().startswith("SELECT")
 
 
 class PostgresStore(SqlStore):
@@ -155,18 +190,19 @@ class PostgresStore(SqlStore):
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[_PgTx]:
-        """A transaction in one pipeline: BEGIN goes with the first statement and COMMIT with
-        the final sync, whose answer is awaited before the caller goes on, so nothing is
-        acknowledged before it is durable. (psycopg's ``transaction()`` in a pipeline syncs on
-        entering and on leaving: two more round trips.) A cancellation while the final sync
-        is out is psycopg's: it cancels the statement on the server and reads the outcome."""
+        """A transaction (see ``_PgTx``) whose COMMIT goes with the final sync of its pipeline;
+        that answer is awaited before the caller goes on, so nothing is acknowledged before it
+        is durable. (psycopg's ``transaction()`` in a pipeline syncs on entering and on
+        leaving: two more round trips.) A cancellation while a sync is out is psycopg's: it
+        cancels the statement on the server and reads the outcome."""
         try:
             async with self._pool.connection() as conn:
                 try:
-                    async with conn.pipeline() as pipeline:
-                        await conn.execute("BEGIN")
-                        yield _PgTx(conn, self, pipeline)
-                        await conn.execute("COMMIT")
+                    async with AsyncExitStack() as stack:
+                        tx = _PgTx(conn, self, stack)
+                        yield tx
+                        if tx.begun:
+                            await conn.execute("COMMIT")
                 finally:
                     if conn.info.transaction_status != TransactionStatus.IDLE:
                         await _rollback(conn)  # failed or cut short: not committed

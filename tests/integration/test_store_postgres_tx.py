@@ -49,3 +49,19 @@ async def test_a_write_is_committed_when_the_call_returns(pg: tuple[Any, str]) -
         kinds = [r[0] for r in other.execute("SELECT kind FROM events").fetchall()]
     assert kinds == ["durable"]
     assert store.commits >= 1
+
+
+async def test_a_statement_run_on_its_own_takes_no_write_after_it(pg: tuple[Any, str]) -> None:
+    """claim_due and finish_delivery are whole transactions on PostgreSQL, committed when
+    answered: a write after one in the same block could not be atomic with it, so it is
+    refused rather than run."""
+    store, _ = pg
+    now = T0.timestamp()
+    async with store._tx() as db:
+        rows = await db.fetch(
+            "claim_due", channel="x", now=now, owner="me", lease_until=now + 60, limit=5
+        )
+        assert rows == []
+        assert await db.fetch("list_tokens") == []  # a read after it: fine
+        with pytest.raises(RuntimeError, match="cannot share a transaction"):
+            await db.run("insert_events", {"at": now, "events": "[]"})
