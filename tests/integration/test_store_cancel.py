@@ -152,13 +152,14 @@ async def test_cancelled_during_commit_finishes_the_commit(
     else:
         import psycopg
 
-        real_commit = psycopg.AsyncTransaction._commit_gen
+        real_execute = psycopg.AsyncConnection.execute
 
-        def slow_pg_commit(self: Any) -> Any:
-            started.set()
-            return real_commit(self)
+        async def commit_sent(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            if query == "COMMIT":  # queued in the transaction's pipeline; sent at its sync
+                started.set()
+            return await real_execute(self, query, *args, **kwargs)
 
-        monkeypatch.setattr(psycopg.AsyncTransaction, "_commit_gen", slow_pg_commit)
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", commit_sent)
         real_wait = psycopg.AsyncConnection.wait
 
         async def slow_wait(self: Any, gen: Any, *args: Any, **kwargs: Any) -> Any:
