@@ -4,7 +4,9 @@ The daemon legs post N messages to the API of real daemon subprocesses: one on S
 every commit), then, when a PostgreSQL server answers, one and three daemons sharing a throwaway
 PostgreSQL database and times from the first POST to the N-th arrival at a local webhook receiver.
 The raw leg sends the same N JSON bodies straight to the same receiver with a plain aiohttp
-loop at the same concurrency. Each daemon leg also reads the daemons' /metrics before and
+loop at the same concurrency. The relay leg posts them to ``bench/relay.py``, a process that
+answers 201 and forwards each body with nothing else: what any daemon of one Python process
+reaches here, doing the two requests per message the daemon does (``sqlite_vs_relay``). Each daemon leg also reads the daemons' /metrics before and
 after (``failover_store_work_total``) for the store's SQL statements and commits per delivered
 message, from acceptance to delivered (BEGIN/COMMIT are not counted as statements).
 Prints a table and, last, one JSON line.
@@ -39,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from failover.config import ChannelConfig  # noqa: E402
 from tests.e2e.daemon_process import DaemonProcess  # noqa: E402
-from tests.harness import write_config  # noqa: E402
+from tests.harness import free_port, write_config  # noqa: E402
 from tests.peers import postgres_db  # noqa: E402
 from tests.peers.webhook_receiver import WebhookReceiver  # noqa: E402
 
@@ -204,6 +206,41 @@ async def daemon_leg(
     return elapsed, accepted, *per_msg, drain, busy
 
 
+async def relay_leg(
+    receiver: WebhookReceiver, n: int, concurrency: int
+) -> tuple[float, float, float, float, float, float]:
+    """The same N POSTs through ``bench/relay.py``: one Python process that answers 201 and
+    forwards, with nothing else — the ceiling of any single-process aiohttp daemon here."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "relay.py"), "--port", str(port),
+         "--target", receiver.server.url + "/hook", "--concurrency", str(concurrency)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        start_count = len(receiver.received)
+        sem = asyncio.Semaphore(32)
+        url = f"http://127.0.0.1:{port}/api/v1/messages"
+        async with aiohttp.ClientSession() as s:
+
+            async def post(i: int) -> None:
+                async with sem, s.post(url, json={"text": f"benchmark message {i}"}) as r:
+                    assert r.status == 201, await r.text()
+
+            t0, cpu0 = time.perf_counter(), cpu_jiffies()
+            await asyncio.gather(*(post(i) for i in range(n)))
+            accepted = time.perf_counter() - t0
+            left = start_count + n - len(receiver.received)
+            await wait_count(receiver, start_count + n)
+            elapsed, busy = time.perf_counter() - t0, busy_since(cpu0)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    drain = left / (elapsed - accepted) if left >= n / 10 else 0.0
+    return elapsed, accepted, 0.0, 0.0, drain, busy
+
+
 # key, label, end-to-end s, accept s, statements and commits per message, drain msg/s, CPU busy
 Leg = tuple[str, str, float, float, float, float, float, float]
 
@@ -231,8 +268,10 @@ async def fast_legs(
     async with WebhookReceiver() as receiver:
         await raw_leg(receiver, 100, args.concurrency)  # warm-up
         raw = await raw_leg(receiver, args.n, args.concurrency)
+        relay = await relay_leg(receiver, args.n, args.concurrency)
         run = await daemon_leg(receiver, args.n, args.concurrency, tmp / "sqlite")
-        legs: list[Leg] = [("sqlite", "daemon, SQLite", *run)]
+        legs: list[Leg] = [("relay", "bare relay (no store)", *relay)]
+        legs.append(("sqlite", "daemon, SQLite", *run))
         if pg_why is None:
             legs += await postgres_legs(receiver, args.n, args.concurrency, tmp, "")
     return raw, legs
@@ -324,6 +363,8 @@ async def main() -> None:
         figures["daemon_per_s"] = figures["sqlite_per_s"]
         figures["ratio"] = round(figures["sqlite_per_s"] / figures["raw_per_s"], 3)
         figures["statements_per_msg"] = figures["sqlite_statements_per_msg"]
+    if "relay_per_s" in figures and "sqlite_per_s" in figures:
+        figures["sqlite_vs_relay"] = round(figures["sqlite_per_s"] / figures["relay_per_s"], 3)
     if "postgres_3_slow_per_s" in figures:
         one, three = figures["postgres_1_slow_per_s"], figures["postgres_3_slow_per_s"]
         figures["postgres_3_vs_1_slow"] = round(three / one, 2)
