@@ -4,15 +4,18 @@ In-Reply-To/References), and the components' status follows the incident."""
 
 from __future__ import annotations
 
+import html
 import itertools
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from failover.clock import FakeClock
+from failover.incidents.model import MAX_BODY
 from tests.harness import Harness, eventually, start_daemon, write_config
 from tests.peers.smtp_server import Sink, smtp_server
 
@@ -200,6 +203,42 @@ async def test_bad_input_gets_a_4xx_naming_what_is_wrong(daemon: Harness) -> Non
     assert (await h.request("GET", "/api/v1/incidents", role=None))[0] == 401
     code, listed = await h.request("GET", "/api/v1/incidents?active=false", role="viewer")
     assert code == 200 and [i["id"] for i in listed["items"]] == [iid]
+
+
+async def test_the_largest_update_is_posted_shown_and_one_more_character_is_refused(
+    daemon: Harness, sink: tuple[Sink, int]
+) -> None:
+    """An incident at every limit: a 300-character title, a 10,000-character body of emoji and
+    CJK, an update as long: each goes out by mail and stands whole on the public page, its
+    JSON and feed; one character more is a 422 naming the field, and nothing is posted."""
+    h, mails = daemon, sink[0]
+    title = ("Störung 🚨 " * 40)[:299] + "!"  # no space at either end: those are trimmed
+    body = ("我们暂时无法连接到平台。👩\u200d👩\u200d👧 " * MAX_BODY)[: MAX_BODY - 1] + "。"
+    code, opened = await h.request(
+        "POST", "/api/v1/incidents", role="publisher",
+        json={"title": title, "body": body, "impact": "critical", "components": {"api": "major_outage"}},
+    )  # fmt: skip
+    assert code == 201, opened
+    await _delivered(h, opened)
+    update = body[::-1]  # as long, and not the same text
+    await _delivered(h, await _update(h, opened["id"], state="identified", body=update))
+    texts = [r.message.get_body(("plain",)).get_content() for r in mails.received]  # type: ignore[union-attr]
+    assert body in texts[0] and update in texts[1]
+    for path in ("/status/", f"/status/incidents/{opened['id']}", "/status/feed.atom"):
+        async with aiohttp.ClientSession() as s, s.get(h.url + path) as r:
+            assert r.status == 200, path
+            page = html.unescape(await r.text())
+        assert update in page and title in page, path
+    for too_long in ({"title": title + "x", "body": "b"}, {"title": "t", "body": body + "x"}):
+        code, data = await h.request("POST", "/api/v1/incidents", role="publisher", json=too_long)
+        field = "title" if len(too_long["title"]) > 300 else "body"
+        assert (code, data["field"]) == (422, field), data
+    code, data = await h.request(
+        "POST", f"/api/v1/incidents/{opened['id']}/updates", role="publisher",
+        json={"state": "monitoring", "body": body + "x"},
+    )  # fmt: skip
+    assert (code, data["field"]) == (422, "body"), data
+    assert len(mails.received) == 2  # nothing refused was posted
 
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)  # the wall would stand out
