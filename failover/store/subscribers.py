@@ -282,7 +282,8 @@ class SqlSubscriberStore(SubscriberStore):
     async def sub_list(
         self, kind: str | None, state: str | None, limit: int, offset: int
     ) -> list[Subscriber]:
-        rows = await self._all("sub_list", kind=kind, state=state, limit=limit, offset=offset)
+        # Off the loop: the CSV export asks for every subscriber at once.
+        rows = await self._all_large("sub_list", kind=kind, state=state, limit=limit, offset=offset)
         return [_subscriber(r) for r in rows]
 
     async def sub_counts(self) -> dict[str, dict[str, int]]:
