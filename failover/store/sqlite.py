@@ -2,8 +2,8 @@
 
 Writes go through one connection on the event loop, store calls that arrive together sharing
 one COMMIT (``sqlite_writer``); reads use a second connection, also on the loop, and see only
-committed data. ``synchronous=FULL`` because an
-acknowledged message must survive a power cut, not just a crash.
+committed data. ``synchronous=FULL`` because an acknowledged message must survive a power cut,
+not just a crash.
 """
 
 from __future__ import annotations
