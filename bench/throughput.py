@@ -148,6 +148,29 @@ def busy_since(before: tuple[int, int]) -> float:
     return 1 - (idle - before[1]) / span if span > 0 else 0.0
 
 
+async def post_all(
+    receiver: WebhookReceiver, urls: list[str], n: int, headers: dict[str, str]
+) -> tuple[float, float, int, float]:
+    """POST N messages round-robin to ``urls``' /api/v1/messages, 32 at a time, and wait for
+    all N at the receiver. Returns (seconds to the N-th arrival, seconds to accept all N, how
+    many had not arrived when the last was accepted, the machine's CPU busy fraction)."""
+    start_count = len(receiver.received)
+    sem = asyncio.Semaphore(32)
+    async with aiohttp.ClientSession(headers=headers) as s:
+
+        async def post(i: int) -> None:
+            url = urls[i % len(urls)] + "/api/v1/messages"
+            async with sem, s.post(url, json={"text": f"benchmark message {i}"}) as r:
+                assert r.status == 201, await r.text()
+
+        t0, cpu0 = time.perf_counter(), cpu_jiffies()
+        await asyncio.gather(*(post(i) for i in range(n)))
+        accepted = time.perf_counter() - t0
+        left = start_count + n - len(receiver.received)
+        await wait_count(receiver, start_count + n)
+        return time.perf_counter() - t0, accepted, left, busy_since(cpu0)
+
+
 async def daemon_leg(
     receiver: WebhookReceiver,
     n: int,
@@ -176,24 +199,8 @@ async def daemon_leg(
         for p, url in zip(procs, urls, strict=True):
             await p.wait_ready(url, timeout=60)
         statements0, commits0 = await store_work(urls)
-        start_count = len(receiver.received)
-        sem = asyncio.Semaphore(32)
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
-
-            async def post(i: int) -> None:
-                url = urls[i % len(urls)]
-                async with (
-                    sem,
-                    s.post(url + "/api/v1/messages", json={"text": f"benchmark message {i}"}) as r,
-                ):
-                    assert r.status == 201, await r.text()
-
-            t0, cpu0 = time.perf_counter(), cpu_jiffies()
-            await asyncio.gather(*(post(i) for i in range(n)))
-            accepted = time.perf_counter() - t0
-            left = start_count + n - len(receiver.received)
-            await wait_count(receiver, start_count + n)
-            elapsed, busy = time.perf_counter() - t0, busy_since(cpu0)
+        headers = {"Authorization": f"Bearer {token}"}
+        elapsed, accepted, left, busy = await post_all(receiver, urls, n, headers)
         await asyncio.sleep(0.5)  # the last outcomes are recorded just after their arrival
         statements, commits = await store_work(urls)
     finally:
@@ -219,21 +226,8 @@ async def relay_leg(
     )  # fmt: skip
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        start_count = len(receiver.received)
-        sem = asyncio.Semaphore(32)
-        url = f"http://127.0.0.1:{port}/api/v1/messages"
-        async with aiohttp.ClientSession() as s:
-
-            async def post(i: int) -> None:
-                async with sem, s.post(url, json={"text": f"benchmark message {i}"}) as r:
-                    assert r.status == 201, await r.text()
-
-            t0, cpu0 = time.perf_counter(), cpu_jiffies()
-            await asyncio.gather(*(post(i) for i in range(n)))
-            accepted = time.perf_counter() - t0
-            left = start_count + n - len(receiver.received)
-            await wait_count(receiver, start_count + n)
-            elapsed, busy = time.perf_counter() - t0, busy_since(cpu0)
+        urls = [f"http://127.0.0.1:{port}"]
+        elapsed, accepted, left, busy = await post_all(receiver, urls, n, {})
     finally:
         proc.terminate()
         proc.wait(10)

@@ -10,15 +10,12 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from failover.clock import utc
-
-if TYPE_CHECKING:
-    from failover.store.sql_store import Row, Tx
+from failover.store.sql_access import Row, SqlAccess
 
 
 @dataclass(frozen=True)
@@ -194,17 +191,8 @@ class FediverseStore(abc.ABC):
     async def ap_media(self, name: str) -> tuple[str, bytes] | None: ...
 
 
-class SqlFediverseStore(FediverseStore):
+class SqlFediverseStore(FediverseStore, SqlAccess):
     """The SQL behind ``FediverseStore``, on the dialect's transactions and named queries."""
-
-    @abc.abstractmethod
-    def _tx(self) -> AbstractAsyncContextManager[Tx]: ...
-
-    @abc.abstractmethod
-    async def _all(self, query: str, **params: Any) -> list[Row]: ...
-
-    @abc.abstractmethod
-    async def _all_large(self, query: str, **params: Any) -> list[Row]: ...
 
     async def ap_actor(self) -> ActorRecord | None:
         rows = await self._all("ap_actor_get")

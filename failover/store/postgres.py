@@ -23,7 +23,8 @@ from psycopg_pool import AsyncConnectionPool
 from failover import logs
 from failover.errors import StoreError
 from failover.store import queries
-from failover.store.sql_store import Row, SqlStore
+from failover.store.sql_access import Row
+from failover.store.sql_store import SqlStore
 
 Q = queries.load("postgres")
 log = logging.getLogger("failover.store")

@@ -8,15 +8,13 @@ are stored as UTC epoch seconds and JSON as text in both dialects, so rows conve
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import functools
 import json
-from collections.abc import Awaitable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Awaitable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from failover.clock import utc
 from failover.errors import Conflict, NotFound
@@ -46,11 +44,11 @@ from failover.store.base import (
     WebSession,
 )
 from failover.store.fediverse import SqlFediverseStore
+from failover.store.sql_access import Row, Tx
 from failover.store.status import SqlStatusStore
 from failover.store.subscribers import SqlSubscriberStore
 from failover.store.token_cache import TokenCache
 
-Row = Mapping[str, Any]
 T = TypeVar("T")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -61,22 +59,6 @@ def _ts(dt: datetime | None) -> float | None:
 
 def _dt(ts: float | None) -> datetime | None:
     return None if ts is None else utc(ts)
-
-
-class Tx(Protocol):
-    """One open transaction of a dialect."""
-
-    async def fetch(self, query: str, **params: Any) -> list[Row]:
-        """Run a named query; return its rows."""
-
-    async def run(self, query: str, params: Mapping[str, Any]) -> int:
-        """Run a named query; return how many rows it changed."""
-
-    async def run_many(self, query: str, params: Sequence[Mapping[str, Any]]) -> None:
-        """Run a named query once per parameter set."""
-
-    async def notify(self) -> None:
-        """Tell the other daemons, when this transaction commits, that due work was added."""
 
 
 async def settle(work: Awaitable[T]) -> T:
@@ -98,18 +80,6 @@ async def settle(work: Awaitable[T]) -> T:
 
 class SqlStore(SqlFediverseStore, SqlStatusStore, SqlSubscriberStore, Store):
     """Everything but connections, transactions and migrations, which the dialects own."""
-
-    @abc.abstractmethod
-    def _tx(self) -> AbstractAsyncContextManager[Tx]:
-        """A transaction: committed when the block ends, rolled back if it raises."""
-
-    @abc.abstractmethod
-    async def _all(self, query: str, **params: Any) -> list[Row]:
-        """A read outside any transaction."""
-
-    async def _all_large(self, query: str, **params: Any) -> list[Row]:
-        """A read that may return thousands of rows; a dialect may keep it off the loop."""
-        return await self._all(query, **params)
 
     # messages ------------------------------------------------------------------------------
 

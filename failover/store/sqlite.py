@@ -22,7 +22,8 @@ from failover import logs
 from failover.errors import StoreError
 from failover.filemodes import private_file
 from failover.store import queries
-from failover.store.sql_store import Row, SqlStore
+from failover.store.sql_access import Row
+from failover.store.sql_store import SqlStore
 from failover.store.sqlite_writer import BUSY_MS, SqliteWriter
 
 Q = queries.load("sqlite")

@@ -31,7 +31,7 @@ BUSY_MS = 5000  # how long a write waits for another process's write lock
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
-    return "locked" in str(exc) or "busy" in str(exc)
+    return exc.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 class SqliteWriter:

@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from failover.clock import utc
-
-if TYPE_CHECKING:
-    from failover.store.sql_store import Row, Tx
+from failover.store.sql_access import Row, SqlAccess, Tx
 
 TERMINAL_STATES = ("resolved", "completed")
 
@@ -196,17 +192,8 @@ class StatusStore(abc.ABC):
         """Record the maintenance reminder once; False if it was already recorded."""
 
 
-class SqlStatusStore(StatusStore):
+class SqlStatusStore(StatusStore, SqlAccess):
     """The SQL behind ``StatusStore``, on the dialect's transactions and named queries."""
-
-    @abc.abstractmethod
-    def _tx(self) -> AbstractAsyncContextManager[Tx]: ...
-
-    @abc.abstractmethod
-    async def _all(self, query: str, **params: Any) -> list[Row]: ...
-
-    @abc.abstractmethod
-    async def _all_large(self, query: str, **params: Any) -> list[Row]: ...
 
     async def list_components(self) -> list[Component]:
         return [_component(r) for r in await self._all("status_components")]

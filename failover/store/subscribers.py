@@ -10,15 +10,12 @@ from __future__ import annotations
 import abc
 import json
 from collections.abc import Sequence
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from failover.clock import utc
-
-if TYPE_CHECKING:
-    from failover.store.sql_store import Row, Tx
+from failover.store.sql_access import Row, SqlAccess
 
 KINDS = ("email", "webhook")
 STATES = ("pending", "confirmed", "suppressed", "unsubscribed")
@@ -195,17 +192,8 @@ class SubscriberStore(abc.ABC):
         """Remember an attempt under each key; attempts before ``forget_before`` are dropped."""
 
 
-class SqlSubscriberStore(SubscriberStore):
+class SqlSubscriberStore(SubscriberStore, SqlAccess):
     """The SQL behind ``SubscriberStore``, on the dialect's transactions and named queries."""
-
-    @abc.abstractmethod
-    def _tx(self) -> AbstractAsyncContextManager[Tx]: ...
-
-    @abc.abstractmethod
-    async def _all(self, query: str, **params: Any) -> list[Row]: ...
-
-    @abc.abstractmethod
-    async def _all_large(self, query: str, **params: Any) -> list[Row]: ...
 
     async def _one(self, query: str, params: dict[str, Any]) -> Subscriber | None:
         async with self._tx() as db:
